@@ -1,0 +1,1 @@
+"""Patient consent (PIPL): policy decision point and enforcement in the store."""

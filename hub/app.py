@@ -1,0 +1,125 @@
+"""The ASGI application: routers, and every error normalised into an OperationOutcome here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub import __version__
+from hub.audit.service import AuditEntry, record_standalone
+from hub.audit.views import router as audit_router
+from hub.auth.actor import Actor
+from hub.auth.views import router as auth_router
+from hub.deps import ANONYMOUS
+from hub.errors import FhirError, NotFound
+from hub.fhir.responses import fhir_response
+from hub.fhir.router import router as fhir_router
+
+log = logging.getLogger("hub.api")
+
+
+def _actor(request: Request) -> Actor:
+    actor = getattr(request.state, "actor", None)
+    if isinstance(actor, Actor):
+        return actor
+    host = request.client.host if request.client else None
+    return Actor.build(
+        client_id=ANONYMOUS.client_id,
+        facility="-",
+        role=ANONYMOUS.role,
+        scope="",
+        source_address=host,
+    )
+
+
+def _resource_type(request: Request) -> str | None:
+    parts = request.url.path.split("/")
+    return parts[2][:64] if len(parts) > 2 and parts[1] == "fhir" and parts[2] else None
+
+
+def _audit_failure(request: Request, status: int, text: str) -> None:
+    interaction = {"GET": "read", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
+        request.method, "operation"
+    )
+    names = ",".join(sorted({k for k, _ in request.query_params.multi_items()}))
+    try:
+        record_standalone(
+            AuditEntry(
+                _actor(request),
+                interaction,
+                _resource_type(request),
+                outcome="8" if status >= 500 else "4",
+                outcome_text=f"{status}: {text}"[:255],
+                query_params=names or None,
+            )
+        )
+    except Exception:  # the refusal itself must still reach the client
+        log.exception("could not write the audit record for a failed request")
+
+
+def _outcome(status: int, code: str, diagnostics: str, **extra: Any) -> dict[str, Any]:
+    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
+    issue.update(extra)
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+async def _fhir_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FhirError)
+    _audit_failure(request, exc.status, exc.diagnostics)
+    headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if exc.status == 401 else None
+    return fhir_response(exc.outcome(), exc.status, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(tuple(e.get("loc", ()))[:2] == ("path", "resource_type") for e in errors):
+        return await _fhir_error(
+            request, NotFound("resource type is not supported by this server", code="not-supported")
+        )
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    text = f"{where}: {first.get('msg', 'invalid request')}"
+    _audit_failure(request, 400, text)
+    return fhir_response(_outcome(400, "invalid", text, expression=[where]), 400)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not-found", 405: "not-supported", 401: "login", 403: "forbidden"}.get(
+        exc.status_code, "processing"
+    )
+    _audit_failure(request, exc.status_code, str(exc.detail))
+    return fhir_response(_outcome(exc.status_code, code, str(exc.detail)), exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    _audit_failure(request, 500, type(exc).__name__)
+    return fhir_response(_outcome(500, "exception", "internal error; see the hub's log"), 500)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Yichang Regional Health Hub",
+        version=__version__,
+        description="FHIR R4 (4.0.1) API of the regional health hub. Every call under /fhir "
+        "needs a bearer token from /auth/token (SMART Backend Services).",
+    )
+    app.include_router(auth_router)
+    app.include_router(audit_router)  # before the generic router: AuditEvent is served from the log
+    app.include_router(fhir_router)
+    app.add_exception_handler(FhirError, _fhir_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+    @app.get("/healthz", tags=["Operations"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

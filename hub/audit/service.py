@@ -1,0 +1,199 @@
+"""Recording and verifying audit records.
+
+Services call ``record_access`` while they work; the entries wait on the session and are
+written by ``flush_pending_audit`` right before the commit of the same transaction, so an
+access is never committed without its record. Refused or failed requests, whose transaction
+rolls back, are written by ``record_standalone`` in a transaction of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from hub.audit.models import GENESIS_HASH, AuditHead, AuditPatient, AuditRecord
+from hub.auth.actor import Actor
+
+_PENDING = "hub_audit_pending"
+
+ACTION_BY_INTERACTION = {
+    "create": "C",
+    "update": "U",
+    "delete": "D",
+    "read": "R",
+    "vread": "R",
+    "history-instance": "R",
+    "history-type": "R",
+    "search-type": "E",
+    "search-system": "E",
+    "transaction": "E",
+    "batch": "E",
+    "operation": "E",
+    "token": "E",
+    "capabilities": "R",
+}
+
+
+@dataclass
+class AuditEntry:
+    actor: Actor
+    interaction: str
+    resource_type: str | None = None
+    resources: list[str] = field(default_factory=list)
+    patients: list[str] = field(default_factory=list)
+    outcome: str = "0"
+    outcome_text: str | None = None
+    query_params: str | None = None
+    recorded: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def record_access(session: Session, entry: AuditEntry) -> None:
+    session.info.setdefault(_PENDING, []).append(entry)
+
+
+def discard_pending_audit(session: Session) -> list[AuditEntry]:
+    entries: list[AuditEntry] = session.info.pop(_PENDING, [])
+    return entries
+
+
+def _canonical(row: dict[str, object]) -> bytes:
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode()
+
+
+def row_hash(prev_hash: str, row: dict[str, object]) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"|" + _canonical(row)).hexdigest()
+
+
+def _entry_row(entry: AuditEntry, seq: int) -> dict[str, object]:
+    actor = entry.actor
+    return {
+        "seq": seq,
+        "recorded": entry.recorded.astimezone(UTC).isoformat(),
+        "client_id": actor.client_id,
+        "facility": actor.facility,
+        "role": str(actor.role),
+        "purpose_of_use": actor.purpose_of_use,
+        "action": ACTION_BY_INTERACTION.get(entry.interaction, "E"),
+        "interaction": entry.interaction,
+        "resource_type": entry.resource_type,
+        "resources": json.dumps(entry.resources[:500]),
+        "patients": json.dumps(sorted(set(entry.patients))[:500]),
+        "outcome": entry.outcome,
+        "outcome_text": entry.outcome_text[:255] if entry.outcome_text else None,
+        "source_address": actor.source_address,
+        "query_params": entry.query_params[:512] if entry.query_params else None,
+    }
+
+
+def _hashable(row: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in row.items() if k not in ("prev_hash", "hash")}
+
+
+def flush_pending_audit(session: Session) -> None:
+    entries = discard_pending_audit(session)
+    if entries:
+        write_entries(session, entries)
+
+
+def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    seq, prev = head.last_seq, head.last_hash
+    rows: list[dict[str, object]] = []
+    patient_rows: list[dict[str, object]] = []
+    for entry in entries:
+        seq += 1
+        row = _entry_row(entry, seq)
+        digest = row_hash(prev, row)
+        stored = dict(row, recorded=entry.recorded, prev_hash=prev, hash=digest)
+        rows.append(stored)
+        patient_rows.extend({"seq": seq, "patient_id": p} for p in set(entry.patients))
+        prev = digest
+    session.execute(insert(AuditRecord), rows)
+    if patient_rows:
+        session.execute(insert(AuditPatient), patient_rows)
+    head.last_seq, head.last_hash = seq, prev
+    session.flush()
+
+
+def record_standalone(entry: AuditEntry) -> None:
+    """Write one record in its own transaction (for refused or failed requests)."""
+    from hub.db import new_session
+
+    session = new_session()
+    try:
+        write_entries(session, [entry])
+        session.commit()
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    reason: str
+
+
+def verify_chain(session: Session, batch: int = 5000) -> Iterator[ChainProblem]:
+    """Recompute every hash in order; yield each break (edited, inserted or deleted records)."""
+    prev, expected_seq, last = GENESIS_HASH, 1, 0
+    offset_seq = 0
+    while True:
+        records = (
+            session.execute(
+                select(AuditRecord)
+                .where(AuditRecord.seq > offset_seq)
+                .order_by(AuditRecord.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
+        if not records:
+            break
+        for rec in records:
+            if rec.seq != expected_seq:
+                yield ChainProblem(rec.seq, f"records {expected_seq}..{rec.seq - 1} are missing")
+            if rec.prev_hash != prev:
+                yield ChainProblem(rec.seq, "previous-hash link broken")
+            row = {c: getattr(rec, c) for c in _entry_columns()}
+            row["recorded"] = rec.recorded.astimezone(UTC).isoformat()
+            if row_hash(rec.prev_hash, row) != rec.hash:
+                yield ChainProblem(rec.seq, "content does not match its hash (edited)")
+            prev, expected_seq, last = rec.hash, rec.seq + 1, rec.seq
+        offset_seq = records[-1].seq
+        session.expunge_all()
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_seq != last or head.last_hash != prev):
+        yield ChainProblem(last, "chain tip does not match the head (records deleted at the end)")
+
+
+def _entry_columns() -> list[str]:
+    return [
+        "seq",
+        "recorded",
+        "client_id",
+        "facility",
+        "role",
+        "purpose_of_use",
+        "action",
+        "interaction",
+        "resource_type",
+        "resources",
+        "patients",
+        "outcome",
+        "outcome_text",
+        "source_address",
+        "query_params",
+    ]

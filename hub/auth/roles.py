@@ -1,0 +1,30 @@
+"""Roles a token can carry, and the SMART v2 scopes each role is granted by default.
+
+The default scope string is what a client registration gets when no narrower scope string is
+configured for it; the token endpoint then narrows a client's request to it
+(:func:`hub.auth.scopes.narrow`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    # A facility's back-end system (HIS, LIS, PACS) using SMART Backend Services.
+    facility_system = "facility-system"
+    practitioner = "practitioner"
+    patient = "patient"
+    # Reads and searches everything, changes nothing (compliance, audit office).
+    auditor = "auditor"
+    # Runs the hub: configuration, repairs, data corrections.
+    operator = "operator"
+
+
+DEFAULT_SCOPES: dict[Role, str] = {
+    Role.facility_system: "system/*.cruds",
+    Role.practitioner: "user/*.cruds",
+    Role.patient: "patient/*.rs patient/Appointment.cruds patient/Consent.cruds",
+    Role.auditor: "system/*.rs",
+    Role.operator: "system/*.cruds",
+}

@@ -1,0 +1,12 @@
+"""The operators' command line: ``hub demo``, ``hub serve``, ``hub seed``, ``hub clients`` ..."""
+
+from __future__ import annotations
+
+from hub.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

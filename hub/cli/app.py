@@ -1,0 +1,123 @@
+"""Typer application wiring the command groups together."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.cli.auth_commands import clients_app, token_command
+from hub.cli.progress import progress_bar
+
+app = typer.Typer(
+    help="Yichang Regional Health Hub", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+facilities_app = typer.Typer(help="The region's facility registry", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(facilities_app, name="facilities")
+app.add_typer(audit_app, name="audit")
+app.add_typer(clients_app, name="clients")
+app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
+    token_command
+)
+console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+@db_app.command("upgrade", help="Apply the schema migrations (Alembic) to HUB_DATABASE_URL.")
+def db_upgrade() -> None:
+    from hub.migrate import upgrade_database
+
+    upgrade_database()
+    console.print("database is at the latest schema")
+
+
+@app.command(help="Load the region's facilities and, optionally, a synthetic population.")
+def seed(
+    population: Annotated[int, typer.Option(help="synthetic residents to add")] = 0,
+    population_seed: Annotated[int, typer.Option(help="random seed of the population")] = 0,
+) -> None:
+    from hub.migrate import upgrade_database
+    from hub.region.facilities import load_facilities
+    from hub.seeding import seed_population, seed_region
+
+    upgrade_database()
+    with progress_bar("facilities", len(load_facilities())) as advance:
+        created = seed_region(advance)
+    console.print(f"region registry: {created} resources written")
+    if population:
+        with progress_bar("residents", population) as advance:
+            added = seed_population(population, seed=population_seed, progress=advance)
+        console.print(f"population: {added} Patients written")
+
+
+@facilities_app.command("list", help="Print the facility registry.")
+def facilities_list(
+    format: Annotated[OutputFormat, typer.Option("--format", help="table or csv")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    from hub.region.facilities import TABLE_COLUMNS, facilities_table_rows, load_facilities
+
+    rows = facilities_table_rows(load_facilities())
+    if format is OutputFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(TABLE_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(title=f"Yichang region: {len(rows)} facilities")
+    for column in TABLE_COLUMNS:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(row[c] for c in TABLE_COLUMNS))
+    Console().print(table)
+
+
+@audit_app.command("verify", help="Recompute the audit hash chain; exit 1 if it is broken.")
+def audit_verify() -> None:
+    from hub.audit.service import verify_chain
+    from hub.db import session_scope
+
+    problems = 0
+    with session_scope() as session:
+        for problem in verify_chain(session):
+            problems += 1
+            console.print(f"[red]record {problem.seq}: {problem.reason}[/red]")
+    if problems:
+        console.print(f"[red]audit chain broken: {problems} problem(s)[/red]")
+        raise typer.Exit(1)
+    console.print("[green]audit chain intact[/green]")
+
+
+@app.command(help="Run the API server (uvicorn).")
+def serve(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    from hub.server import run_server
+
+    run_server(host, port, workers)
+
+
+@app.command(help="Set up an embedded demo hub (SQLite, no servers) and serve it.")
+def demo(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    residents: Annotated[int, typer.Option(help="synthetic residents")] = 10_000,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="start the API")] = True,
+) -> None:
+    from hub.demo import run_demo
+
+    run_demo(host=host, port=port, residents=residents, serve=serve_api)

@@ -1,0 +1,87 @@
+"""FastAPI dependencies: the caller's identity, the request body, and the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+
+from hub.audit.service import flush_pending_audit
+from hub.auth.actor import Actor
+from hub.auth.roles import Role
+from hub.auth.service import get_issuer
+from hub.auth.tokens import InvalidTokenError
+from hub.db import new_session
+from hub.errors import InvalidRequest, PayloadTooLarge, Unauthorized
+from hub.fhir.store import FhirStore
+from hub.security.fields import get_cipher
+from hub.settings import get_settings
+
+ANONYMOUS = Actor.build(client_id="anonymous", facility="-", role=Role.patient, scope="")
+
+
+def current_actor(request: Request) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("a bearer token is required (see /.well-known/smart-configuration)")
+    try:
+        claims = get_issuer().verify(token.strip())
+    except InvalidTokenError as exc:
+        raise Unauthorized(f"invalid access token: {exc}") from None
+    actor = Actor.build(
+        client_id=claims.client_id,
+        facility=claims.facility,
+        role=claims.role,
+        scope=claims.scope,
+        patient=claims.patient,
+        purpose_of_use=claims.purpose_of_use or request.headers.get("x-purpose-of-use"),
+        source_address=request.client.host if request.client else None,
+    )
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def json_body(request: Request) -> Any:
+    limit = get_settings().max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise InvalidRequest("the request has no body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+
+
+JsonBody = Annotated[Any, Depends(json_body)]
+
+
+@contextmanager
+def unit_of_work(actor: Actor) -> Iterator[FhirStore]:
+    """One transaction per request: audit rows are flushed into it, then it commits."""
+    session = new_session()
+    try:
+        store = FhirStore(session, actor, get_cipher(), get_settings().fhir_base_url)
+        yield store
+        flush_pending_audit(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,73 @@
+"""Access policy for the store: scopes and the patient compartment, decided in one place.
+
+Every store operation asks here before touching data. Compartment rules are compiled into the
+search query itself, so paging and totals never count what the caller may not see. (Consent
+decisions join this choke point in the consent module.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select
+
+from hub.auth.actor import Actor
+from hub.auth.scopes import Interaction, allows
+from hub.errors import Forbidden
+from hub.fhir.models import ReferenceIndex, ResourceRow
+from hub.fhir.registry import ResourceDef
+from hub.fhir.search.extract import resolve_path, split_reference
+
+PATIENT = "Patient"
+
+
+def require(actor: Actor, resource_type: str, interaction: Interaction) -> None:
+    if not allows(actor.scopes, resource_type, interaction):
+        raise Forbidden(f"the token's scopes do not allow {interaction.name} on {resource_type}")
+
+
+def compartment_condition(
+    actor: Actor, resource_type: str, definition: ResourceDef
+) -> ColumnElement[bool] | None:
+    """SQL restricting a search to the caller's patient compartment (None: no restriction)."""
+    if actor.patient is None:
+        return None
+    if resource_type == PATIENT:
+        return ResourceRow.resource_id == actor.patient
+    if not definition.patient_compartment:
+        return false()
+    return ResourceRow.rid.in_(
+        select(ReferenceIndex.rid).where(
+            ReferenceIndex.resource_type == resource_type,
+            ReferenceIndex.param.in_(definition.patient_compartment),
+            ReferenceIndex.target_type == PATIENT,
+            ReferenceIndex.target_id == actor.patient,
+        )
+    )
+
+
+def patients_of(resource: dict[str, Any], definition: ResourceDef, base_url: str) -> list[str]:
+    """Ids of the patients whose compartment holds this resource."""
+    if resource.get("resourceType") == PATIENT:
+        return [str(resource["id"])] if resource.get("id") else []
+    found: list[str] = []
+    for name in definition.patient_compartment:
+        param = definition.params.get(name)
+        if param is None:
+            continue
+        for path in param.paths:
+            for node in resolve_path(resource, path):
+                if isinstance(node, dict) and isinstance(node.get("reference"), str):
+                    target_type, target_id = split_reference(node["reference"], base_url)
+                    if target_type == PATIENT and target_id not in found:
+                        found.append(target_id)
+    return found
+
+
+def require_in_compartment(
+    actor: Actor, resource: dict[str, Any], definition: ResourceDef, base_url: str
+) -> None:
+    if actor.patient is None:
+        return
+    if actor.patient not in patients_of(resource, definition, base_url):
+        raise Forbidden("the resource is outside the patient's compartment")

@@ -1,0 +1,64 @@
+"""Conditional create, update and delete, written once on top of search."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from hub.errors import InvalidRequest, PreconditionFailed
+from hub.fhir.search.engine import run_search
+from hub.fhir.search.params import parse_search
+from hub.fhir.search_parameters import RESOURCE_DEFS
+from hub.fhir.store import FhirStore, StoredResource
+
+MAX_CONDITIONAL_MATCHES = 2
+
+
+def matching(
+    store: FhirStore, resource_type: str, query: str | list[tuple[str, str]]
+) -> list[StoredResource]:
+    pairs = (
+        parse_qsl(query.lstrip("?"), keep_blank_values=True) if isinstance(query, str) else query
+    )
+    if not pairs:
+        raise InvalidRequest("a conditional operation needs search criteria")
+    request = parse_search(resource_type, pairs, RESOURCE_DEFS, default_count=2, max_count=2)
+    request.count, request.total, request.includes = MAX_CONDITIONAL_MATCHES, "none", []
+    return run_search(store, request).matches
+
+
+def conditional_create(
+    store: FhirStore, resource_type: str, body: dict[str, Any], if_none_exist: str
+) -> tuple[StoredResource, bool]:
+    """Create unless the criteria match one resource (returned). Several matches: 412."""
+    found = matching(store, resource_type, if_none_exist)
+    if len(found) > 1:
+        raise PreconditionFailed("If-None-Exist criteria match more than one resource")
+    if found:
+        return found[0], False
+    return store.create(resource_type, body), True
+
+
+def conditional_update(
+    store: FhirStore, resource_type: str, query: list[tuple[str, str]], body: dict[str, Any]
+) -> tuple[StoredResource, bool]:
+    found = matching(store, resource_type, query)
+    if len(found) > 1:
+        raise PreconditionFailed("conditional update criteria match more than one resource")
+    if not found:
+        if body.get("id"):
+            return store.update(resource_type, str(body["id"]), body)
+        return store.create(resource_type, body), True
+    target = found[0]
+    if body.get("id") not in (None, target.resource_id):
+        raise InvalidRequest("body id does not match the resource the criteria found")
+    return store.update(resource_type, target.resource_id, dict(body, id=target.resource_id))
+
+
+def conditional_delete(store: FhirStore, resource_type: str, query: list[tuple[str, str]]) -> int:
+    found = matching(store, resource_type, query)
+    if len(found) > 1:
+        raise PreconditionFailed("conditional delete criteria match more than one resource")
+    for item in found:
+        store.delete(resource_type, item.resource_id)
+    return len(found)

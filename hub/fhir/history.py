@@ -1,0 +1,85 @@
+"""``_history`` for one resource or one type, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from hub.auth.scopes import Interaction
+from hub.errors import Forbidden, NotFound
+from hub.fhir import access
+from hub.fhir.models import ResourceRow, ResourceVersionRow
+from hub.fhir.store import FhirStore, StoredResource
+
+
+@dataclass
+class HistoryEntry:
+    resource_type: str
+    resource_id: str
+    version_id: int
+    last_updated: datetime
+    method: str
+    resource: StoredResource | None  # None for a deletion
+
+
+def history(
+    store: FhirStore,
+    resource_type: str,
+    resource_id: str | None,
+    *,
+    count: int,
+    offset: int = 0,
+    since: datetime | None = None,
+) -> tuple[list[HistoryEntry], int]:
+    definition = store.definition(resource_type)
+    access.require(store.actor, resource_type, Interaction.read)
+    conds = [ResourceVersionRow.resource_type == resource_type]
+    if resource_id is not None:
+        row = store._row(resource_type, resource_id)
+        if row is None:
+            raise NotFound(f"{resource_type}/{resource_id[:64]} is not known")
+        conds.append(ResourceVersionRow.rid == row.rid)
+        if store.actor.patient is not None and row.content is not None:
+            store._require_visible(resource_type, store.to_stored(row, 0).as_dict(), definition)
+    elif store.actor.patient is not None:
+        raise Forbidden("type-level history is not available to patient tokens")
+    if since is not None:
+        conds.append(ResourceVersionRow.last_updated >= since)
+    total = store.session.execute(
+        select(func.count()).select_from(ResourceVersionRow).where(*conds)
+    ).scalar_one()
+    rows = (
+        store.session.execute(
+            select(ResourceVersionRow)
+            .where(*conds)
+            .order_by(ResourceVersionRow.last_updated.desc(), ResourceVersionRow.version_id.desc())
+            .offset(offset)
+            .limit(count)
+        )
+        .scalars()
+        .all()
+    )
+    entries = [
+        HistoryEntry(
+            r.resource_type,
+            r.resource_id,
+            r.version_id,
+            r.last_updated,
+            r.method,
+            store.to_stored(r, r.version_id) if r.content is not None else None,
+        )
+        for r in rows
+    ]
+    interaction = "history-instance" if resource_id else "history-type"
+    store.audit(
+        interaction,
+        resource_type,
+        sorted({f"{e.resource_type}/{e.resource_id}" for e in entries}),
+        [],
+    )
+    return entries, total
+
+
+__all__ = ["HistoryEntry", "ResourceRow", "history"]

@@ -1,0 +1,271 @@
+"""The generic FHIR REST router: a dozen routes over one store, for every registered type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Header, Path, Request, Response
+
+from hub.deps import CurrentActor, JsonBody, unit_of_work
+from hub.errors import InvalidRequest, outcome_info
+from hub.fhir.bundle import BundleProcessor
+from hub.fhir.capability import capability_statement
+from hub.fhir.conditional import conditional_create, conditional_delete, conditional_update
+from hub.fhir.history import history
+from hub.fhir.responses import fhir_response, history_bundle, resource_headers, search_bundle
+from hub.fhir.search.dates import DateFormatError, date_range
+from hub.fhir.search.engine import run_search
+from hub.fhir.search.params import parse_search
+from hub.fhir.search_parameters import RESOURCE_DEFS, SUPPORTED_TYPES
+from hub.fhir.store import FhirStore, StoredResource, parse_if_match
+from hub.settings import get_settings
+
+router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
+ResourceType = Enum("ResourceType", {t: t for t in SUPPORTED_TYPES}, type=str)  # type: ignore[misc]
+TypePath = Annotated[ResourceType, Path(description="FHIR resource type")]
+IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="Logical id")]
+PreferHeader = Annotated[str | None, Header(alias="prefer")]
+
+
+def _type(value: Any) -> str:
+    return str(value.value if isinstance(value, Enum) else value)
+
+
+def _prefers(prefer: str | None, key: str) -> str | None:
+    for part in (prefer or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.strip() == key:
+            return value.strip().strip('"')
+    return None
+
+
+def _written(stored: StoredResource, status: int, prefer: str | None) -> Response:
+    base = get_settings().fhir_base_url
+    headers = resource_headers(stored, base)
+    wanted = _prefers(prefer, "return")
+    if wanted == "minimal":
+        return Response(status_code=status, headers=headers)
+    if wanted == "OperationOutcome":
+        return fhir_response(
+            outcome_info(
+                f"{stored.resource_type}/{stored.resource_id} version {stored.version_id} stored"
+            ),
+            status,
+            headers,
+        )
+    return fhir_response(stored.json, status, headers)
+
+
+def do_search(
+    store: FhirStore,
+    resource_type: str,
+    params: list[tuple[str, str]],
+    lenient: bool = False,
+    page_base: str | None = None,
+) -> bytes:
+    settings = get_settings()
+    request = parse_search(
+        resource_type,
+        params,
+        RESOURCE_DEFS,
+        default_count=settings.default_page_size,
+        max_count=settings.max_page_size,
+        lenient=lenient,
+    )
+    names = ",".join(sorted({k for k, _ in params}))
+    result = run_search(store, request, names)
+    base = settings.fhir_base_url
+    return search_bundle(result, request, base, page_base or f"{base}/{resource_type}", params)
+
+
+@router.get("/metadata", summary="CapabilityStatement (generated from the registry)")
+def metadata() -> Response:
+    return fhir_response(capability_statement(get_settings()))
+
+
+@router.post("", summary="Process a batch or transaction Bundle")
+def post_bundle(actor: CurrentActor, body: JsonBody, prefer: PreferHeader = None) -> Response:
+    with unit_of_work(actor) as store:
+        processor = BundleProcessor(
+            store,
+            lambda t, q: _search_dict(store, t, q),
+            max_entries=get_settings().max_bundle_entries,
+            representation=_prefers(prefer, "return") != "minimal",
+        )
+        result = processor.process(body)
+    return fhir_response(result)
+
+
+def _search_dict(store: FhirStore, resource_type: str, query: list[tuple[str, str]]) -> Any:
+    import orjson
+
+    return orjson.loads(do_search(store, resource_type, query))
+
+
+@router.get("/{resource_type}", summary="Search")
+def search(
+    resource_type: TypePath, request: Request, actor: CurrentActor, prefer: PreferHeader = None
+) -> Response:
+    params = request.query_params.multi_items()
+    with unit_of_work(actor) as store:
+        body = do_search(
+            store, _type(resource_type), params, lenient=_prefers(prefer, "handling") == "lenient"
+        )
+    return fhir_response(body)
+
+
+@router.post("/{resource_type}/_search", summary="Search with form-encoded parameters")
+async def search_post(
+    resource_type: TypePath, request: Request, actor: CurrentActor, prefer: PreferHeader = None
+) -> Response:
+    form = (await request.body()).decode("utf-8", "replace")
+    params = request.query_params.multi_items() + parse_qsl(form, keep_blank_values=True)
+    from starlette.concurrency import run_in_threadpool
+
+    def run() -> bytes:
+        with unit_of_work(actor) as store:
+            return do_search(
+                store,
+                _type(resource_type),
+                params,
+                lenient=_prefers(prefer, "handling") == "lenient",
+            )
+
+    return fhir_response(await run_in_threadpool(run))
+
+
+@router.post("/{resource_type}", summary="Create (conditional with If-None-Exist)")
+def create(
+    resource_type: TypePath,
+    actor: CurrentActor,
+    body: JsonBody,
+    if_none_exist: Annotated[str | None, Header()] = None,
+    prefer: PreferHeader = None,
+) -> Response:
+    rtype = _type(resource_type)
+    _require_object(body)
+    with unit_of_work(actor) as store:
+        if if_none_exist:
+            stored, created = conditional_create(store, rtype, body, if_none_exist)
+        else:
+            stored, created = store.create(rtype, body), True
+    return _written(stored, 201 if created else 200, prefer)
+
+
+@router.put("/{resource_type}", summary="Conditional update")
+def update_conditional(
+    resource_type: TypePath,
+    request: Request,
+    actor: CurrentActor,
+    body: JsonBody,
+    prefer: PreferHeader = None,
+) -> Response:
+    _require_object(body)
+    with unit_of_work(actor) as store:
+        stored, created = conditional_update(
+            store, _type(resource_type), request.query_params.multi_items(), body
+        )
+    return _written(stored, 201 if created else 200, prefer)
+
+
+@router.delete("/{resource_type}", summary="Conditional delete")
+def delete_conditional(resource_type: TypePath, request: Request, actor: CurrentActor) -> Response:
+    with unit_of_work(actor) as store:
+        conditional_delete(store, _type(resource_type), request.query_params.multi_items())
+    return Response(status_code=204)
+
+
+@router.get("/{resource_type}/_history", summary="History of a type")
+def type_history(
+    resource_type: TypePath,
+    actor: CurrentActor,
+    _count: int = 50,
+    _offset: int = 0,
+    _since: str | None = None,
+) -> Response:
+    return _history(actor, _type(resource_type), None, _count, _offset, _since)
+
+
+@router.get("/{resource_type}/{resource_id}", summary="Read")
+def read(resource_type: TypePath, resource_id: IdPath, actor: CurrentActor) -> Response:
+    with unit_of_work(actor) as store:
+        stored = store.read(_type(resource_type), resource_id)
+    return fhir_response(stored.json, 200, resource_headers(stored, get_settings().fhir_base_url))
+
+
+@router.put("/{resource_type}/{resource_id}", summary="Update (or create with this id)")
+def update(
+    resource_type: TypePath,
+    resource_id: IdPath,
+    actor: CurrentActor,
+    body: JsonBody,
+    if_match: Annotated[str | None, Header()] = None,
+    prefer: PreferHeader = None,
+) -> Response:
+    _require_object(body)
+    with unit_of_work(actor) as store:
+        stored, created = store.update(
+            _type(resource_type), resource_id, body, if_match=parse_if_match(if_match)
+        )
+    return _written(stored, 201 if created else 200, prefer)
+
+
+@router.delete("/{resource_type}/{resource_id}", summary="Delete")
+def delete(resource_type: TypePath, resource_id: IdPath, actor: CurrentActor) -> Response:
+    with unit_of_work(actor) as store:
+        version = store.delete(_type(resource_type), resource_id)
+    headers = {"ETag": f'W/"{version}"'} if version else None
+    return Response(status_code=204, headers=headers)
+
+
+@router.get("/{resource_type}/{resource_id}/_history", summary="History of a resource")
+def instance_history(
+    resource_type: TypePath,
+    resource_id: IdPath,
+    actor: CurrentActor,
+    _count: int = 50,
+    _offset: int = 0,
+    _since: str | None = None,
+) -> Response:
+    return _history(actor, _type(resource_type), resource_id, _count, _offset, _since)
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Version read")
+def vread(
+    resource_type: TypePath, resource_id: IdPath, version_id: int, actor: CurrentActor
+) -> Response:
+    with unit_of_work(actor) as store:
+        stored = store.vread(_type(resource_type), resource_id, version_id)
+    return fhir_response(stored.json, 200, resource_headers(stored, get_settings().fhir_base_url))
+
+
+def _history(
+    actor: Any,
+    resource_type: str,
+    resource_id: str | None,
+    count: int,
+    offset: int,
+    since: str | None,
+) -> Response:
+    if not 0 <= count <= get_settings().max_page_size or offset < 0:
+        raise InvalidRequest("_count or _offset is out of range", expression=["_count"])
+    since_at: datetime | None = None
+    if since:
+        try:
+            since_at = date_range(since)[0]
+        except DateFormatError as exc:
+            raise InvalidRequest(f"_since: {exc}", expression=["_since"]) from None
+    with unit_of_work(actor) as store:
+        entries, total = history(
+            store, resource_type, resource_id, count=count, offset=offset, since=since_at
+        )
+        body = history_bundle(entries, total, get_settings().fhir_base_url)
+    return fhir_response(body)
+
+
+def _require_object(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object (a FHIR resource)")

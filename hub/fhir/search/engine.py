@@ -1,0 +1,134 @@
+"""Running a parsed search against the store: matches, totals, _include and _revinclude."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import false, func, select
+
+from hub.auth.scopes import Interaction, allows
+from hub.fhir import access
+from hub.fhir.models import ReferenceIndex, ResourceRow
+from hub.fhir.search.params import Include, SearchRequest
+from hub.fhir.search.query import QueryContext, criterion_condition, sort_expression
+from hub.fhir.search_parameters import RESOURCE_DEFS
+from hub.fhir.store import FhirStore, StoredResource
+
+MAX_INCLUDED = 1000
+
+
+@dataclass
+class SearchResult:
+    matches: list[StoredResource] = field(default_factory=list)
+    included: list[StoredResource] = field(default_factory=list)
+    total: int | None = None
+
+
+def _conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
+    resource_type = request.resource_type
+    definition = store.definition(resource_type)
+    ctx = QueryContext(RESOURCE_DEFS, store.cipher, store.base_url)
+    conds: list[Any] = [
+        ResourceRow.resource_type == resource_type,
+        ResourceRow.deleted == false(),
+    ]
+    conds.extend(criterion_condition(resource_type, c, ctx) for c in request.criteria)
+    restriction = access.compartment_condition(store.actor, resource_type, definition)
+    if restriction is not None:
+        conds.append(restriction)
+    return conds
+
+
+def run_search(store: FhirStore, request: SearchRequest, query_names: str = "") -> SearchResult:
+    resource_type = request.resource_type
+    definition = store.definition(resource_type)
+    access.require(store.actor, resource_type, Interaction.search)
+    conds = _conditions(store, request)
+    result = SearchResult()
+    if request.total != "none" or request.summary_count:
+        result.total = store.session.execute(
+            select(func.count()).select_from(ResourceRow).where(*conds)
+        ).scalar_one()
+    if not request.summary_count and request.count > 0:
+        order = [
+            sort_expression(resource_type, definition, name, desc) for name, desc in request.sort
+        ]
+        stmt = (
+            select(ResourceRow)
+            .where(*conds)
+            .order_by(*order, ResourceRow.rid)
+            .offset(request.offset)
+            .limit(request.count)
+        )
+        rows = store.session.execute(stmt).scalars().all()
+        result.matches = [store.to_stored(r, r.version_id) for r in rows]
+        result.included = _includes(store, request, result.matches)
+    _audit(store, request, result, query_names)
+    return result
+
+
+def _audit(store: FhirStore, request: SearchRequest, result: SearchResult, names: str) -> None:
+    patients: list[str] = []
+    for item in [*result.matches, *result.included]:
+        definition = RESOURCE_DEFS[item.resource_type]
+        patients.extend(access.patients_of(item.as_dict(), definition, store.base_url))
+    resources = [f"{r.resource_type}/{r.resource_id}" for r in [*result.matches, *result.included]]
+    store.audit("search-type", request.resource_type, resources, patients, names)
+
+
+def _visible_rows(store: FhirStore, resource_type: str, *conds: Any) -> list[StoredResource]:
+    definition = RESOURCE_DEFS.get(resource_type)
+    if definition is None or not allows(store.actor.scopes, resource_type, Interaction.read):
+        return []  # included resources the caller may not read are left out, not an error
+    where = [ResourceRow.resource_type == resource_type, ResourceRow.deleted == false(), *conds]
+    restriction = access.compartment_condition(store.actor, resource_type, definition)
+    if restriction is not None:
+        where.append(restriction)
+    rows = store.session.execute(select(ResourceRow).where(*where).limit(MAX_INCLUDED))
+    return [store.to_stored(r, r.version_id) for r in rows.scalars()]
+
+
+def _includes(
+    store: FhirStore, request: SearchRequest, matches: list[StoredResource]
+) -> list[StoredResource]:
+    if not request.includes or not matches:
+        return []
+    seen = {(m.resource_type, m.resource_id) for m in matches}
+    found: list[StoredResource] = []
+    for include in request.includes:
+        for item in _one_include(store, include, matches):
+            key = (item.resource_type, item.resource_id)
+            if key not in seen:
+                seen.add(key)
+                found.append(item)
+    return found
+
+
+def _one_include(
+    store: FhirStore, include: Include, matches: list[StoredResource]
+) -> list[StoredResource]:
+    if include.reverse:
+        ids = [m.resource_id for m in matches]
+        target_type = matches[0].resource_type
+        referring = select(ReferenceIndex.rid).where(
+            ReferenceIndex.resource_type == include.source_type,
+            ReferenceIndex.param == include.param,
+            ReferenceIndex.target_type == target_type,
+            ReferenceIndex.target_id.in_(ids),
+        )
+        return _visible_rows(store, include.source_type, ResourceRow.rid.in_(referring))
+    rids = [m.rid for m in matches]
+    refs = store.session.execute(
+        select(ReferenceIndex.target_type, ReferenceIndex.target_id).where(
+            ReferenceIndex.rid.in_(rids), ReferenceIndex.param == include.param
+        )
+    ).all()
+    by_type: dict[str, set[str]] = {}
+    for ref_type, ref_id in refs:
+        if ref_type and (include.target_type is None or ref_type == include.target_type):
+            by_type.setdefault(ref_type, set()).add(ref_id)
+    found: list[StoredResource] = []
+    for kind, target_ids in by_type.items():
+        found.extend(_visible_rows(store, kind, ResourceRow.resource_id.in_(sorted(target_ids))))
+    return found

@@ -1,0 +1,232 @@
+"""Parsing of FHIR search query parameters into a typed request (no SQL here).
+
+``name[:modifier]=value[,value...]``: a comma is OR, repeating the name is AND, ``\\,`` is a
+literal comma. Chains (``subject:Patient.identifier=...``) keep the rest of the chain as text
+and are parsed against the target type by the query builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hub.errors import InvalidRequest
+from hub.fhir.registry import ParamType, ResourceDef, SearchParam
+
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+RESULT_PARAMS = {
+    "_count",
+    "_offset",
+    "_sort",
+    "_include",
+    "_revinclude",
+    "_total",
+    "_summary",
+    "_elements",
+    "_format",
+    "_pretty",
+    "_contained",
+    "_containedType",
+}
+MODIFIERS: dict[ParamType, set[str]] = {
+    ParamType.TOKEN: {"not", "missing", "text"},
+    ParamType.URI: {"missing", "below", "above"},
+    ParamType.STRING: {"exact", "contains", "missing"},
+    ParamType.DATE: {"missing"},
+    ParamType.REFERENCE: {"missing"},
+    ParamType.QUANTITY: {"missing"},
+    ParamType.NUMBER: {"missing"},
+}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One ``name=values`` occurrence: its values are ORed."""
+
+    param: SearchParam
+    modifier: str | None
+    values: tuple[str, ...]
+    chain: str | None = None  # e.g. "identifier" for subject:Patient.identifier
+    target_type: str | None = None  # from a type modifier (subject:Patient)
+
+
+@dataclass(frozen=True)
+class Include:
+    source_type: str
+    param: str
+    target_type: str | None
+    reverse: bool
+
+
+@dataclass
+class SearchRequest:
+    resource_type: str
+    criteria: list[Criterion] = field(default_factory=list)
+    count: int = 50
+    offset: int = 0
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (param, descending)
+    includes: list[Include] = field(default_factory=list)
+    total: str = "accurate"  # none | estimate | accurate
+    summary_count: bool = False
+    elements: tuple[str, ...] = ()
+
+
+def split_or_values(raw: str) -> tuple[str, ...]:
+    values: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for ch in raw:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    values.append("".join(current))
+    return tuple(v for v in values if v != "")
+
+
+def _int_param(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name} must be an integer, got {raw[:20]!r}", expression=[name]
+        ) from None
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}", expression=[name])
+    return value
+
+
+def _parse_include(
+    name: str, raw: str, definitions: dict[str, ResourceDef], resource_type: str
+) -> Include:
+    value = raw.removesuffix(":iterate") if raw.endswith(":iterate") else raw
+    parts = value.split(":")
+    reverse = name == "_revinclude"
+    if len(parts) not in (2, 3) or parts[0] not in definitions:
+        raise InvalidRequest(
+            f"{name} value {raw[:60]!r} must be Type:param[:Target]", expression=[name]
+        )
+    source = definitions[parts[0]]
+    param = source.params.get(parts[1])
+    if param is None or param.type is not ParamType.REFERENCE:
+        raise InvalidRequest(
+            f"{name}: {parts[0]} has no reference parameter {parts[1]!r}", expression=[name]
+        )
+    target = parts[2] if len(parts) == 3 else None
+    if not reverse and parts[0] != resource_type:
+        raise InvalidRequest(
+            f"_include must start with the searched type {resource_type}", expression=[name]
+        )
+    return Include(parts[0], parts[1], target, reverse)
+
+
+def parse_search(
+    resource_type: str,
+    query: list[tuple[str, str]],
+    definitions: dict[str, ResourceDef],
+    *,
+    default_count: int,
+    max_count: int,
+    lenient: bool = False,
+) -> SearchRequest:
+    definition = definitions[resource_type]
+    request = SearchRequest(resource_type, count=default_count)
+    for key, raw in query:
+        name, _, modifier_text = key.partition(":")
+        if name in RESULT_PARAMS:
+            _apply_result_param(request, name, raw, definitions, max_count)
+            continue
+        param = definition.params.get(name)
+        if param is None:
+            if lenient:
+                continue
+            raise InvalidRequest(
+                f"unknown search parameter {name!r} for {resource_type}", expression=[name]
+            )
+        request.criteria.append(_criterion(param, modifier_text, raw, definitions, key))
+    return request
+
+
+def _criterion(
+    param: SearchParam,
+    modifier_text: str,
+    raw: str,
+    definitions: dict[str, ResourceDef],
+    key: str,
+) -> Criterion:
+    modifier: str | None = modifier_text or None
+    chain: str | None = None
+    target_type: str | None = None
+    if "." in key and param.type is ParamType.REFERENCE:
+        head, _, chain = key.partition(".")
+        _, _, modifier = head.partition(":")
+        modifier = modifier or None
+    if param.type is ParamType.REFERENCE and modifier and modifier in definitions:
+        target_type, modifier = modifier, None
+        if param.targets and target_type not in param.targets:
+            raise InvalidRequest(f"{param.name} cannot refer to {target_type}", expression=[key])
+    if modifier is not None and modifier not in MODIFIERS[param.type]:
+        raise InvalidRequest(
+            f"modifier :{modifier} is not supported on {param.name}", expression=[key]
+        )
+    values = split_or_values(raw)
+    if not values:
+        raise InvalidRequest(f"search parameter {param.name} has an empty value", expression=[key])
+    if chain is not None and target_type is None:
+        targets = [t for t in param.targets if t in definitions]
+        if len(targets) != 1:
+            raise InvalidRequest(
+                f"chained {param.name} needs a type modifier ({param.name}:Type.{chain})",
+                expression=[key],
+            )
+        target_type = targets[0]
+    return Criterion(param, modifier, values, chain, target_type)
+
+
+def _apply_result_param(
+    request: SearchRequest,
+    name: str,
+    raw: str,
+    definitions: dict[str, ResourceDef],
+    max_count: int,
+) -> None:
+    if name == "_count":
+        request.count = _int_param(name, raw, 0, max_count)
+    elif name == "_offset":
+        request.offset = _int_param(name, raw, 0, 10_000_000)
+    elif name == "_sort":
+        definition = definitions[request.resource_type]
+        for item in raw.split(","):
+            descending = item.startswith("-")
+            pname = item.lstrip("-")
+            if pname not in definition.params:
+                raise InvalidRequest(
+                    f"cannot sort by unknown parameter {pname!r}", expression=["_sort"]
+                )
+            request.sort.append((pname, descending))
+    elif name in ("_include", "_revinclude"):
+        for item in split_or_values(raw):
+            request.includes.append(_parse_include(name, item, definitions, request.resource_type))
+    elif name == "_total":
+        if raw not in ("none", "estimate", "accurate"):
+            raise InvalidRequest("_total must be none, estimate or accurate", expression=[name])
+        request.total = raw
+    elif name == "_summary":
+        if raw not in ("count", "false", "true", "data", "text"):
+            raise InvalidRequest(
+                "_summary must be count, true, text, data or false", expression=[name]
+            )
+        request.summary_count = raw == "count"
+    elif name == "_elements":
+        request.elements = tuple(e.strip() for e in raw.split(",") if e.strip())
+
+
+def split_prefix(value: str) -> tuple[str, str]:
+    if len(value) > 2 and value[:2] in PREFIXES and (value[2].isdigit() or value[2] == "-"):
+        return value[:2], value[2:]
+    return "eq", value

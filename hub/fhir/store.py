@@ -1,0 +1,389 @@
+"""The generic FHIR repository: one code path for every registered resource type.
+
+Create, read, vread, update, delete and history, with versioning, index maintenance, access
+checks and audit entries, all inside the caller's transaction. Conditional operations, search
+and Bundles are built on these in ``conditional.py``, ``search/engine.py`` and ``bundle.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from hub.audit.service import AuditEntry, record_access
+from hub.auth.actor import Actor
+from hub.auth.scopes import Interaction
+from hub.errors import (
+    Conflict,
+    Gone,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+)
+from hub.fhir import access
+from hub.fhir.models import (
+    INDEX_TABLES,
+    DateIndex,
+    QuantityIndex,
+    ReferenceIndex,
+    ResourceRow,
+    ResourceVersionRow,
+    StringIndex,
+    TokenIndex,
+)
+from hub.fhir.registry import ResourceDef
+from hub.fhir.search.extract import extract_index
+from hub.fhir.search_parameters import RESOURCE_DEFS
+from hub.fhir.validation import validate_resource
+from hub.security.fields import FieldCipher, contains_sealed_values, seal_resource, unseal_resource
+
+_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    resource_type: str
+    resource_id: str
+    version_id: int
+    last_updated: datetime
+    json: bytes  # plaintext FHIR JSON, ready to send
+    rid: int = 0
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version_id}"'
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = orjson.loads(self.json)
+        return result
+
+
+def check_id(resource_id: str) -> None:
+    if not 1 <= len(resource_id) <= 64 or not set(resource_id) <= _ID_CHARS:
+        raise InvalidRequest(f"{resource_id[:70]!r} is not a valid FHIR id")
+
+
+def parse_if_match(header: str | None) -> int | None:
+    if header is None:
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidRequest('If-Match must be an ETag like W/"3"') from None
+
+
+class FhirStore:
+    def __init__(
+        self, session: Session, actor: Actor, cipher: FieldCipher, base_url: str = ""
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.cipher = cipher
+        self.base_url = base_url
+
+    # -- registry -----------------------------------------------------------------------
+    def definition(self, resource_type: str) -> ResourceDef:
+        definition = RESOURCE_DEFS.get(resource_type)
+        if definition is None:
+            raise NotFound(
+                f"resource type {resource_type[:64]!r} is not supported by this server",
+                code="not-supported",
+            )
+        return definition
+
+    def _writable(self, resource_type: str) -> ResourceDef:
+        definition = self.definition(resource_type)
+        if definition.read_only:
+            raise MethodNotAllowed(f"{resource_type} is read-only on this server")
+        return definition
+
+    # -- audit --------------------------------------------------------------------------
+    def audit(
+        self,
+        interaction: str,
+        resource_type: str | None,
+        resources: list[str],
+        patients: list[str],
+        query_params: str | None = None,
+    ) -> None:
+        record_access(
+            self.session,
+            AuditEntry(
+                self.actor,
+                interaction,
+                resource_type,
+                resources,
+                patients,
+                query_params=query_params,
+            ),
+        )
+
+    # -- (de)serialisation ----------------------------------------------------------------
+    def to_stored(self, row: ResourceRow | ResourceVersionRow, version_id: int) -> StoredResource:
+        assert row.content is not None
+        content = row.content
+        if contains_sealed_values(content):
+            data = unseal_resource(orjson.loads(content), self.cipher)
+            body = orjson.dumps(data)
+        else:
+            body = content.encode()
+        rid = row.rid
+        return StoredResource(
+            row.resource_type, row.resource_id, version_id, row.last_updated, body, rid
+        )
+
+    # -- writes ---------------------------------------------------------------------------
+    def prepare(self, resource_type: str, body: dict[str, Any]) -> ResourceDef:
+        definition = self._writable(resource_type)
+        if body.get("resourceType") != resource_type:
+            raise InvalidRequest(
+                f"body resourceType {str(body.get('resourceType'))[:64]!r} does not match "
+                f"the URL type {resource_type}"
+            )
+        validate_resource(resource_type, body)
+        access.require_in_compartment(self.actor, body, definition, self.base_url)
+        return definition
+
+    def create(
+        self,
+        resource_type: str,
+        body: dict[str, Any],
+        *,
+        resource_id: str | None = None,
+        validated: bool = False,
+    ) -> StoredResource:
+        access.require(self.actor, resource_type, Interaction.create)
+        body = dict(body)
+        body["id"] = resource_id or str(uuid.uuid4())
+        definition = (
+            self.definition(resource_type) if validated else self.prepare(resource_type, body)
+        )
+        if resource_id is not None:
+            check_id(resource_id)
+            if self._row(resource_type, resource_id) is not None:
+                raise Conflict(f"{resource_type}/{resource_id} already exists")
+        now = datetime.now(UTC)
+        stored = self._stamp(body, 1, now)
+        rid = self.session.execute(
+            insert(ResourceRow).returning(ResourceRow.rid),
+            {
+                "resource_type": resource_type,
+                "resource_id": body["id"],
+                "version_id": 1,
+                "last_updated": now,
+                "deleted": False,
+                "content": stored,
+            },
+        ).scalar_one()
+        self._write_version(rid, resource_type, body["id"], 1, now, "POST", stored)
+        self._write_index(rid, resource_type, body, definition)
+        self.audit(
+            "create",
+            resource_type,
+            [f"{resource_type}/{body['id']}"],
+            access.patients_of(body, definition, self.base_url),
+        )
+        return StoredResource(resource_type, body["id"], 1, now, orjson.dumps(body), rid)
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        body: dict[str, Any],
+        *,
+        if_match: int | None = None,
+    ) -> tuple[StoredResource, bool]:
+        """Update (or create with a client id). Returns the resource and whether it was created."""
+        check_id(resource_id)
+        if body.get("id") != resource_id:
+            raise InvalidRequest(
+                f"body id {str(body.get('id'))[:64]!r} does not match the URL id {resource_id!r}"
+            )
+        definition = self.prepare(resource_type, body)
+        row = self._row(resource_type, resource_id, for_update=True)
+        if row is None:
+            if if_match is not None:
+                raise PreconditionFailed(f"{resource_type}/{resource_id} does not exist")
+            return self.create(resource_type, body, resource_id=resource_id, validated=True), True
+        access.require(self.actor, resource_type, Interaction.update)
+        if not row.deleted and row.content is not None:
+            self._require_visible(resource_type, orjson.loads(row.content), definition)
+        if if_match is not None and if_match != row.version_id:
+            raise PreconditionFailed(
+                f"version conflict: {resource_type}/{resource_id} is at version "
+                f"{row.version_id}, If-Match gave {if_match}"
+            )
+        version = row.version_id + 1
+        now = datetime.now(UTC)
+        stored = self._stamp(body, version, now)
+        self.session.execute(
+            update(ResourceRow)
+            .where(ResourceRow.rid == row.rid)
+            .values(version_id=version, last_updated=now, deleted=False, content=stored)
+        )
+        self._write_version(row.rid, resource_type, resource_id, version, now, "PUT", stored)
+        self._clear_index(row.rid)
+        self._write_index(row.rid, resource_type, body, definition)
+        self.audit(
+            "update",
+            resource_type,
+            [f"{resource_type}/{resource_id}"],
+            access.patients_of(body, definition, self.base_url),
+        )
+        return StoredResource(
+            resource_type, resource_id, version, now, orjson.dumps(body), row.rid
+        ), False
+
+    def delete(self, resource_type: str, resource_id: str) -> int | None:
+        """Delete; returns the new (deleted) version, or None if there was nothing to delete."""
+        definition = self._writable(resource_type)
+        access.require(self.actor, resource_type, Interaction.delete)
+        row = self._row(resource_type, resource_id, for_update=True)
+        if row is None or row.deleted or row.content is None:
+            self.audit("delete", resource_type, [f"{resource_type}/{resource_id}"], [])
+            return None
+        current = orjson.loads(row.content)
+        self._require_visible(resource_type, current, definition)
+        version = row.version_id + 1
+        now = datetime.now(UTC)
+        self.session.execute(
+            update(ResourceRow)
+            .where(ResourceRow.rid == row.rid)
+            .values(version_id=version, last_updated=now, deleted=True, content=None)
+        )
+        self._write_version(row.rid, resource_type, resource_id, version, now, "DELETE", None)
+        self._clear_index(row.rid)
+        self.audit(
+            "delete",
+            resource_type,
+            [f"{resource_type}/{resource_id}"],
+            access.patients_of(current, definition, self.base_url),
+        )
+        return version
+
+    # -- reads ----------------------------------------------------------------------------
+    def read(self, resource_type: str, resource_id: str) -> StoredResource:
+        definition = self.definition(resource_type)
+        access.require(self.actor, resource_type, Interaction.read)
+        row = self._row(resource_type, resource_id)
+        if row is None:
+            raise NotFound(f"{resource_type}/{resource_id[:64]} is not known")
+        if row.deleted or row.content is None:
+            raise Gone(f"{resource_type}/{resource_id} was deleted")
+        stored = self.to_stored(row, row.version_id)
+        resource = stored.as_dict()
+        self._require_visible(resource_type, resource, definition)
+        self.audit(
+            "read",
+            resource_type,
+            [f"{resource_type}/{resource_id}"],
+            access.patients_of(resource, definition, self.base_url),
+        )
+        return stored
+
+    def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
+        definition = self.definition(resource_type)
+        access.require(self.actor, resource_type, Interaction.read)
+        row = self._row(resource_type, resource_id)
+        version = (
+            None if row is None else self.session.get(ResourceVersionRow, (row.rid, version_id))
+        )
+        if version is None:
+            raise NotFound(f"{resource_type}/{resource_id[:64]} has no version {version_id}")
+        if version.content is None:
+            raise Gone(f"{resource_type}/{resource_id} version {version_id} is a deletion")
+        stored = self.to_stored(version, version_id)
+        resource = stored.as_dict()
+        self._require_visible(resource_type, resource, definition)
+        self.audit(
+            "vread",
+            resource_type,
+            [f"{resource_type}/{resource_id}"],
+            access.patients_of(resource, definition, self.base_url),
+        )
+        return stored
+
+    # -- helpers --------------------------------------------------------------------------
+    def _require_visible(
+        self, resource_type: str, resource: dict[str, Any], definition: ResourceDef
+    ) -> None:
+        if self.actor.patient is None:
+            return
+        access.require_in_compartment(self.actor, resource, definition, self.base_url)
+
+    def _row(
+        self, resource_type: str, resource_id: str, *, for_update: bool = False
+    ) -> ResourceRow | None:
+        stmt = select(ResourceRow).where(
+            ResourceRow.resource_type == resource_type, ResourceRow.resource_id == resource_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def _stamp(self, body: dict[str, Any], version: int, now: datetime) -> str:
+        meta = dict(body.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        body["meta"] = meta
+        return orjson.dumps(seal_resource(body, self.cipher)).decode()
+
+    def _write_version(
+        self,
+        rid: int,
+        resource_type: str,
+        resource_id: str,
+        version: int,
+        now: datetime,
+        method: str,
+        content: str | None,
+    ) -> None:
+        self.session.execute(
+            insert(ResourceVersionRow),
+            {
+                "rid": rid,
+                "version_id": version,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "last_updated": now,
+                "method": method,
+                "content": content,
+            },
+        )
+
+    def _clear_index(self, rid: int) -> None:
+        for table in INDEX_TABLES:
+            self.session.execute(delete(table).where(table.rid == rid))
+
+    def _write_index(
+        self, rid: int, resource_type: str, body: dict[str, Any], definition: ResourceDef
+    ) -> None:
+        rows = extract_index(body, definition, self.cipher, self.base_url)
+        base = {"rid": rid, "resource_type": resource_type}
+        batches: list[tuple[Any, list[dict[str, Any]]]] = [
+            (TokenIndex, [dict(base, param=p, system=s, code=c) for p, s, c in rows.tokens]),
+            (
+                StringIndex,
+                [dict(base, param=p, value_norm=n, value_exact=e) for p, n, e in rows.strings],
+            ),
+            (DateIndex, [dict(base, param=p, low=lo, high=hi) for p, lo, hi in rows.dates]),
+            (
+                ReferenceIndex,
+                [dict(base, param=p, target_type=t, target_id=i) for p, t, i in rows.references],
+            ),
+            (
+                QuantityIndex,
+                [dict(base, param=p, value=v, system=s, code=c) for p, v, s, c in rows.quantities],
+            ),
+        ]
+        for table, values in batches:
+            if values:
+                self.session.execute(insert(table), values)

@@ -1,0 +1,106 @@
+"""Loading the region registry and a synthetic population into the store (``hub seed``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from hub.auth.actor import SYSTEM_ACTOR
+from hub.db import session_scope
+from hub.fhir.models import ResourceRow
+from hub.fhir.store import FhirStore
+from hub.region.facilities import (
+    Facility,
+    facility_to_location,
+    facility_to_organization,
+    load_facilities,
+)
+from hub.security.fields import get_cipher
+from hub.settings import get_settings
+from hub.synth.population import generate_residents, resident_to_patient
+
+Progress = Callable[[int], None]
+BATCH = 250
+
+
+def _store(session: object) -> FhirStore:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    return FhirStore(session, SYSTEM_ACTOR, get_cipher(), get_settings().fhir_base_url)
+
+
+def _existing_ids(resource_type: str) -> set[str]:
+    with session_scope() as session:
+        rows = session.execute(
+            select(ResourceRow.resource_id).where(
+                ResourceRow.resource_type == resource_type, ResourceRow.deleted.is_(False)
+            )
+        )
+        return {r[0] for r in rows}
+
+
+def seed_region(progress: Progress | None = None) -> int:
+    """Organization + Location per facility, with the facility code as id. Idempotent."""
+    facilities = load_facilities()
+    have_orgs, have_locs = _existing_ids("Organization"), _existing_ids("Location")
+    # Parents first, so partOf always points at a stored Organization.
+    ordered = sorted(facilities, key=lambda f: f.parent_code is not None)
+    created = 0
+    for start in range(0, len(ordered), BATCH):
+        chunk: list[Facility] = ordered[start : start + BATCH]
+        with session_scope() as session:
+            store = _store(session)
+            for facility in chunk:
+                if facility.organization_id not in have_orgs:
+                    store.update(
+                        "Organization", facility.organization_id, facility_to_organization(facility)
+                    )
+                    created += 1
+                if facility.location_id not in have_locs:
+                    store.update("Location", facility.location_id, facility_to_location(facility))
+                    created += 1
+        if progress:
+            progress(len(chunk))
+    return created
+
+
+def patient_count() -> int:
+    with session_scope() as session:
+        return session.execute(
+            select(func.count())
+            .select_from(ResourceRow)
+            .where(ResourceRow.resource_type == "Patient", ResourceRow.deleted.is_(False))
+        ).scalar_one()
+
+
+def seed_population(count: int, *, seed: int = 0, progress: Progress | None = None) -> int:
+    """Synthetic residents as Patients with ids ``res-000001``... Idempotent for a given seed."""
+    existing = _existing_ids("Patient")
+    created = 0
+    batch: list[tuple[str, dict[str, object]]] = []
+
+    def flush() -> None:
+        nonlocal created
+        with session_scope() as session:
+            store = _store(session)
+            for patient_id, patient in batch:
+                store.update("Patient", patient_id, patient)
+        created += len(batch)
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for index, resident in enumerate(generate_residents(count, seed=seed), start=1):
+        patient_id = f"res-{seed}-{index:07d}"
+        if patient_id in existing:
+            if progress:
+                progress(1)
+            continue
+        batch.append((patient_id, resident_to_patient(resident, patient_id=patient_id)))
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return created

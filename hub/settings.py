@@ -1,0 +1,85 @@
+"""Hub settings, read once from the environment (prefix ``HUB_``) and ``.env``.
+
+Defaults are safe for a demo on one machine (SQLite under ./var, keys generated into ./var) and
+refused in production, where every secret must come from the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_FIELD_KEY = "ZGVtby1maWVsZC1rZXktbm90LWZvci1wcm9kdWN0aW9uLg"  # refused in production
+DEMO_BLIND_INDEX_KEY = "ZGVtby1ibGluZC1pbmRleC1rZXktbm90LWZvci1wcm9k"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: sqlite:///{var_dir}/hub.db
+    db_pool_size: int = 10
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Access-token signing key (private JWK as JSON). Empty in development: generated into var/.
+    signing_key: str = ""
+    token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+
+    # Field encryption: JSON object {key_id: base64url 32-byte key}; the active key id encrypts.
+    field_keys: str = f'{{"demo": "{DEMO_FIELD_KEY}"}}'
+    field_key_id: str = "demo"
+    blind_index_key: str = DEMO_BLIND_INDEX_KEY
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_bundle_entries: int = 1000
+    default_page_size: int = 50
+    max_page_size: int = 1000
+
+    celery_broker_url: str = ""  # empty: tasks run in-process
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir.resolve() / 'hub.db'}"
+
+    @property
+    def fhir_base_url(self) -> str:
+        return self.public_base_url.rstrip("/") + "/fhir"
+
+    @property
+    def token_url(self) -> str:
+        return self.public_base_url.rstrip("/") + "/auth/token"
+
+    @model_validator(mode="after")
+    def _refuse_demo_secrets_in_production(self) -> Settings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            problems.append("HUB_DATABASE_URL must name a server database")
+        if not self.signing_key:
+            problems.append("HUB_SIGNING_KEY must be set")
+        if DEMO_FIELD_KEY in self.field_keys or self.field_key_id == "demo":
+            problems.append("HUB_FIELD_KEYS / HUB_FIELD_KEY_ID still hold the demo key")
+        if self.blind_index_key == DEMO_BLIND_INDEX_KEY:
+            problems.append("HUB_BLIND_INDEX_KEY still holds the demo key")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Real-time medical-insurance linkage: eligibility, settlement, reversal, reconciliation."""

@@ -1,0 +1,1 @@
+"""Two-way referral, remote consultation and appointment booking."""
