@@ -1,0 +1,92 @@
+"""Test configuration shared by every suite.
+
+The database comes from ``HUB_TEST_DATABASE_URL``: unset means a fresh SQLite file; a
+PostgreSQL URL means a fresh database created on that server for this run and dropped after.
+Settings are fixed through the environment before the hub reads them, so the in-process code
+and the live server started by the integration tests use the same database and keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hub.auth.tokens import generate_signing_key
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="hub-tests-"))
+_PG_DB: str | None = None
+_PG_ADMIN_URL: str | None = None
+
+
+def _postgres_database(url: str) -> str:
+    """Create a throwaway database on the server of ``url``; return its URL."""
+    global _PG_DB, _PG_ADMIN_URL
+    import sqlalchemy as sa
+
+    _PG_DB = f"hub_test_{uuid.uuid4().hex[:10]}"
+    _PG_ADMIN_URL = url
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{_PG_DB}"'))
+    engine.dispose()
+    return str(sa.engine.make_url(url).set(database=_PG_DB).render_as_string(hide_password=False))
+
+
+def _configure_environment() -> None:
+    test_url = os.environ.get("HUB_TEST_DATABASE_URL", "")
+    if test_url.startswith("postgresql"):
+        database_url = _postgres_database(test_url)
+    else:
+        database_url = f"sqlite:///{_RUN_DIR / 'hub.db'}"
+    os.environ.update({
+        "HUB_ENVIRONMENT": "test",
+        "HUB_VAR_DIR": str(_RUN_DIR / "var"),
+        "HUB_DATABASE_URL": database_url,
+        "HUB_SIGNING_KEY": json.dumps(generate_signing_key("ES256")),
+        "HUB_FIELD_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}),
+        "HUB_FIELD_KEY_ID": "k1",
+        "HUB_BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+        "HUB_MAX_BODY_BYTES": str(2 * 1024 * 1024),
+        "HUB_MAX_BUNDLE_ENTRIES": "200",
+    })
+
+
+_configure_environment()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _PG_DB and _PG_ADMIN_URL:
+        import sqlalchemy as sa
+
+        from hub.db import reset_engine
+
+        reset_engine()
+        engine = sa.create_engine(_PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ["HUB_DATABASE_URL"]
+    return f"hub database: {url.split('@')[-1]}"
+
+
+@pytest.fixture(scope="session")
+def database() -> str:
+    """The migrated test database (schema applied once per run)."""
+    from hub.migrate import upgrade_database
+
+    upgrade_database()
+    return os.environ["HUB_DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def run_dir() -> Path:
+    return _RUN_DIR
