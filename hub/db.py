@@ -59,10 +59,20 @@ def make_engine(settings: Settings | None = None) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # Every request may write (audit rows at least). A deferred transaction that reads first and
+    # writes later fails at once with SQLITE_BUSY when another writer got in between; taking the
+    # write lock at BEGIN makes writers queue (busy timeout) instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN is deferred).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the one writer; NORMAL sync is durable at commit in WAL mode.
     cursor.execute("PRAGMA journal_mode=WAL")
