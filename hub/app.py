@@ -61,6 +61,15 @@ def _audit_failure(request: Request, status: int, text: str) -> None:
         log.exception("could not write the audit record for a failed request")
 
 
+def _audit_text(exc: FhirError) -> str:
+    """What the audit log keeps of an error: bad-input messages may echo the client's values
+    (a resident ID typed into the wrong parameter), so for those only the code and location."""
+    if exc.status in (400, 413):
+        where = ", ".join(exc.expression or [])
+        return f"{exc.code} ({where})" if where else exc.code
+    return exc.diagnostics
+
+
 def _outcome(status: int, code: str, diagnostics: str, **extra: Any) -> dict[str, Any]:
     issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
     issue.update(extra)
@@ -69,7 +78,7 @@ def _outcome(status: int, code: str, diagnostics: str, **extra: Any) -> dict[str
 
 async def _fhir_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    _audit_failure(request, exc.status, exc.diagnostics)
+    _audit_failure(request, exc.status, _audit_text(exc))
     headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if exc.status == 401 else None
     return fhir_response(exc.outcome(), exc.status, headers)
 
@@ -84,7 +93,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()))
     text = f"{where}: {first.get('msg', 'invalid request')}"
-    _audit_failure(request, 400, text)
+    _audit_failure(request, 400, f"invalid ({where})")
     return fhir_response(_outcome(400, "invalid", text, expression=[where]), 400)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 
 from hub.cli.progress import progress_bar
@@ -14,6 +16,13 @@ console = Console(stderr=True)
 
 
 def run_demo(*, host: str, port: int, residents: int, serve: bool) -> None:
+    base = f"http://{host}:{port}"
+    export_base = ""
+    if "HUB_PUBLIC_BASE_URL" not in os.environ and base != get_settings().public_base_url:
+        # Tokens name the hub's URL as issuer and audience: keep CLI and server in agreement.
+        os.environ["HUB_PUBLIC_BASE_URL"] = base
+        get_settings.cache_clear()
+        export_base = f"  export HUB_PUBLIC_BASE_URL={base}\n"
     settings = get_settings()
     console.print(
         f"[bold]Yichang Regional Health Hub[/bold] — database "
@@ -25,22 +34,18 @@ def run_demo(*, host: str, port: int, residents: int, serve: bool) -> None:
     missing = max(0, residents - patient_count())
     if missing:
         with progress_bar("synthetic residents", residents) as advance:
-            advance(residents - missing)
             seed_population(residents, progress=advance)
     console.print(f"{patient_count()} Patients and {len(load_facilities())} facilities loaded")
-    base = f"http://{host}:{port}"
-    console.print(
+    print(  # plain print: the commands must not be wrapped
         "\nGet a token and make a first call:\n"
+        "  export PATH=$PWD/.venv/bin:$PATH\n"
+        f"{export_base}"
         "  TOKEN=$(hub token --facility H001 --role practitioner)\n"
         f"  curl -H \"Authorization: Bearer $TOKEN\" '{base}/fhir/Patient?family=李&_count=3'\n"
-        f"API docs: {base}/docs    CapabilityStatement: {base}/fhir/metadata\n"
+        f"API docs: {base}/docs    CapabilityStatement: {base}/fhir/metadata\n",
+        flush=True,
     )
     if serve:
         from hub.server import run_server
 
-        if port != 8000 or host != "127.0.0.1":
-            console.print(
-                "(tokens minted with `hub token` carry "
-                f"HUB_PUBLIC_BASE_URL={settings.public_base_url})"
-            )
         run_server(host, port)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.audit.service import flush_pending_audit
 from hub.auth.actor import Actor
@@ -23,14 +24,24 @@ from hub.settings import get_settings
 ANONYMOUS = Actor.build(client_id="anonymous", facility="-", role=Role.patient, scope="")
 
 
-def current_actor(request: Request) -> Actor:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="Access token from /auth/token (SMART Backend Services client credentials)",
+)
+
+
+def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Actor:
+    token = credentials.credentials if credentials else ""
+    if not credentials or credentials.scheme.lower() != "bearer" or not token:
         raise Unauthorized("a bearer token is required (see /.well-known/smart-configuration)")
     try:
         claims = get_issuer().verify(token.strip())
     except InvalidTokenError as exc:
+        if exc.signed_claims is not None:
+            request.state.actor = _refused_actor(exc.signed_claims, request)
         raise Unauthorized(f"invalid access token: {exc}") from None
     actor = Actor.build(
         client_id=claims.client_id,
@@ -43,6 +54,23 @@ def current_actor(request: Request) -> Actor:
     )
     request.state.actor = actor
     return actor
+
+
+def _refused_actor(claims: dict[str, Any], request: Request) -> Actor | None:
+    """Who a refused token signed by the hub (an expired one) was issued to, for the audit log.
+
+    The actor is granted nothing; it only names the client on the refusal's audit record.
+    """
+    client_id, facility, role = claims.get("sub"), claims.get("facility"), claims.get("role")
+    if not (isinstance(client_id, str) and isinstance(facility, str) and role in set(Role)):
+        return None
+    return Actor.build(
+        client_id=client_id[:128],
+        facility=facility[:64],
+        role=Role(str(role)),
+        scope="",
+        source_address=request.client.host if request.client else None,
+    )
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

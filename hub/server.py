@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 
-class _PathOnly(logging.Filter):
+class PathOnly(logging.Filter):
     """Strip query strings (which may hold identifiers or names) from access-log lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -18,8 +21,21 @@ class _PathOnly(logging.Filter):
         return True
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging config with the filter on the access handler (each worker applies it)."""
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["path_only"] = {"()": "hub.server.PathOnly"}
+    config["handlers"]["access"]["filters"] = ["path_only"]
+    return config
+
+
 def run_server(host: str, port: int, workers: int = 1) -> None:
-    logging.getLogger("uvicorn.access").addFilter(_PathOnly())
     uvicorn.run(
-        "hub.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=True
+        "hub.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+        log_config=log_config(),
     )

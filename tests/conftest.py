@@ -44,17 +44,19 @@ def _configure_environment() -> None:
         database_url = _postgres_database(test_url)
     else:
         database_url = f"sqlite:///{_RUN_DIR / 'hub.db'}"
-    os.environ.update({
-        "HUB_ENVIRONMENT": "test",
-        "HUB_VAR_DIR": str(_RUN_DIR / "var"),
-        "HUB_DATABASE_URL": database_url,
-        "HUB_SIGNING_KEY": json.dumps(generate_signing_key("ES256")),
-        "HUB_FIELD_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}),
-        "HUB_FIELD_KEY_ID": "k1",
-        "HUB_BLIND_INDEX_KEY": secrets.token_urlsafe(32),
-        "HUB_MAX_BODY_BYTES": str(2 * 1024 * 1024),
-        "HUB_MAX_BUNDLE_ENTRIES": "200",
-    })
+    os.environ.update(
+        {
+            "HUB_ENVIRONMENT": "test",
+            "HUB_VAR_DIR": str(_RUN_DIR / "var"),
+            "HUB_DATABASE_URL": database_url,
+            "HUB_SIGNING_KEY": json.dumps(generate_signing_key("ES256")),
+            "HUB_FIELD_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}),
+            "HUB_FIELD_KEY_ID": "k1",
+            "HUB_BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+            "HUB_MAX_BODY_BYTES": str(2 * 1024 * 1024),
+            "HUB_MAX_BUNDLE_ENTRIES": "200",
+        }
+    )
 
 
 _configure_environment()

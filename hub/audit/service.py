@@ -13,8 +13,10 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.audit.models import GENESIS_HASH, AuditHead, AuditPatient, AuditRecord
@@ -101,15 +103,32 @@ def flush_pending_audit(session: Session) -> None:
         write_entries(session, entries)
 
 
+_HEAD = cast(Table, AuditHead.__table__)
+_LOG = cast(Table, AuditRecord.__table__)
+_PATIENTS = cast(Table, AuditPatient.__table__)
+_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+
+
+def _locked_head(connection: Connection) -> tuple[int, str] | None:
+    row = connection.execute(_LOCK_HEAD).first()
+    return None if row is None else (row.last_seq, row.last_hash)
+
+
 def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
+    # Core statements on the session's connection: the chain tip stays locked for as short a
+    # time as the statements take, without ORM bookkeeping in between.
+    session.flush()
+    connection = session.connection()
+    head = _locked_head(connection)
     if head is None:
-        head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
-    seq, prev = head.last_seq, head.last_hash
+        try:  # the very first records: concurrent writers may race to start the chain
+            with session.begin_nested():
+                connection.execute(insert(_HEAD).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        except IntegrityError:
+            pass  # another transaction started it; lock theirs
+        head = _locked_head(connection)
+        assert head is not None
+    seq, prev = head
     rows: list[dict[str, object]] = []
     patient_rows: list[dict[str, object]] = []
     for entry in entries:
@@ -120,11 +139,13 @@ def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
         rows.append(stored)
         patient_rows.extend({"seq": seq, "patient_id": p} for p in set(entry.patients))
         prev = digest
-    session.execute(insert(AuditRecord), rows)
+    connection.execute(insert(_LOG), rows)
     if patient_rows:
-        session.execute(insert(AuditPatient), patient_rows)
-    head.last_seq, head.last_hash = seq, prev
-    session.flush()
+        connection.execute(insert(_PATIENTS), patient_rows)
+    connection.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=seq, last_hash=prev))
+    loaded = session.identity_map.get(session.identity_key(AuditHead, 1))
+    if loaded is not None:
+        session.expire(loaded)  # the ORM copy, if any, is stale now
 
 
 def record_standalone(entry: AuditEntry) -> None:

@@ -47,7 +47,14 @@ _MIN_RSA_BITS = 2048
 
 
 class InvalidTokenError(Exception):
-    """An access token that must not be accepted."""
+    """An access token that must not be accepted.
+
+    ``signed_claims`` holds the token's claims when the hub's own signature on it verified and
+    only a claim check failed (an expired token), so the refusal can be attributed to the client
+    in the audit log; it is None for a token the hub did not sign.
+    """
+
+    signed_claims: dict[str, Any] | None = None
 
 
 class InvalidClientError(Exception):
@@ -284,7 +291,11 @@ class TokenIssuer:
         payload = decoded.claims
         required = ("sub", "iat", "nbf", "exp", "jti", "scope", "facility", "role")
         registry = _registry(moment, required, iss=self.issuer, aud=self.audience)
-        _validate_claims(registry, payload, InvalidTokenError, "token")
+        try:
+            _validate_claims(registry, payload, InvalidTokenError, "token")
+        except InvalidTokenError as error:
+            error.signed_claims = dict(payload)
+            raise
         try:
             claims = AccessClaims(
                 client_id=payload["sub"],

@@ -47,10 +47,18 @@ def db_upgrade() -> None:
 def seed(
     population: Annotated[int, typer.Option(help="synthetic residents to add")] = 0,
     population_seed: Annotated[int, typer.Option(help="random seed of the population")] = 0,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk",
+            help="load the population in large batches (COPY on PostgreSQL): a trusted "
+            "operator path without per-resource validation, one audit entry per batch",
+        ),
+    ] = False,
 ) -> None:
     from hub.migrate import upgrade_database
     from hub.region.facilities import load_facilities
-    from hub.seeding import seed_population, seed_region
+    from hub.seeding import seed_population, seed_population_bulk, seed_region
 
     upgrade_database()
     with progress_bar("facilities", len(load_facilities())) as advance:
@@ -58,7 +66,8 @@ def seed(
     console.print(f"region registry: {created} resources written")
     if population:
         with progress_bar("residents", population) as advance:
-            added = seed_population(population, seed=population_seed, progress=advance)
+            load = seed_population_bulk if bulk else seed_population
+            added = load(population, seed=population_seed, progress=advance)
         console.print(f"population: {added} Patients written")
 
 

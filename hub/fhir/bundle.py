@@ -101,16 +101,26 @@ def check_bundle(bundle: Any, max_entries: int) -> tuple[str, list[dict[str, Any
     return kind, entries
 
 
+def _reference_forms(full_url: str, resource_type: str) -> list[str]:
+    """How the other entries may refer to an entry: its fullUrl, and ``Type/id`` if RESTful."""
+    forms = [full_url]
+    parts = full_url.rstrip("/").split("/")
+    if (
+        full_url.startswith(("http://", "https://"))
+        and len(parts) > 4
+        and parts[-2] == resource_type
+    ):
+        forms.append(f"{resource_type}/{parts[-1]}")
+    return forms
+
+
 def _rewrite_references(node: Any, mapping: dict[str, str], strict: bool) -> None:
     if isinstance(node, dict):
         ref = node.get("reference")
-        if isinstance(ref, str) and ref.startswith("urn:"):
-            if ref in mapping:
-                node["reference"] = mapping[ref]
-            elif strict:
-                raise InvalidRequest(
-                    f"reference {ref[:80]} resolves to no entry of the transaction"
-                )
+        if isinstance(ref, str) and ref in mapping:
+            node["reference"] = mapping[ref]
+        elif strict and isinstance(ref, str) and ref.startswith("urn:"):
+            raise InvalidRequest(f"reference {ref[:80]} resolves to no entry of the transaction")
         for value in node.values():
             _rewrite_references(value, mapping, strict)
     elif isinstance(node, list):
@@ -171,7 +181,8 @@ class BundleProcessor:
                     existing[i] = found[0]
                 full_url = entry.get("fullUrl")
                 if isinstance(full_url, str):
-                    mapping[full_url] = f"{resource_type}/{new_id}"
+                    for alias in _reference_forms(full_url, resource_type):
+                        mapping[alias] = f"{resource_type}/{new_id}"
                 entry["_assigned_id"] = new_id
             elif method == "PUT" and isinstance(entry.get("fullUrl"), str):
                 resource_type, resource_id, _ = _split_url(url)
@@ -213,6 +224,7 @@ class BundleProcessor:
         method, url = request["method"], request["url"]
         resource_type, resource_id, query = _split_url(url)
         store = self.store
+        store.definition(resource_type)  # an unknown type is a 404 whatever the method
         if method == "POST":
             body = entry["resource"]
             assigned = entry.pop("_assigned_id", None)

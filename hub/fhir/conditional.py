@@ -17,9 +17,11 @@ MAX_CONDITIONAL_MATCHES = 2
 def matching(
     store: FhirStore, resource_type: str, query: str | list[tuple[str, str]]
 ) -> list[StoredResource]:
-    pairs = (
-        parse_qsl(query.lstrip("?"), keep_blank_values=True) if isinstance(query, str) else query
-    )
+    store.definition(resource_type)  # an unknown type is a 404, before any search
+    if isinstance(query, str):  # "identifier=x", or as some clients send it "Patient?identifier=x"
+        head, separator, tail = query.partition("?")
+        query = tail if separator and head in ("", resource_type) else query
+    pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else query
     if not pairs:
         raise InvalidRequest("a conditional operation needs search criteria")
     request = parse_search(resource_type, pairs, RESOURCE_DEFS, default_count=2, max_count=2)

@@ -34,6 +34,9 @@ class SearchParam:
     # Resource types a reference parameter may point to (empty: any).
     targets: tuple[str, ...] = ()
     description: str = ""
+    # Token indexed when no path yields a value: R4 defines some token parameters by a boolean
+    # FHIRPath expression that is false, not empty, on an absent element (Patient.deceased).
+    absent: str | None = None
 
 
 @dataclass(frozen=True)

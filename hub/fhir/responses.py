@@ -64,14 +64,12 @@ def search_bundle(
     page_base: str,
     params: list[tuple[str, str]],
 ) -> bytes:
+    # Links carry only the parameters the search used (not those ignored as lenient).
+    params = [(k, v) for k, v in params if k not in request.ignored]
     links = [
         {"relation": "self", "url": _page_url(page_base, params, request.offset, request.count)}
     ]
-    if (
-        request.count
-        and len(result.matches) == request.count
-        and (result.total is None or request.offset + request.count < result.total)
-    ):
+    if result.more:
         links.append(
             {
                 "relation": "next",

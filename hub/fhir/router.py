@@ -23,11 +23,36 @@ from hub.fhir.search_parameters import RESOURCE_DEFS, SUPPORTED_TYPES
 from hub.fhir.store import FhirStore, StoredResource, parse_if_match
 from hub.settings import get_settings
 
-router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
 ResourceType = Enum("ResourceType", {t: t for t in SUPPORTED_TYPES}, type=str)  # type: ignore[misc]
 TypePath = Annotated[ResourceType, Path(description="FHIR resource type")]
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="Logical id")]
 PreferHeader = Annotated[str | None, Header(alias="prefer")]
+RESOURCE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/fhir+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {"resourceType": {"type": "string"}},
+                    "description": "A FHIR R4 resource (validated against its StructureDefinition)",
+                }
+            }
+        },
+    }
+}
+FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+        "description": "A FHIR resource or Bundle",
+    },
+    400: {"description": "OperationOutcome: invalid request or resource"},
+    401: {"description": "OperationOutcome: missing or invalid token"},
+    403: {"description": "OperationOutcome: refused by scope or compartment"},
+    404: {"description": "OperationOutcome: unknown type or id"},
+}
+router = APIRouter(prefix="/fhir", tags=["FHIR R4"], responses=FHIR_RESPONSES)
 
 
 def _type(value: Any) -> str:
@@ -86,7 +111,8 @@ def metadata() -> Response:
     return fhir_response(capability_statement(get_settings()))
 
 
-@router.post("", summary="Process a batch or transaction Bundle")
+@router.post("", summary="Process a batch or transaction Bundle", openapi_extra=RESOURCE_BODY)
+@router.post("/", include_in_schema=False)  # clients joining "" onto the base URL send "/fhir/"
 def post_bundle(actor: CurrentActor, body: JsonBody, prefer: PreferHeader = None) -> Response:
     with unit_of_work(actor) as store:
         processor = BundleProcessor(
@@ -137,7 +163,11 @@ async def search_post(
     return fhir_response(await run_in_threadpool(run))
 
 
-@router.post("/{resource_type}", summary="Create (conditional with If-None-Exist)")
+@router.post(
+    "/{resource_type}",
+    summary="Create (conditional with If-None-Exist)",
+    openapi_extra=RESOURCE_BODY,
+)
 def create(
     resource_type: TypePath,
     actor: CurrentActor,
@@ -155,7 +185,7 @@ def create(
     return _written(stored, 201 if created else 200, prefer)
 
 
-@router.put("/{resource_type}", summary="Conditional update")
+@router.put("/{resource_type}", summary="Conditional update", openapi_extra=RESOURCE_BODY)
 def update_conditional(
     resource_type: TypePath,
     request: Request,
@@ -196,7 +226,11 @@ def read(resource_type: TypePath, resource_id: IdPath, actor: CurrentActor) -> R
     return fhir_response(stored.json, 200, resource_headers(stored, get_settings().fhir_base_url))
 
 
-@router.put("/{resource_type}/{resource_id}", summary="Update (or create with this id)")
+@router.put(
+    "/{resource_type}/{resource_id}",
+    summary="Update (or create with this id)",
+    openapi_extra=RESOURCE_BODY,
+)
 def update(
     resource_type: TypePath,
     resource_id: IdPath,

@@ -44,6 +44,7 @@ PATIENT = resource_def(
             "deceased",
             ("deceasedBoolean", "deceasedDateTime"),
             "true if deceasedBoolean is true or any deceasedDateTime is present",
+            absent="false",
         ),
         date("death-date", "deceasedDateTime", "Date of death"),
         token("language", "communication.language", "Language of communication"),

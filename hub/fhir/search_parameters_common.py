@@ -17,8 +17,10 @@ def _paths(paths: Paths) -> tuple[str, ...]:
     return (paths,) if isinstance(paths, str) else paths
 
 
-def token(name: str, paths: Paths, description: str = "") -> SearchParam:
-    return SearchParam(name, ParamType.TOKEN, _paths(paths), description=description)
+def token(
+    name: str, paths: Paths, description: str = "", *, absent: str | None = None
+) -> SearchParam:
+    return SearchParam(name, ParamType.TOKEN, _paths(paths), description=description, absent=absent)
 
 
 def string(name: str, paths: Paths, description: str = "") -> SearchParam:

@@ -160,6 +160,7 @@ class FhirStore:
         resource_id: str | None = None,
         validated: bool = False,
     ) -> StoredResource:
+        self._writable(resource_type)  # 405 for a read-only type, whatever the scopes
         access.require(self.actor, resource_type, Interaction.create)
         body = dict(body)
         body["id"] = resource_id or str(uuid.uuid4())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
@@ -94,10 +95,20 @@ def get_cipher() -> FieldCipher:
 
 
 def normalise_phone(value: str) -> str:
+    """The number as dialled inside China: digits only, without the country code.
+
+    ``+86`` or ``0086`` is dropped; a landline then gets back the trunk prefix ``0`` of its
+    area code (``+86 717 6222222`` -> ``07176222222``), a mobile number keeps its 11 digits.
+    Numbers written without a country code (7-8 digit local numbers too) keep their digits.
+    """
     digits = _NON_DIGITS.sub("", value)
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]
-    return digits
+    if digits.startswith("0086") and len(digits) >= 13:
+        national = digits[4:]
+    elif digits.startswith("86") and len(digits) >= 11:
+        national = digits[2:]
+    else:
+        return digits
+    return national if national.startswith(("0", "1")) else "0" + national
 
 
 def normalise_identifier(value: str) -> str:
@@ -141,7 +152,7 @@ def _walk_protected(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 def seal_resource(resource: dict[str, Any], cipher: FieldCipher) -> dict[str, Any]:
     """A deep copy of the resource with protected values encrypted, for storage."""
-    sealed: dict[str, Any] = json.loads(json.dumps(resource))
+    sealed: dict[str, Any] = orjson.loads(orjson.dumps(resource))
     for element in _walk_protected(sealed):
         value = element.get("value")
         if isinstance(value, str) and not value.startswith(ENC_PREFIX):

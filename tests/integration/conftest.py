@@ -45,9 +45,21 @@ def live_hub(database: str, run_dir: Path) -> Iterator[LiveHub]:
     log_path = run_dir / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "hub.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "hub.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -74,12 +86,22 @@ TokenFactory = Callable[..., str]
 def make_token(live_hub: LiveHub) -> TokenFactory:
     from hub.auth.service import get_issuer
 
-    def make(role: Role = Role.facility_system, facility: str = "H001",
-             scope: str | None = None, patient: str | None = None,
-             client_id: str = "test-client", purpose: str | None = None) -> str:
+    def make(
+        role: Role = Role.facility_system,
+        facility: str = "H001",
+        scope: str | None = None,
+        patient: str | None = None,
+        client_id: str = "test-client",
+        purpose: str | None = None,
+    ) -> str:
         token, _ = get_issuer().issue(
-            client_id=client_id, facility=facility, role=role,
-            scope=scope or DEFAULT_SCOPES[role], patient=patient, purpose_of_use=purpose)
+            client_id=client_id,
+            facility=facility,
+            role=role,
+            scope=scope or DEFAULT_SCOPES[role],
+            patient=patient,
+            purpose_of_use=purpose,
+        )
         return token
 
     return make
@@ -88,19 +110,22 @@ def make_token(live_hub: LiveHub) -> TokenFactory:
 @pytest.fixture(scope="session")
 def api(live_hub: LiveHub, make_token: TokenFactory) -> Iterator[httpx.Client]:
     """An HTTP client acting as a facility system with full system scopes."""
-    headers = {"Authorization": f"Bearer {make_token()}",
-               "Content-Type": "application/fhir+json"}
+    headers = {"Authorization": f"Bearer {make_token()}", "Content-Type": "application/fhir+json"}
     with httpx.Client(base_url=live_hub.fhir_url, headers=headers, timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-def client_for(live_hub: LiveHub, make_token: TokenFactory) -> Iterator[Callable[..., httpx.Client]]:
+def client_for(
+    live_hub: LiveHub, make_token: TokenFactory
+) -> Iterator[Callable[..., httpx.Client]]:
     clients: list[httpx.Client] = []
 
     def make(**token_args: object) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {make_token(**token_args)}",
-                   "Content-Type": "application/fhir+json"}
+        headers = {
+            "Authorization": f"Bearer {make_token(**token_args)}",
+            "Content-Type": "application/fhir+json",
+        }
         client = httpx.Client(base_url=live_hub.fhir_url, headers=headers, timeout=30)
         clients.append(client)
         return client

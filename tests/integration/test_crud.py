@@ -8,8 +8,13 @@ import httpx
 
 
 def _patient(family: str = "张", given: str = "伟", **extra: object) -> dict[str, object]:
-    return {"resourceType": "Patient", "name": [{"family": family, "given": [given]}],
-            "gender": "male", "birthDate": "1980-03-02", **extra}
+    return {
+        "resourceType": "Patient",
+        "name": [{"family": family, "given": [given]}],
+        "gender": "male",
+        "birthDate": "1980-03-02",
+        **extra,
+    }
 
 
 def test_create_read_update_history_delete(api: httpx.Client) -> None:
@@ -25,13 +30,15 @@ def test_create_read_update_history_delete(api: httpx.Client) -> None:
     assert read.status_code == 200
     assert read.json()["name"][0]["family"] == "张"
 
-    updated = api.put(f"/Patient/{pid}", json={**body, "gender": "female"},
-                      headers={"If-Match": 'W/"1"'})
+    updated = api.put(
+        f"/Patient/{pid}", json={**body, "gender": "female"}, headers={"If-Match": 'W/"1"'}
+    )
     assert updated.status_code == 200, updated.text
     assert updated.json()["meta"]["versionId"] == "2"
 
-    stale = api.put(f"/Patient/{pid}", json={**body, "gender": "other"},
-                    headers={"If-Match": 'W/"1"'})
+    stale = api.put(
+        f"/Patient/{pid}", json={**body, "gender": "other"}, headers={"If-Match": 'W/"1"'}
+    )
     assert stale.status_code == 412
     assert stale.json()["resourceType"] == "OperationOutcome"
 
@@ -83,8 +90,7 @@ def test_prefer_return_minimal_and_outcome(api: httpx.Client) -> None:
     assert minimal.status_code == 201
     assert minimal.content == b""
     assert "/Patient/" in minimal.headers["location"]
-    outcome = api.post("/Patient", json=_patient(),
-                       headers={"Prefer": "return=OperationOutcome"})
+    outcome = api.post("/Patient", json=_patient(), headers={"Prefer": "return=OperationOutcome"})
     assert outcome.json()["resourceType"] == "OperationOutcome"
 
 

@@ -18,7 +18,7 @@ REGION_TZ = ZoneInfo("Asia/Shanghai")
 _DATE_RE = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
     r"(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+    r"(?P<tz>Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))?)?)?)?$"
 )
 
 
@@ -41,38 +41,60 @@ def _add_months(value: datetime, months: int) -> datetime:
     return value.replace(year=value.year + month0 // 12, month=month0 % 12 + 1)
 
 
+def _start(g: dict[str, str | None]) -> datetime:
+    """The first instant of the value, in its own zone (ValueError if no such date)."""
+    tz = _tz(g["tz"])
+    year, month, day = int(g["y"] or 0), int(g["m"] or 1), int(g["d"] or 1)
+    if g["H"] is None:
+        return datetime(year, month, day, tzinfo=tz)
+    fraction = g["f"] or ""
+    return datetime(
+        year,
+        month,
+        day,
+        int(g["H"]),
+        int(g["M"] or 0),
+        int(g["S"] or 0),
+        int((fraction + "000000")[:6]),
+        tzinfo=tz,
+    )
+
+
+def _end(low: datetime, g: dict[str, str | None]) -> datetime:
+    """The first instant after the value at its precision (MAX_DT past the calendar's end)."""
+    try:
+        if g["m"] is None:
+            return low.replace(year=low.year + 1)
+        if g["d"] is None:
+            return _add_months(low, 1)
+        if g["H"] is None:
+            return low + timedelta(days=1)
+        if g["S"] is None:
+            return low + timedelta(minutes=1)
+        if g["f"]:
+            return low + timedelta(microseconds=10 ** max(0, 6 - len(g["f"])))
+        return low + timedelta(seconds=1)
+    except (ValueError, OverflowError):
+        return MAX_DT
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC, clamped to [MIN_DT, MAX_DT]."""
+    try:
+        converted = value.astimezone(UTC)
+    except OverflowError:
+        return MIN_DT if value.year == 1 else MAX_DT
+    return min(max(converted, MIN_DT), MAX_DT)
+
+
 def date_range(text: str) -> tuple[datetime, datetime]:
     """The half-open UTC range a FHIR date, dateTime or instant stands for."""
     match = _DATE_RE.match(text.strip())
     if not match:
         raise DateFormatError(f"not a FHIR date: {text[:40]!r}")
     g = match.groupdict()
-    tz = _tz(g["tz"])
     try:
-        year = int(g["y"])
-        if g["m"] is None:
-            low = datetime(year, 1, 1, tzinfo=tz)
-            high = low.replace(year=year + 1) if year < 9999 else MAX_DT
-        elif g["d"] is None:
-            low = datetime(year, int(g["m"]), 1, tzinfo=tz)
-            high = _add_months(low, 1) if year < 9999 or low.month < 12 else MAX_DT
-        elif g["H"] is None:
-            low = datetime(year, int(g["m"]), int(g["d"]), tzinfo=tz)
-            high = low + timedelta(days=1)
-        else:
-            second = int(g["S"]) if g["S"] else 0
-            fraction = g["f"] or ""
-            micro = int((fraction + "000000")[:6]) if fraction else 0
-            low = datetime(
-                year, int(g["m"]), int(g["d"]), int(g["H"]), int(g["M"]), second, micro, tzinfo=tz
-            )
-            if g["S"] is None:
-                step = timedelta(minutes=1)
-            elif fraction:
-                step = timedelta(microseconds=10 ** max(0, 6 - len(fraction)))
-            else:
-                step = timedelta(seconds=1)
-            high = low + step
-    except (ValueError, OverflowError) as exc:
+        low = _start(g)
+    except ValueError as exc:
         raise DateFormatError(f"not a valid date: {text[:40]!r}") from exc
-    return max(low.astimezone(UTC), MIN_DT), min(high.astimezone(UTC), MAX_DT)
+    return _utc(low), _utc(_end(low, g))

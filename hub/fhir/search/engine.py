@@ -23,6 +23,7 @@ class SearchResult:
     matches: list[StoredResource] = field(default_factory=list)
     included: list[StoredResource] = field(default_factory=list)
     total: int | None = None
+    more: bool = False  # matches exist beyond this page
 
 
 def _conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
@@ -59,9 +60,11 @@ def run_search(store: FhirStore, request: SearchRequest, query_names: str = "") 
             .where(*conds)
             .order_by(*order, ResourceRow.rid)
             .offset(request.offset)
-            .limit(request.count)
+            .limit(request.count + 1)  # one more tells whether a next page exists
         )
         rows = store.session.execute(stmt).scalars().all()
+        result.more = len(rows) > request.count
+        rows = rows[: request.count]
         result.matches = [store.to_stored(r, r.version_id) for r in rows]
         result.included = _includes(store, request, result.matches)
     _audit(store, request, result, query_names)
@@ -111,6 +114,8 @@ def _one_include(
     if include.reverse:
         ids = [m.resource_id for m in matches]
         target_type = matches[0].resource_type
+        if include.target_type not in (None, target_type):
+            return []  # e.g. _revinclude=Observation:subject:Group on a Patient search
         referring = select(ReferenceIndex.rid).where(
             ReferenceIndex.resource_type == include.source_type,
             ReferenceIndex.param == include.param,

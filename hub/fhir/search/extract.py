@@ -27,6 +27,8 @@ from hub.security.fields import (
 MAX_INDEXED_LEN = 255
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# ASCII and the CJK Unified Ideographs (and Extension A): unchanged by NFKD, never combining.
+_NFKD_STABLE = re.compile(r"[\x00-\x7f\u3400-\u4dbf\u4e00-\u9fff]*")
 _STEP = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<key>\w+)=(?P<value>[^\]]+)\])?$")
 
 
@@ -41,8 +43,11 @@ class IndexRows:
 
 def normalise_string(value: str) -> str:
     """Case- and accent-insensitive form used for string search (Hanzi pass unchanged)."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if _NFKD_STABLE.fullmatch(value):
+        stripped = value  # NFKD leaves these alone and none is a combining mark
+    else:
+        decomposed = unicodedata.normalize("NFKD", value)
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped.casefold()).strip()[:MAX_INDEXED_LEN]
 
 
@@ -174,6 +179,7 @@ def _quantities(node: Any) -> Iterator[tuple[float, str | None, str | None]]:
 def _extract_param(
     rows: IndexRows, resource: dict[str, Any], param: SearchParam, cipher: FieldCipher, base: str
 ) -> None:
+    tokens_before = len(rows.tokens)
     for path in param.paths:
         for node in resolve_path(resource, path):
             if param.type in (ParamType.TOKEN, ParamType.URI):
@@ -195,6 +201,8 @@ def _extract_param(
             elif param.type in (ParamType.QUANTITY, ParamType.NUMBER):
                 for value, q_system, q_code in _quantities(node):
                     rows.quantities.append((param.name, value, q_system, q_code))
+    if param.absent is not None and len(rows.tokens) == tokens_before:
+        rows.tokens.append((param.name, None, param.absent))
 
 
 def extract_index(

@@ -7,11 +7,13 @@ and are parsed against the target type by the query builder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from hub.errors import InvalidRequest
 from hub.fhir.registry import ParamType, ResourceDef, SearchParam
 
+_NAME_END = re.compile(r"[:.]")
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 RESULT_PARAMS = {
     "_count",
@@ -28,8 +30,8 @@ RESULT_PARAMS = {
     "_containedType",
 }
 MODIFIERS: dict[ParamType, set[str]] = {
-    ParamType.TOKEN: {"not", "missing", "text"},
-    ParamType.URI: {"missing", "below", "above"},
+    ParamType.TOKEN: {"not", "missing"},
+    ParamType.URI: {"missing", "below"},
     ParamType.STRING: {"exact", "contains", "missing"},
     ParamType.DATE: {"missing"},
     ParamType.REFERENCE: {"missing"},
@@ -68,6 +70,8 @@ class SearchRequest:
     total: str = "accurate"  # none | estimate | accurate
     summary_count: bool = False
     elements: tuple[str, ...] = ()
+    # Parameters left out under ``Prefer: handling=lenient``; page links omit them.
+    ignored: list[str] = field(default_factory=list)
 
 
 def split_or_values(raw: str) -> tuple[str, ...]:
@@ -118,6 +122,10 @@ def _parse_include(
             f"{name}: {parts[0]} has no reference parameter {parts[1]!r}", expression=[name]
         )
     target = parts[2] if len(parts) == 3 else None
+    if target is not None and param.targets and target not in param.targets:
+        raise InvalidRequest(
+            f"{name}: {parts[0]}:{parts[1]} cannot refer to {target[:64]!r}", expression=[name]
+        )
     if not reverse and parts[0] != resource_type:
         raise InvalidRequest(
             f"_include must start with the searched type {resource_type}", expression=[name]
@@ -137,13 +145,16 @@ def parse_search(
     definition = definitions[resource_type]
     request = SearchRequest(resource_type, count=default_count)
     for key, raw in query:
-        name, _, modifier_text = key.partition(":")
+        # The parameter name ends at the first ':' (modifier) or '.' (chain).
+        name = _NAME_END.split(key, maxsplit=1)[0]
+        modifier_text = key[len(name) + 1 :] if key[len(name) : len(name) + 1] == ":" else ""
         if name in RESULT_PARAMS:
             _apply_result_param(request, name, raw, definitions, max_count)
             continue
         param = definition.params.get(name)
         if param is None:
             if lenient:
+                request.ignored.append(key)
                 continue
             raise InvalidRequest(
                 f"unknown search parameter {name!r} for {resource_type}", expression=[name]
@@ -162,7 +173,11 @@ def _criterion(
     modifier: str | None = modifier_text or None
     chain: str | None = None
     target_type: str | None = None
-    if "." in key and param.type is ParamType.REFERENCE:
+    if "." in key and param.type is not ParamType.REFERENCE:
+        raise InvalidRequest(
+            f"{param.name} is not a reference parameter and cannot be chained", expression=[key]
+        )
+    if "." in key:
         head, _, chain = key.partition(".")
         _, _, modifier = head.partition(":")
         modifier = modifier or None
@@ -196,7 +211,8 @@ def _apply_result_param(
     max_count: int,
 ) -> None:
     if name == "_count":
-        request.count = _int_param(name, raw, 0, max_count)
+        # _count is a hint: the server may return fewer than asked for, never more.
+        request.count = min(_int_param(name, raw, 0, 10_000_000), max_count)
     elif name == "_offset":
         request.offset = _int_param(name, raw, 0, 10_000_000)
     elif name == "_sort":

@@ -69,24 +69,18 @@ def criterion_condition(
 ) -> ColumnElement[bool]:
     param = criterion.param
     name = param.name
+    if name in ("_id", "_lastUpdated"):
+        return _resource_column_condition(criterion)
     if criterion.modifier == "missing":
-        table = _TABLES[param.type]
-        present = _in_index(table, resource_type, name)
-        wants_missing = criterion.values[0] == "true"
-        if criterion.values[0] not in ("true", "false"):
-            raise InvalidRequest(f"{name}:missing takes true or false", expression=[name])
-        return not_(present) if wants_missing else present
-    if name == "_id":
-        ids = list(criterion.values)
-        return ResourceRow.resource_id.in_(ids)
-    if name == "_lastUpdated":
-        return or_(*(_last_updated(v, name) for v in criterion.values))
+        present = _in_index(_TABLES[param.type], resource_type, name)
+        return not_(present) if _wants_missing(criterion) else present
     if param.type in (ParamType.TOKEN, ParamType.URI):
-        matches = or_(*(_token_value(v, ctx) for v in criterion.values))
+        below = criterion.modifier == "below"
+        matches = or_(*(_token_value(v, ctx, below=below) for v in criterion.values))
         inside = _in_index(TokenIndex, resource_type, name, matches)
         return not_(inside) if criterion.modifier == "not" else inside
     if param.type is ParamType.STRING:
-        conds = [_string_value(v, criterion.modifier) for v in criterion.values]
+        conds = [_string_value(v, criterion.modifier, name) for v in criterion.values]
         return _in_index(StringIndex, resource_type, name, or_(*conds))
     if param.type is ParamType.DATE:
         conds = [_date_value(v, name) for v in criterion.values]
@@ -95,6 +89,25 @@ def criterion_condition(
         return _reference_condition(resource_type, criterion, ctx)
     conds = [_quantity_value(v, name) for v in criterion.values]
     return _in_index(QuantityIndex, resource_type, name, or_(*conds))
+
+
+def _wants_missing(criterion: Criterion) -> bool:
+    value = criterion.values[0]
+    if value not in ("true", "false"):
+        name = criterion.param.name
+        raise InvalidRequest(f"{name}:missing takes true or false", expression=[name])
+    return value == "true"
+
+
+def _resource_column_condition(criterion: Criterion) -> ColumnElement[bool]:
+    """``_id`` and ``_lastUpdated``, answered from the resource table: every resource has both."""
+    name = criterion.param.name
+    if criterion.modifier == "missing":
+        return false() if _wants_missing(criterion) else true()
+    if name == "_id":
+        matches = ResourceRow.resource_id.in_(list(criterion.values))
+        return not_(matches) if criterion.modifier == "not" else matches
+    return or_(*(_last_updated(v, name) for v in criterion.values))
 
 
 def _token_candidates(code: str, system: str | None, ctx: QueryContext) -> list[str]:
@@ -107,13 +120,15 @@ def _token_candidates(code: str, system: str | None, ctx: QueryContext) -> list[
     return candidates
 
 
-def _token_value(value: str, ctx: QueryContext) -> ColumnElement[bool]:
+def _token_value(value: str, ctx: QueryContext, *, below: bool = False) -> ColumnElement[bool]:
+    if below:  # uri:below: the value and every URI under it
+        return TokenIndex.code.like(_escape_like(value) + "%", escape="\\")
     if "|" not in value:
         return TokenIndex.code.in_(_token_candidates(value, None, ctx))
     system, _, code = value.partition("|")
-    if system == "":
+    if system == "":  # no system: phone numbers are indexed blind, without one
         return and_(
-            TokenIndex.system.is_(None), TokenIndex.code.in_(_token_candidates(code, "", ctx))
+            TokenIndex.system.is_(None), TokenIndex.code.in_(_token_candidates(code, None, ctx))
         )
     if code == "":
         return TokenIndex.system == system
@@ -122,10 +137,13 @@ def _token_value(value: str, ctx: QueryContext) -> ColumnElement[bool]:
     )
 
 
-def _string_value(value: str, modifier: str | None) -> ColumnElement[bool]:
+def _string_value(value: str, modifier: str | None, name: str) -> ColumnElement[bool]:
     if modifier == "exact":
         return StringIndex.value_exact == value
-    norm = _escape_like(normalise_string(value))
+    norm = normalise_string(value)
+    if not norm:  # blanks or lone accents would match every value
+        raise InvalidRequest(f"{name}: the value has nothing to search for", expression=[name])
+    norm = _escape_like(norm)
     pattern = f"%{norm}%" if modifier == "contains" else f"{norm}%"
     return StringIndex.value_norm.like(pattern, escape="\\")
 
@@ -210,6 +228,10 @@ def _quantity_value(raw: str, name: str) -> ColumnElement[bool]:
         raise InvalidRequest(
             f"{name}: {number_text[:30]!r} is not a number", expression=[name]
         ) from None
+    if not number.is_finite():
+        raise InvalidRequest(
+            f"{name}: {number_text[:30]!r} is not a finite number", expression=[name]
+        )
     exponent = number.as_tuple().exponent
     half = Decimal(5) * Decimal(10) ** (Decimal(exponent) - 1) if isinstance(exponent, int) else 0
     low, high, value = float(number - half), float(number + half), float(number)
@@ -312,7 +334,8 @@ def sort_expression(resource_type: str, definition: ResourceDef, name: str, desc
             .correlate(ResourceRow)
             .scalar_subquery()
         )
-    return column.desc() if desc else column.asc()
+    # Resources without a value come last either way, on SQLite and PostgreSQL alike.
+    return (column.desc() if desc else column.asc()).nulls_last()
 
 
 def base_query(resource_type: str) -> Select[Any]:
