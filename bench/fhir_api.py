@@ -26,6 +26,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +39,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU, CLIENT_CPU = "1", "0"
@@ -452,19 +452,22 @@ def run(opts: Options, workdir: Path) -> None:
         f"server: uvicorn, 1 worker, pinned to CPU {SERVER_CPU} (taskset), access log off; "
         f"client on CPU {CLIENT_CPU}; PostgreSQL unpinned"
     )
-    log(f"concurrency {opts.concurrency}, {opts.duration:.0f} s per phase after "
-        f"{opts.warmup:.0f} s warm-up")  # fmt: skip
+    log(
+        f"concurrency {opts.concurrency}, {opts.duration:.0f} s per phase after "
+        f"{opts.warmup:.0f} s warm-up"
+    )
     with stage("bare FastAPI ceiling"):
         port = free_port()
         bare = Server("bench.bare_app:app", port, workdir / "bare.log", "/ping")
         try:
             url = f"http://127.0.0.1:{port}"
             body = create_requests(1)[0][2]
-            ceiling = measure(client, "bare GET /ping", Load(url, [("GET", "/ping", "")], ""),
-                              opts, opts.concurrency)  # fmt: skip
-            ceiling_post = measure(client, "bare POST /ping (Patient body)",
-                                   Load(url, [("POST", "/ping", body)], ""), opts,
-                                   opts.concurrency)  # fmt: skip
+            get_ping, post_ping = (
+                Load(url, [("GET", "/ping", "")], ""),
+                Load(url, [("POST", "/ping", body)], ""),
+            )
+            ceiling = measure(client, "bare GET /ping", get_ping, opts, opts.concurrency)
+            ceiling_post = measure(client, "bare POST /ping", post_ping, opts, opts.concurrency)
         finally:
             bare.stop()
 
@@ -476,15 +479,14 @@ def run(opts: Options, workdir: Path) -> None:
     try:
         url = f"http://127.0.0.1:{hub_port}"
         with stage("phase: create"):
-            creates = create_requests(5000)
-            results["create"] = measure(client, "create Patient (POST)",
-                                        Load(url, creates, mint_token()), opts, opts.concurrency)  # fmt: skip
+            load = Load(url, create_requests(5000), mint_token())
+            results["create"] = measure(client, "create", load, opts, opts.concurrency)
         samples = sample_patients(5000)
         loads = search_requests(samples)
         for phase in ("read", "search identifier", "search name+birthdate"):
             with stage(f"phase: {phase}"):
-                results[phase] = measure(client, phase, Load(url, loads[phase], mint_token()),
-                                         opts, opts.concurrency)  # fmt: skip
+                load = Load(url, loads[phase], mint_token())
+                results[phase] = measure(client, phase, load, opts, opts.concurrency)
         growth.append((patient_count(), size_step(client, url, opts, samples)))
         for size in opts.sizes:
             with stage(f"bulk load to {size:,} seeded Patients (hub.fhir.bulk)"):
@@ -494,7 +496,8 @@ def run(opts: Options, workdir: Path) -> None:
                 added = seed_population_bulk(size)
                 took = time.monotonic() - started
                 log(f"   {added:,} Patients loaded, {added / max(took, 1e-9):,.0f}/s")
-            picks = [f"res-0-{i:07d}" for i in random.Random(size).sample(range(1, size + 1), 3000)]
+            chosen = random.Random(size).sample(range(1, size + 1), min(size, 3000))
+            picks = [f"res-0-{i:07d}" for i in chosen]
             growth.append(
                 (patient_count(), size_step(client, url, opts, sample_patients(0, picks)))
             )
@@ -509,8 +512,8 @@ def size_step(client: Client, url: str, opts: Options, samples: list[Sample]) ->
     with stage(f"searches with {patient_count():,} Patients stored"):
         for phase in ("search identifier", "search name+birthdate"):
             load = Load(url, loads[phase], mint_token())
-            step[f"{phase} c={opts.concurrency}"] = measure(client, phase, load, opts,
-                                                            opts.concurrency)  # fmt: skip
+            loaded = measure(client, phase, load, opts, opts.concurrency)
+            step[f"{phase} c={opts.concurrency}"] = loaded
             step[f"{phase} c=1"] = measure(client, phase, load, opts, 1)
     return step
 
@@ -527,11 +530,9 @@ def report(
     log("")
     log(f"== FHIR API on one uvicorn worker, PostgreSQL; client: {client.name}; c={c}")
     log(f"{'phase':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs ceiling':>12}")
-    for name, r, base in [("bare GET (ceiling)", ceiling, ceiling),
-                          ("bare POST + JSON body", ceiling_post, ceiling)] + [
-        (k, v, ceiling) for k, v in results.items()
-    ]:  # fmt: skip
-        log(f"{name:<26}{r.rps:9.0f}{r.p50_ms:9.2f}{r.p99_ms:9.2f}{r.rps / base.rps:11.1%}")
+    rows = {"bare GET (ceiling)": ceiling, "bare POST + JSON body": ceiling_post, **results}
+    for name, r in rows.items():
+        log(f"{name:<26}{r.rps:9.0f}{r.p50_ms:9.2f}{r.p99_ms:9.2f}{r.rps / ceiling.rps:11.1%}")
     hub_best = max(r.rps for r in results.values())
     log(
         f"client check: the bare endpoint ran at {ceiling.rps / hub_best:.1f}x the hub's best "
@@ -558,8 +559,10 @@ def report(
     log("== goals")
     create, read = results["create"], results["read"]
     ok = create.rps >= 0.15 * ceiling.rps and create.p99_ms <= 10 * create.p50_ms
-    log(f"create: {GOALS['create']}: {create.rps / ceiling.rps:.1%} of the ceiling, "
-        f"p99/p50 = {create.p99_ms / create.p50_ms:.1f} -> {'MET' if ok else 'NOT MET'}")  # fmt: skip
+    log(
+        f"create: {GOALS['create']}: {create.rps / ceiling.rps:.1%} of the ceiling, "
+        f"p99/p50 = {create.p99_ms / create.p50_ms:.1f} -> {'MET' if ok else 'NOT MET'}"
+    )
     ok = read.rps >= 0.5 * ceiling.rps
     log(f"read: {GOALS['read']}: {read.rps / ceiling.rps:.1%} -> {'MET' if ok else 'NOT MET'}")
     count, step = growth[-1]
@@ -590,8 +593,14 @@ def parse_args() -> Options:
     return Options(sizes, duration, warmup, args.concurrency, args.admin_url)
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: servers, database
+
+
 def main() -> None:
     opts = parse_args()
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background (SIGINT ignored)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     with stage("database"):

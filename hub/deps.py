@@ -30,10 +30,11 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Actor:
+    # async on purpose: no I/O here, so FastAPI runs it on the event loop, not a worker thread.
     token = credentials.credentials if credentials else ""
     if not credentials or credentials.scheme.lower() != "bearer" or not token:
         raise Unauthorized("a bearer token is required (see /.well-known/smart-configuration)")

@@ -6,4 +6,5 @@ from __future__ import annotations
 def import_all_models() -> None:
     import hub.audit.models
     import hub.auth.models
-    import hub.fhir.models  # noqa: F401
+    import hub.fhir.models
+    import hub.mpi.models  # noqa: F401

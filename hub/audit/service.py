@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,6 +107,13 @@ _HEAD = cast(Table, AuditHead.__table__)
 _LOG = cast(Table, AuditRecord.__table__)
 _PATIENTS = cast(Table, AuditPatient.__table__)
 _LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_ADVANCE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+_INSERT_RECORDS, _INSERT_PATIENTS = insert(_LOG), insert(_PATIENTS)
+_MAX_CTE_ROWS = 200  # larger appends (bulk loads) take the executemany path
 
 
 def _locked_head(connection: Connection) -> tuple[int, str] | None:
@@ -139,10 +146,23 @@ def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
         rows.append(stored)
         patient_rows.extend({"seq": seq, "patient_id": p} for p in set(entry.patients))
         prev = digest
-    connection.execute(insert(_LOG), rows)
-    if patient_rows:
-        connection.execute(insert(_PATIENTS), patient_rows)
-    connection.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=seq, last_hash=prev))
+    advance = {"new_seq": seq, "new_hash": prev}
+    if connection.dialect.name == "postgresql" and len(rows) + len(patient_rows) <= _MAX_CTE_ROWS:
+        # One statement (data-modifying CTEs) instead of three: every round trip made while the
+        # chain tip is locked is paid by every concurrent writer waiting for it.
+        statement = _ADVANCE_HEAD.add_cte(
+            insert(_LOG).values(rows).returning(_LOG.c.seq).cte("new_records")
+        )
+        if patient_rows:
+            statement = statement.add_cte(
+                insert(_PATIENTS).values(patient_rows).returning(_PATIENTS.c.seq).cte("new_links")
+            )
+        connection.execute(statement, advance)
+    else:
+        connection.execute(_INSERT_RECORDS, rows)
+        if patient_rows:
+            connection.execute(_INSERT_PATIENTS, patient_rows)
+        connection.execute(_ADVANCE_HEAD, advance)
     loaded = session.identity_map.get(session.identity_key(AuditHead, 1))
     if loaded is not None:
         session.expire(loaded)  # the ORM copy, if any, is stale now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,9 +21,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 facilities_app = typer.Typer(help="The region's facility registry", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log", no_args_is_help=True)
+synth_app = typer.Typer(help="Synthetic data for tests and benchmarks", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(audit_app, name="audit")
+app.add_typer(synth_app, name="synth")
 app.add_typer(clients_app, name="clients")
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
     token_command
@@ -130,3 +133,25 @@ def demo(
     from hub.demo import run_demo
 
     run_demo(host=host, port=port, residents=residents, serve=serve_api)
+
+
+@synth_app.command(
+    "population",
+    help="Write facility CSVs of a synthetic population with desk errors, and the ground truth "
+    "(truth.csv, pairs_hard_negative.csv) for record linkage.",
+)
+def synth_population(
+    people: Annotated[int, typer.Option(min=1, help="synthetic people")],
+    out: Annotated[Path, typer.Option(file_okay=False, help="output directory")],
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    from hub.synth.export import write_population
+
+    with progress_bar("people", people) as advance:
+        files = write_population(out, people, seed=seed, progress=advance)
+    console.print(
+        f"{files.people} people, {files.records} records "
+        f"({files.records_with_errors} with desk errors) in {files.facility_files} facility files; "
+        f"hard non-matches: {files.twin_pairs} twin pairs, {files.namesake_pairs} namesake pairs "
+        f"({files.hard_negative_pairs} record pairs); written to {out}"
+    )

@@ -65,7 +65,14 @@ class TokenIndex(Base):
 class StringIndex(Base):
     __tablename__ = "search_string"
     __table_args__ = (
-        Index("ix_search_string_lookup", "resource_type", "param", "value_norm"),
+        # Pattern operator class on PostgreSQL: prefix LIKE is an index range in any collation.
+        Index(
+            "ix_search_string_lookup",
+            "resource_type",
+            "param",
+            "value_norm",
+            postgresql_ops={"value_norm": "varchar_pattern_ops"},
+        ),
         Index("ix_search_string_rid", "rid"),
     )
 

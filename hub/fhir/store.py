@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit.service import AuditEntry, record_access
@@ -28,6 +28,7 @@ from hub.errors import (
     PreconditionFailed,
 )
 from hub.fhir import access
+from hub.fhir.hooks import WriteKind, run_write_hooks
 from hub.fhir.models import (
     INDEX_TABLES,
     DateIndex,
@@ -45,6 +46,12 @@ from hub.fhir.validation import validate_resource
 from hub.security.fields import FieldCipher, contains_sealed_values, seal_resource, unseal_resource
 
 _ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
+# Built once: SQLAlchemy then reuses the statement's cache key and compiled form on every call.
+_ROW = select(ResourceRow).where(
+    ResourceRow.resource_type == bindparam("resource_type"),
+    ResourceRow.resource_id == bindparam("resource_id"),
+)
+_ROW_FOR_UPDATE = _ROW.with_for_update()
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ class FhirStore:
             [f"{resource_type}/{body['id']}"],
             access.patients_of(body, definition, self.base_url),
         )
+        run_write_hooks(self, WriteKind.CREATE, resource_type, body)
         return StoredResource(resource_type, body["id"], 1, now, orjson.dumps(body), rid)
 
     def update(
@@ -239,6 +247,7 @@ class FhirStore:
             [f"{resource_type}/{resource_id}"],
             access.patients_of(body, definition, self.base_url),
         )
+        run_write_hooks(self, WriteKind.UPDATE, resource_type, body)
         return StoredResource(
             resource_type, resource_id, version, now, orjson.dumps(body), row.rid
         ), False
@@ -268,6 +277,7 @@ class FhirStore:
             [f"{resource_type}/{resource_id}"],
             access.patients_of(current, definition, self.base_url),
         )
+        run_write_hooks(self, WriteKind.DELETE, resource_type, current)
         return version
 
     # -- reads ----------------------------------------------------------------------------
@@ -323,12 +333,9 @@ class FhirStore:
     def _row(
         self, resource_type: str, resource_id: str, *, for_update: bool = False
     ) -> ResourceRow | None:
-        stmt = select(ResourceRow).where(
-            ResourceRow.resource_type == resource_type, ResourceRow.resource_id == resource_id
-        )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.execute(stmt).scalar_one_or_none()
+        stmt = _ROW_FOR_UPDATE if for_update else _ROW
+        params = {"resource_type": resource_type, "resource_id": resource_id}
+        return self.session.execute(stmt, params).scalar_one_or_none()
 
     def _stamp(self, body: dict[str, Any], version: int, now: datetime) -> str:
         meta = dict(body.get("meta") or {})

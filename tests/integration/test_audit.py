@@ -62,7 +62,9 @@ def test_accesses_and_refusals_are_audited(
 ) -> None:
     client_id = f"ward-{uuid.uuid4().hex[:8]}"
     fhir = client_for(client_id=client_id, role=Role.practitioner)
-    created = fhir.post("/Patient", json={"resourceType": "Patient", "gender": "female"})
+    created = fhir.post(
+        "/Patient", json={"resourceType": "Patient", "gender": "female", "name": [{"text": "王芳"}]}
+    )
     assert created.status_code == 201, created.text
     pid = created.json()["id"]
     assert fhir.get(f"/Patient/{pid}").status_code == 200
@@ -133,8 +135,12 @@ def test_anonymous_refusals_are_audited(live_hub: LiveHub, auditor: httpx.Client
 def test_patient_sees_only_accesses_to_its_own_record(
     api: httpx.Client, client_for: ClientFactory
 ) -> None:
-    mine = api.post("/Patient", json={"resourceType": "Patient"}).json()["id"]
-    other = api.post("/Patient", json={"resourceType": "Patient"}).json()["id"]
+    mine = api.post(
+        "/Patient", json={"resourceType": "Patient", "name": [{"text": "李娜"}]}
+    ).json()["id"]
+    other = api.post(
+        "/Patient", json={"resourceType": "Patient", "name": [{"text": "刘洋"}]}
+    ).json()["id"]
     assert api.get(f"/Patient/{other}").status_code == 200
     app = client_for(role=Role.patient, patient=mine, client_id="patient-app")
     found = app.get("/AuditEvent", params={"_count": "1000"})

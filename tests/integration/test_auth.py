@@ -122,7 +122,10 @@ def test_client_credentials_grant_narrows_the_scope(
 
     with bearer(live_hub, grant["access_token"]) as fhir:
         assert fhir.get("/Patient", params={"_count": "1"}).status_code == 200
-        created = fhir.post("/Patient", json={"resourceType": "Patient", "gender": "female"})
+        created = fhir.post(
+            "/Patient",
+            json={"resourceType": "Patient", "gender": "female", "name": [{"text": "王芳"}]},
+        )
         assert created.status_code == 403, created.text
         assert created.json()["issue"][0]["code"] == "forbidden"
         assert fhir.get("/Observation").status_code == 403
@@ -398,7 +401,9 @@ def test_token_signed_by_a_foreign_key_is_refused(
 def test_auditor_reads_but_cannot_write(
     client_for: Callable[..., httpx.Client], api: httpx.Client
 ) -> None:
-    patient_id = _create(api, {"resourceType": "Patient", "gender": "male"})
+    patient_id = _create(
+        api, {"resourceType": "Patient", "gender": "male", "name": [{"text": "张伟"}]}
+    )
     auditor = client_for(role=Role.auditor)
     current = auditor.get(f"/Patient/{patient_id}")
     assert current.status_code == 200

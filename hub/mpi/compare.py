@@ -1,0 +1,151 @@
+"""The comparison vector of two source records, and their blocking keys (pure, per pair).
+
+Each comparison grades agreement into levels (0 = disagree ... highest = exact); -1 means a
+value is missing on either side and is neutral in the Fellegi-Sunter sum. The specs are data:
+the trained model (hub.mpi.model) carries one m/u pair per level of each.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from rapidfuzz.distance import JaroWinkler
+
+from hub.mpi.features import MatchFeatures
+from hub.mpi.identifiers import id_distance_kind
+from hub.mpi.names import blocking_keys as name_blocking_keys
+from hub.mpi.names import compare_family, compare_given
+from hub.mpi.training import ComparisonSpec
+
+MISSING = -1
+
+SPECS: tuple[ComparisonSpec, ...] = (
+    # Two different IDs that both pass the check digit: strong evidence of two people (twins).
+    ComparisonSpec("resident_id", ("different_valid", "different", "near", "exact"), tf=False),
+    ComparisonSpec("family_name", ("different", "similar", "swap", "homophone", "exact"), tf=True),
+    ComparisonSpec(
+        "given_name", ("different", "similar", "partial", "homophone", "exact"), tf=True
+    ),
+    ComparisonSpec("birth_date", ("different", "same_year", "near", "exact"), tf=False),
+    ComparisonSpec("sex", ("different", "same"), tf=False),
+    ComparisonSpec("phone", ("different", "same"), tf=False),
+    ComparisonSpec("address", ("different", "district", "township", "village"), tf=False),
+    ComparisonSpec("insurance_number", ("different", "same"), tf=False),
+)
+
+
+def _resident_id(a: MatchFeatures, b: MatchFeatures) -> int:
+    x, y = a.resident_id or a.resident_id_raw, b.resident_id or b.resident_id_raw
+    if not x or not y:
+        return MISSING
+    if a.resident_id and b.resident_id:
+        return 3 if a.resident_id == b.resident_id else 0
+    # At least one side was mistyped (fails its check digit): it can only come near.
+    kind = id_distance_kind(x, y) if len(x) == len(y) == 18 else "different"
+    return 2 if kind in ("same", "one_digit", "transposition") else 1
+
+
+def _name_level(level: int) -> int:
+    return MISSING if level < 0 else level
+
+
+def _birth_date(a: date | None, b: date | None) -> int:
+    if a is None or b is None:
+        return MISSING
+    if a == b:
+        return 3
+    if abs(a - b) <= timedelta(days=1) or (
+        a.year == b.year and a.month == b.day and a.day == b.month
+    ):
+        return 2
+    digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
+    if sum(x != y for x, y in zip(digits_a, digits_b, strict=True)) == 1:
+        return 2  # one mistyped digit
+    return 1 if a.year == b.year else 0
+
+
+def _address(a: MatchFeatures, b: MatchFeatures) -> int:
+    if not (a.district or a.township or a.postal_code) or not (
+        b.district or b.township or b.postal_code
+    ):
+        return MISSING
+    if a.village and a.village == b.village and a.township == b.township:
+        return 3
+    if a.line and b.line and JaroWinkler.normalized_similarity(a.line, b.line) >= 0.95:
+        return 3
+    if a.township and a.township == b.township:
+        return 2
+    same_district = a.district is not None and a.district == b.district
+    if same_district or (a.postal_code is not None and a.postal_code == b.postal_code):
+        return 1
+    return 0
+
+
+def compare(a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
+    na, nb = a.name, b.name
+    return (
+        _resident_id(a, b),
+        _name_level(int(compare_family(na, nb))) if na.family_pinyin and nb.family_pinyin
+        else MISSING,
+        _name_level(int(compare_given(na, nb))) if na.given_pinyin and nb.given_pinyin
+        else MISSING,
+        _birth_date(a.birth_date, b.birth_date),
+        MISSING if not a.sex or not b.sex else int(a.sex == b.sex),
+        MISSING if not a.phones or not b.phones else int(bool(set(a.phones) & set(b.phones))),
+        _address(a, b),
+        MISSING if not a.insurance_number or not b.insurance_number
+        else int(a.insurance_number == b.insurance_number),
+    )  # fmt: skip
+
+
+def tf_values(f: MatchFeatures) -> tuple[str | None, ...]:
+    """The values whose frequency adjusts the exact-agreement weight (names)."""
+    keys = f.name
+    return (None, keys.family_pinyin or None, keys.given_pinyin or None,
+            None, None, None, None, None)  # fmt: skip
+
+
+def _date_variants(d: date) -> list[str]:
+    variants = [d]
+    if d.day <= 12 and d.day != d.month:
+        variants.append(date(d.year, d.day, d.month))
+    return [v.strftime("%Y%m%d") for v in variants]
+
+
+def record_keys(f: MatchFeatures) -> tuple[str, ...]:
+    """Blocking keys a record is stored under (OR-ed; never a surname alone)."""
+    keys: list[str] = []
+    if f.resident_id:
+        keys += [f"id:{f.resident_id}", f"ib:{f.resident_id[:14]}"]  # region + birth date
+    elif f.resident_id_raw and len(f.resident_id_raw) == 18:
+        keys.append(f"ib:{f.resident_id_raw[:14]}")
+    keys += [f"ph:{p}" for p in f.phones]
+    if f.insurance_number:
+        keys.append(f"in:{f.insurance_number}")
+    name = f.name
+    if f.birth_date:
+        year = f.birth_date.year
+        for key in name_blocking_keys(name):
+            if key.startswith(("fp:", "ss:")):
+                keys.append(f"{key}|{year}")
+        day = f.birth_date.strftime("%Y%m%d")
+        if name.given_pinyin:
+            keys.append(f"gd:{name.given_pinyin}|{day}")
+        if name.family_pinyin:
+            keys.append(f"fd:{name.family_pinyin}|{day}")
+    elif name.full_pinyin:
+        keys.append(f"fp:{name.full_pinyin}|{f.district or ''}")
+    return tuple(dict.fromkeys(keys))
+
+
+def query_keys(f: MatchFeatures) -> tuple[str, ...]:
+    """Keys to look up for a new record: its own plus birth-date variants (day/month swap)."""
+    keys = list(record_keys(f))
+    if f.birth_date:
+        name = f.name
+        for variant in _date_variants(f.birth_date)[1:]:
+            if name.given_pinyin:
+                keys.append(f"gd:{name.given_pinyin}|{variant}")
+            if name.family_pinyin:
+                keys.append(f"fd:{name.family_pinyin}|{variant}")
+    return tuple(dict.fromkeys(keys))

@@ -1,0 +1,39 @@
+"""Feeding the patient index from every Patient write in the FHIR store (same transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.errors import InvalidResource
+from hub.fhir.hooks import WriteKind, on_write
+from hub.fhir.store import FhirStore
+from hub.fhir.systems import facility_patient_system
+from hub.mpi.features import EmptyRecordError, features_from_patient
+from hub.mpi.service import register_source, remove_source
+
+
+def source_id_of(patient: dict[str, Any], facility: str) -> str:
+    """The facility's own patient number when the Patient carries it, else the resource id."""
+    system = facility_patient_system(facility)
+    for identifier in patient.get("identifier") or []:
+        if identifier.get("system") == system and identifier.get("value"):
+            return str(identifier["value"])
+    return f"Patient/{patient.get('id')}"
+
+
+@on_write("Patient")
+def index_patient(
+    store: FhirStore, kind: WriteKind, resource_type: str, patient: dict[str, Any]
+) -> None:
+    facility = store.actor.facility
+    source_id = source_id_of(patient, facility)
+    actor = f"{store.actor.client_id}@{facility}"
+    if kind is WriteKind.DELETE:
+        remove_source(store.session, store.cipher, facility, source_id, actor)
+        return
+    try:
+        features = features_from_patient(patient)
+    except EmptyRecordError as exc:
+        raise InvalidResource(f"Patient cannot be indexed: {exc}", code="required") from None
+    register_source(store.session, store.cipher, facility=facility, source_id=source_id,
+                    patient_id=str(patient.get("id")), features=features, actor=actor)  # fmt: skip

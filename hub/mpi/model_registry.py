@@ -1,0 +1,53 @@
+"""Which match model is active: the newest trained one in the database, else the packaged one.
+
+The packaged model (``hub/mpi/data/default_model.json``) was trained by ``hub mpi train
+--synthetic`` on the synthetic Yichang population, so a fresh hub matches sensibly before it
+has data of its own; ``hub mpi train`` retrains on the hub's own source records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.mpi.model import MatchModel
+from hub.mpi.models import ModelRow
+
+_CACHE: dict[str, MatchModel] = {}
+
+
+def packaged_model() -> MatchModel:
+    if "packaged" not in _CACHE:
+        text = resources.files("hub.mpi").joinpath("data/default_model.json").read_text("utf-8")
+        _CACHE["packaged"] = MatchModel.from_json(text)
+    return _CACHE["packaged"]
+
+
+def active_model(session: Session) -> MatchModel:
+    row = session.execute(
+        select(ModelRow.version).where(ModelRow.active.is_(True))
+    ).scalar_one_or_none()
+    if row is None:
+        return packaged_model()
+    if row not in _CACHE:
+        content = session.execute(
+            select(ModelRow.content).where(ModelRow.version == row)
+        ).scalar_one()
+        _CACHE[row] = MatchModel.from_json(content)
+    return _CACHE[row]
+
+
+def activate_model(session: Session, model: MatchModel) -> None:
+    """Store a trained model and make it the active one (older versions are kept)."""
+    session.execute(update(ModelRow).values(active=False))
+    existing = session.get(ModelRow, model.version)
+    if existing is None:
+        session.add(ModelRow(version=model.version, created=datetime.now(UTC), active=True,
+                             content=model.to_json()))  # fmt: skip
+    else:
+        existing.active = True
+        existing.content = model.to_json()
+    session.flush()

@@ -1,0 +1,211 @@
+"""Online matching: register a source record, find and score candidates, link or queue.
+
+One query fetches the candidates (blocking keys shared with the new record); scoring runs
+in-process with the active trained model; the decision, the link event and the golden record
+are written in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.mpi import store as db
+from hub.mpi.compare import compare, query_keys, record_keys, tf_values
+from hub.mpi.features import MatchFeatures
+from hub.mpi.model import Decision, MatchModel
+from hub.mpi.model_registry import active_model
+from hub.mpi.models import BlockKeyRow, LinkEventRow, PersonRow, ReviewRow, SourceRow
+from hub.security.fields import FieldCipher
+
+MAX_CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person_id: int
+    enterprise_id: str
+    probability: float
+    weight: float
+    source_row: int
+
+
+@dataclass
+class MatchOutcome:
+    enterprise_id: str
+    decision: str  # link | review | new | unchanged | manual
+    probability: float | None
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def find_candidates(
+    session: Session,
+    cipher: FieldCipher,
+    model: MatchModel,
+    features: MatchFeatures,
+    *,
+    exclude_source: int | None = None,
+    limit: int = MAX_CANDIDATES,
+) -> list[Candidate]:
+    """Best-scoring source of each candidate person, highest probability first."""
+    hashed = sorted({db.key_index(cipher, k) for k in query_keys(features)})
+    if not hashed:
+        return []
+    source_ids = select(BlockKeyRow.source_row).where(BlockKeyRow.key.in_(hashed)).distinct()
+    rows = session.execute(
+        select(SourceRow.id, SourceRow.person_id, SourceRow.features, PersonRow.enterprise_id)
+        .join(PersonRow, PersonRow.id == SourceRow.person_id)
+        .where(SourceRow.id.in_(source_ids), PersonRow.status == "active")
+        .limit(limit)
+    ).all()
+    tf = tf_values(features)
+    best: dict[int, Candidate] = {}
+    for source_id, person_id, sealed, enterprise_id in rows:
+        if source_id == exclude_source:
+            continue
+        other = db.open_features(cipher, sealed)
+        weight = model.match_weight(compare(features, other), tf)
+        candidate = Candidate(person_id, enterprise_id, model.match_probability(weight), weight,
+                              source_id)  # fmt: skip
+        if person_id not in best or candidate.weight > best[person_id].weight:
+            best[person_id] = candidate
+    return sorted(best.values(), key=lambda c: c.weight, reverse=True)
+
+
+def _event(
+    session: Session,
+    action: str,
+    source: int | None,
+    before: int | None,
+    after: int | None,
+    score: float | None,
+    actor: str,
+    reason: str = "",
+) -> None:
+    session.add(LinkEventRow(
+        at=datetime.now(UTC), action=action, source_row=source, from_person=before,
+        to_person=after, score=score, actor=actor[:128], reason=reason[:512],
+    ))  # fmt: skip
+
+
+def register_source(
+    session: Session,
+    cipher: FieldCipher,
+    *,
+    facility: str,
+    source_id: str,
+    patient_id: str | None,
+    features: MatchFeatures,
+    actor: str,
+) -> MatchOutcome:
+    """Link one facility registration to a person (new, updated or unchanged)."""
+    now = datetime.now(UTC)
+    digest = db.content_hash(features)
+    existing = session.execute(
+        select(SourceRow).where(SourceRow.facility == facility, SourceRow.source_id == source_id)
+    ).scalar_one_or_none()
+    if existing is not None and existing.content_hash == digest:
+        person = session.get(PersonRow, existing.person_id)
+        assert person is not None
+        return MatchOutcome(person.enterprise_id, "unchanged", existing.score)
+    db.lock_keys(session, cipher, list(query_keys(features)))
+    model = active_model(session)
+    candidates = find_candidates(session, cipher, model, features,
+                                 exclude_source=existing.id if existing else None)  # fmt: skip
+    top = candidates[0] if candidates else None
+    decision = model.decide(top.probability) if top else Decision.NEW
+    if existing is not None:
+        return _update_source(session, cipher, existing, features, digest, patient_id, now, actor,
+                              candidates)  # fmt: skip
+    if decision is Decision.LINK and top is not None:
+        person = session.get(PersonRow, top.person_id)
+        assert person is not None
+        state = "auto"
+    else:
+        person = db.new_person(session, now)
+        state = "review" if decision is Decision.REVIEW else "new"
+    source = SourceRow(
+        facility=facility, source_id=source_id[:128], patient_id=patient_id,
+        person_id=person.id, state=state, score=top.probability if top else None,
+        features=db.seal_features(cipher, features), content_hash=digest,
+        flags=",".join(features.flags)[:255], updated=now,
+    )  # fmt: skip
+    session.add(source)
+    session.flush()
+    db.write_keys(session, cipher, source, record_keys(features))
+    db.write_identifiers(session, cipher, source, features)
+    if decision is Decision.REVIEW and top is not None:
+        session.add(
+            ReviewRow(
+                source_row=source.id,
+                candidate_person=top.person_id,
+                probability=top.probability,
+                status="open",
+                created=now,
+            )
+        )
+    _event(
+        session,
+        state if state != "auto" else "link",
+        source.id,
+        None,
+        person.id,
+        source.score,
+        actor,
+        f"decision {decision}",
+    )
+    db.refresh_golden(session, cipher, person)
+    return MatchOutcome(person.enterprise_id, str(decision), source.score, candidates[:5])
+
+
+def _update_source(
+    session: Session,
+    cipher: FieldCipher,
+    source: SourceRow,
+    features: MatchFeatures,
+    digest: str,
+    patient_id: str | None,
+    now: datetime,
+    actor: str,
+    candidates: list[Candidate],
+) -> MatchOutcome:
+    """A changed registration keeps its person; stewards move it if the change says otherwise."""
+    source.features = db.seal_features(cipher, features)
+    source.content_hash = digest
+    source.flags = ",".join(features.flags)[:255]
+    source.patient_id = patient_id or source.patient_id
+    source.updated = now
+    session.flush()
+    db.write_keys(session, cipher, source, record_keys(features))
+    db.write_identifiers(session, cipher, source, features)
+    person = session.get(PersonRow, source.person_id)
+    assert person is not None
+    _event(session, "update", source.id, person.id, person.id, source.score, actor)
+    db.refresh_golden(session, cipher, person)
+    return MatchOutcome(person.enterprise_id, "updated", source.score, candidates[:5])
+
+
+def remove_source(
+    session: Session, cipher: FieldCipher, facility: str, source_id: str, actor: str
+) -> bool:
+    source = session.execute(
+        select(SourceRow).where(SourceRow.facility == facility, SourceRow.source_id == source_id)
+    ).scalar_one_or_none()
+    if source is None:
+        return False
+    person = session.get(PersonRow, source.person_id)
+    _event(session, "remove", source.id, source.person_id, None, None, actor, "source deleted")
+    session.delete(source)
+    session.flush()
+    if person is not None:
+        db.refresh_golden(session, cipher, person)
+    return True
+
+
+def person_count(session: Session) -> int:
+    return session.execute(
+        select(func.count()).select_from(PersonRow).where(PersonRow.status == "active")
+    ).scalar_one()
