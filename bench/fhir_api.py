@@ -119,7 +119,8 @@ def stage(name: str) -> Iterator[None]:
     started = time.monotonic()
     log(f"-- {name} ...")
     yield
-    log(f"   {name}: {time.monotonic() - started:.1f} s")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    log(f"   {name}: {time.monotonic() - started:.1f} s (load average {load})")
 
 
 def free_port() -> int:
@@ -435,6 +436,48 @@ def search_requests(samples: list[Sample]) -> dict[str, list[tuple[str, str, str
     }
 
 
+def explain_searches(samples: list[Sample]) -> list[str]:
+    """EXPLAIN ANALYZE of the page query the hub runs for one search of each kind."""
+    from sqlalchemy import select
+
+    from hub.auth.actor import SYSTEM_ACTOR
+    from hub.db import session_scope
+    from hub.fhir.models import ResourceRow
+    from hub.fhir.search.engine import _conditions
+    from hub.fhir.search.params import parse_search
+    from hub.fhir.search_parameters import RESOURCE_DEFS
+    from hub.fhir.store import FhirStore
+    from hub.fhir.systems import RESIDENT_ID_SYSTEM
+    from hub.security.fields import get_cipher
+
+    sample = samples[0]
+    searches = {
+        "identifier": [("identifier", f"{RESIDENT_ID_SYSTEM}|{sample.resident_id}")],
+        "name+birthdate": [("name", sample.name), ("birthdate", sample.birth_date)],
+    }
+    lines: list[str] = []
+    with session_scope() as session:
+        store = FhirStore(session, SYSTEM_ACTOR, get_cipher())
+        cursor = session.connection().connection.driver_connection.cursor()
+        for label, params in searches.items():
+            request = parse_search(
+                "Patient", params, RESOURCE_DEFS, default_count=50, max_count=1000
+            )
+            stmt = (
+                select(ResourceRow.rid)
+                .where(*_conditions(store, request))
+                .order_by(ResourceRow.rid)
+                .limit(request.count + 1)
+            )
+            compiled = stmt.compile(
+                dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+            )
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + str(compiled), compiled.params)
+            lines.append(f"   EXPLAIN ANALYZE, {label} search (page query):")
+            lines.extend(f"     {row[0]}" for row in cursor.fetchall())
+    return lines
+
+
 def patient_count() -> int:
     from hub.seeding import patient_count as count
 
@@ -498,9 +541,10 @@ def run(opts: Options, workdir: Path) -> None:
                 log(f"   {added:,} Patients loaded, {added / max(took, 1e-9):,.0f}/s")
             chosen = random.Random(size).sample(range(1, size + 1), min(size, 3000))
             picks = [f"res-0-{i:07d}" for i in chosen]
-            growth.append(
-                (patient_count(), size_step(client, url, opts, sample_patients(0, picks)))
-            )
+            size_samples = sample_patients(0, picks)
+            growth.append((patient_count(), size_step(client, url, opts, size_samples)))
+            for line in explain_searches(size_samples):
+                log(line)
     finally:
         hub.stop()
     report(client, opts, ceiling, ceiling_post, results, growth)

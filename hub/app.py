@@ -18,6 +18,8 @@ from hub.deps import ANONYMOUS
 from hub.errors import FhirError, NotFound
 from hub.fhir.responses import fhir_response
 from hub.fhir.router import router as fhir_router
+from hub.mpi.interfaces import router as mpi_interfaces_router
+from hub.mpi.views import router as mpi_stewardship_router
 
 log = logging.getLogger("hub.api")
 
@@ -121,7 +123,9 @@ def create_app() -> FastAPI:
     )
     app.include_router(auth_router)
     app.include_router(audit_router)  # before the generic router: AuditEvent is served from the log
+    app.include_router(mpi_interfaces_router)  # before the generic router: Patient/$match
     app.include_router(fhir_router)
+    app.include_router(mpi_stewardship_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -113,8 +113,10 @@ def seed_population(count: int, *, seed: int = 0, progress: Progress | None = No
 def seed_population_bulk(
     count: int, *, seed: int = 0, progress: Progress | None = None, batch_size: int = BULK_BATCH
 ) -> int:
-    """``seed_population`` through the bulk loader (hub.fhir.bulk): the same Patients and rows,
-    ``batch_size`` per transaction and one audit entry per batch. Idempotent for a given seed.
+    """``seed_population`` through the bulk loader (hub.fhir.bulk): the same Patients and FHIR
+    rows, ``batch_size`` per transaction and one audit entry per batch, but without the write
+    hooks, so the Patients are not registered in the master patient index. Idempotent for a
+    given seed.
 
     Two batches are in flight at once, each in its own transaction: while the database digests
     one batch, the next is generated, sealed and indexed.

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Connection, Dialect, Table, bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.audit.models import GENESIS_HASH, AuditHead, AuditPatient, AuditRecord
@@ -113,7 +114,34 @@ _ADVANCE_HEAD = (
     .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
 )
 _INSERT_RECORDS, _INSERT_PATIENTS = insert(_LOG), insert(_PATIENTS)
-_MAX_CTE_ROWS = 200  # larger appends (bulk loads) take the executemany path
+_RECORD_COLUMNS = [c.name for c in _LOG.columns]
+
+
+def _unbounded(column: Column[Any]) -> str:
+    """The column's PostgreSQL type without a length: over-long values fail, never truncate."""
+    dialect: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return re.sub(r"\(\d+\)", "", column.type.compile(dialect=dialect))
+
+
+_APPEND_POSTGRES = text(
+    "WITH new_records AS (INSERT INTO audit_log ("
+    + ", ".join(_RECORD_COLUMNS)
+    + ") SELECT * FROM unnest("
+    + ", ".join(f"CAST(:a_{c.name} AS {_unbounded(c)}[])" for c in _LOG.columns)
+    + ") RETURNING seq), new_links AS (INSERT INTO audit_patient (seq, patient_id) "
+    "SELECT * FROM unnest(CAST(:link_seq AS BIGINT[]), CAST(:link_patient AS VARCHAR[])) "
+    "RETURNING seq) "
+    "UPDATE audit_head SET last_seq = :new_seq, last_hash = :new_hash WHERE id = 1"
+)
+
+
+def _start_chain(dialect: str) -> Any:
+    values = {"id": 1, "last_seq": 0, "last_hash": GENESIS_HASH}
+    if dialect == "postgresql":
+        return postgresql.insert(_HEAD).values(**values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(_HEAD).values(**values).on_conflict_do_nothing()
+    return insert(_HEAD).values(**values)
 
 
 def _locked_head(connection: Connection) -> tuple[int, str] | None:
@@ -128,11 +156,10 @@ def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
     connection = session.connection()
     head = _locked_head(connection)
     if head is None:
-        try:  # the very first records: concurrent writers may race to start the chain
-            with session.begin_nested():
-                connection.execute(insert(_HEAD).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
-        except IntegrityError:
-            pass  # another transaction started it; lock theirs
+        # The very first records: concurrent writers may race to start the chain. An insert that
+        # ignores the conflict never aborts the transaction (a failed plain INSERT would on
+        # PostgreSQL); whoever loses then waits on the winner's row lock below.
+        connection.execute(_start_chain(connection.dialect.name))
         head = _locked_head(connection)
         assert head is not None
     seq, prev = head
@@ -147,17 +174,15 @@ def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
         patient_rows.extend({"seq": seq, "patient_id": p} for p in set(entry.patients))
         prev = digest
     advance = {"new_seq": seq, "new_hash": prev}
-    if connection.dialect.name == "postgresql" and len(rows) + len(patient_rows) <= _MAX_CTE_ROWS:
-        # One statement (data-modifying CTEs) instead of three: every round trip made while the
-        # chain tip is locked is paid by every concurrent writer waiting for it.
-        statement = _ADVANCE_HEAD.add_cte(
-            insert(_LOG).values(rows).returning(_LOG.c.seq).cte("new_records")
-        )
-        if patient_rows:
-            statement = statement.add_cte(
-                insert(_PATIENTS).values(patient_rows).returning(_PATIENTS.c.seq).cte("new_links")
-            )
-        connection.execute(statement, advance)
+    if connection.dialect.name == "postgresql":
+        # One statement with a fixed text (data-modifying CTEs over arrays) instead of three:
+        # every round trip made while the chain tip is locked is paid by every waiting writer.
+        columns = {f"a_{name}": [row[name] for row in rows] for name in _RECORD_COLUMNS}
+        links = {
+            "link_seq": [link["seq"] for link in patient_rows],
+            "link_patient": [link["patient_id"] for link in patient_rows],
+        }
+        connection.execute(_APPEND_POSTGRES, {**columns, **links, **advance})
     else:
         connection.execute(_INSERT_RECORDS, rows)
         if patient_rows:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.cli.auth_commands import clients_app, token_command
+from hub.cli.mpi_commands import mpi_app
 from hub.cli.progress import progress_bar
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(facilities_app, name="facilities")
 app.add_typer(audit_app, name="audit")
 app.add_typer(synth_app, name="synth")
 app.add_typer(clients_app, name="clients")
+app.add_typer(mpi_app, name="mpi")
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
     token_command
 )
@@ -55,7 +57,8 @@ def seed(
         typer.Option(
             "--bulk",
             help="load the population in large batches (COPY on PostgreSQL): a trusted "
-            "operator path without per-resource validation, one audit entry per batch",
+            "operator path without per-resource validation, one audit entry per batch, and "
+            "no registration in the master patient index",
         ),
     ] = False,
 ) -> None:

@@ -6,14 +6,18 @@ would write for each resource -- the same id and ``meta`` stamping, protected va
 resources per statement: PostgreSQL ``COPY`` through the session's own psycopg connection, and
 ``executemany`` on other databases. Everything happens in the caller's transaction.
 
-Because the caller is an operator loading data it generated or vetted itself, two per-resource
+Because the caller is an operator loading data it generated or vetted itself, per-resource
 steps of the API path are left out on purpose:
 
 * validation with fhir.resources (opt in with ``validate=True``); the resource type, the ids and
   the caller's scopes are still checked;
 * one audit record per resource: the whole call is recorded as ONE audit entry (interaction
   ``create``, every resource and patient it touched), written through ``hub.audit.service`` in
-  the same transaction as the rows.
+  the same transaction as the rows;
+* the services' write hooks (hub.fhir.hooks: the patient index registers every Patient there),
+  unless ``write_hooks=True``. Without them, bulk-loaded Patients are stored, searchable and
+  audited, but not in the master patient index; with them, each resource costs what the hooks
+  cost, however fast its own rows are written.
 
 Ids must be new: a resource without an ``id`` gets a UUID, and an id already stored (or given
 twice) raises ``Conflict`` before anything is written.
@@ -35,6 +39,7 @@ from hub.auth.actor import Actor
 from hub.auth.scopes import Interaction
 from hub.errors import Conflict, InvalidRequest
 from hub.fhir import access
+from hub.fhir.hooks import WriteKind, run_write_hooks
 from hub.fhir.models import (
     DateIndex,
     QuantityIndex,
@@ -86,6 +91,7 @@ class _Prepared:
     contents: list[str] = field(default_factory=list)
     index: list[list[tuple[Any, ...]]] = field(default_factory=list)  # per resource: rows
     patients: list[str] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # stamped, plaintext
 
 
 def bulk_create(
@@ -97,6 +103,7 @@ def bulk_create(
     cipher: FieldCipher,
     base_url: str = "",
     validate: bool = False,
+    write_hooks: bool = False,
 ) -> list[str]:
     """Create ``resources`` (all new, all of ``resource_type``); return their ids in order."""
     store = FhirStore(session, actor, cipher, base_url)
@@ -122,6 +129,9 @@ def bulk_create(
             outcome_text=f"bulk load of {len(batch.ids)} {resource_type} (operator tool)",
         ),
     )
+    if write_hooks:
+        for body in batch.bodies:
+            run_write_hooks(store, WriteKind.CREATE, resource_type, body)
     flush_pending_audit(session)
     return batch.ids
 
@@ -161,6 +171,7 @@ def _prepare(
             ]
         )
         batch.patients.extend(access.patients_of(body, definition, store.base_url))
+        batch.bodies.append(body)
     return batch
 
 

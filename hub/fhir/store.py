@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit.service import AuditEntry, record_access
@@ -52,6 +52,7 @@ _ROW = select(ResourceRow).where(
     ResourceRow.resource_id == bindparam("resource_id"),
 )
 _ROW_FOR_UPDATE = _ROW.with_for_update()
+_VERSION_TABLE = cast(Table, ResourceVersionRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -355,7 +356,7 @@ class FhirStore:
         content: str | None,
     ) -> None:
         self.session.execute(
-            insert(ResourceVersionRow),
+            insert(_VERSION_TABLE),
             {
                 "rid": rid,
                 "version_id": version,
@@ -394,4 +395,4 @@ class FhirStore:
         ]
         for table, values in batches:
             if values:
-                self.session.execute(insert(table), values)
+                self.session.execute(insert(table.__table__), values)  # Core: no ORM bulk path

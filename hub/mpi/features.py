@@ -194,6 +194,20 @@ def _finish(b: _Builder, **fields: Any) -> MatchFeatures:
     return features
 
 
+# R4 core extension on a primitive element: the text as typed when it could not be coded (the
+# bulk loader keeps an impossible birth date or an unknown gender word this way: _birthDate).
+ORIGINAL_TEXT_EXTENSION = "http://hl7.org/fhir/StructureDefinition/originalText"
+
+
+def _original_text(element: Any) -> str | None:
+    extensions = element.get("extension") if isinstance(element, dict) else None
+    for ext in extensions or []:
+        text = ext.get("valueString") if isinstance(ext, dict) else None
+        if isinstance(text, str) and ext.get("url") == ORIGINAL_TEXT_EXTENSION:
+            return text
+    return None
+
+
 def features_from_patient(patient: Mapping[str, Any]) -> MatchFeatures:
     b = _Builder()
     names = patient.get("name") or []
@@ -211,10 +225,14 @@ def features_from_patient(patient: Mapping[str, Any]) -> MatchFeatures:
     lines = address.get("line") or []
     text = address.get("text") or "".join(lines)
     district, township, village = _address_parts(text, address.get("district"))
-    birth = _birth(patient.get("birthDate"), b.flags)
+    sex_text = patient.get("gender") or _original_text(patient.get("_gender"))
+    sex = normalise_sex(sex_text)
+    if sex_text and sex is None and not patient.get("gender"):
+        b.flags.append("gender_unknown")
+    birth = _birth(patient.get("birthDate") or _original_text(patient.get("_birthDate")), b.flags)
     return _finish(
         b, family=name.get("family") or "", given=given, full_name=name.get("text") or "",
-        birth_date=birth, sex=normalise_sex(patient.get("gender")), district=district,
+        birth_date=birth, sex=sex, district=district,
         township=township, village=village, line=(lines[-1] if lines else None) or None,
         postal_code=address.get("postalCode"),
     )  # fmt: skip

@@ -4,23 +4,22 @@ The recipe is Splink's, with the comparison function left to the caller:
 
 1. ``u`` (agreement rates among non-matches) is counted on random record pairs, which are
    almost all non-matches (:func:`estimate_u`, Laplace-smoothed so no level has u = 0).
-2. ``m`` and the match rate among *candidate* pairs are estimated by expectation–maximisation
-   over the comparison vectors of the blocked candidate pairs (:func:`estimate_m`). Vectors are
-   few and repeat a lot, so they are counted first and EM runs on (distinct vector, count) with
-   numpy: a million pairs cost one pass to count them. :func:`estimate_m` holds u fixed by
-   default; :func:`train` lets the non-match distribution float *inside the candidate pairs*
-   (``fix_u=False``), because non-matches that share a blocking key agree far more often than
-   random pairs do, and pinning them to the random-pair u pushes them into the match class (on
-   FEBRL dataset 2 that inflates the expected matches by a quarter and drags m of every field
-   down). The model still stores the random-pair u from step 1 for scoring, the u that goes
-   with a prior over all pairs.
-3. The prior λ stored in the model is the probability that two *random* records match, as the
-   weight formula expects (u also comes from random pairs). EM starts from a guess — the share
-   of candidate pairs that agree at the top level on at least half of their non-missing
-   comparisons — and estimates the match rate among candidate pairs; that rate times the number
-   of candidate pairs is the expected number of matching pairs, which divided by the number of
-   all record pairs n(n-1)/2 gives λ (assuming blocking finds nearly all matches). A caller who
-   knows λ passes ``prior=`` and it is stored as given (EM still estimates the in-block rate).
+2. ``m`` and λ are estimated by expectation–maximisation, u held fixed (:func:`estimate_m`).
+   Vectors are few and repeat a lot, so they are counted first and EM runs on (distinct
+   vector, count) with numpy: a million pairs cost one pass to count them.
+3. What EM runs on matters. The candidate pairs of blocking are not a sample of all pairs: two
+   different people who share a blocking key (same given name and surname, same birth date)
+   agree on those fields far more often than the random-pair u says, and EM over candidate
+   pairs alone explains them as matches (on synthetic data blocked on name, three times the
+   true number of matches). :func:`train` therefore fits the mixture over *all* n(n-1)/2 pairs:
+   every candidate pair with weight 1, plus the random pairs that are not candidates, weighted
+   to stand for the rest (pairs blocking did not propose: nearly all non-matches). The fitted
+   mixture weight is then directly the prior the model needs, the probability that two random
+   records match. EM starts from a guess — the share of candidate pairs agreeing at the top level
+   on at least half of their non-missing comparisons, times the candidate pairs, over all
+   pairs. The posterior mass among candidates over the total is an estimate of blocking recall
+   (``notes["estimated_blocking_recall"]``). A caller who knows λ passes ``prior=``: EM starts
+   there and the model stores it as given.
 4. Term frequencies (:func:`term_frequencies`) feed the TF adjustment of comparisons whose
    :class:`ComparisonSpec` asks for it, at the top (exact) level.
 """
@@ -29,8 +28,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -57,7 +57,7 @@ class ComparisonSpec:
 @dataclass(frozen=True)
 class EMResult:
     m: list[list[float]]
-    prior: float  # match rate among the vectors EM ran on (candidate pairs)
+    prior: float  # the mixture weight of matches among the vectors EM ran on
     iterations: int
     converged: bool
     log_likelihood: float
@@ -75,23 +75,8 @@ def estimate_u(
     seed: int = 0,
 ) -> list[list[float]]:
     """P(level | non-match) per comparison, counted on ``pairs`` random pairs of records."""
-    n = len(records)
-    if n < 2:
-        raise ValueError("estimate_u needs at least two records")
-    rng = random.Random(seed)
-    counts = [[0] * n_c for n_c in n_levels]
-    for _ in range(pairs):
-        i = rng.randrange(n)
-        j = rng.randrange(n - 1)
-        if j >= i:
-            j += 1
-        vector = compare(records[i], records[j])
-        if len(vector) != len(n_levels):
-            raise ValueError("the comparison vector does not match n_levels")
-        for row, level in zip(counts, vector, strict=True):
-            if level >= 0:
-                row[level] += 1
-    return [[(k + 1) / (sum(row) + len(row)) for k in row] for row in counts]
+    sample = _random_pairs(len(records), pairs, seed)
+    return _u_from(Counter(tuple(compare(records[i], records[j])) for i, j in sample), n_levels)
 
 
 def estimate_m(
@@ -105,11 +90,9 @@ def estimate_m(
     fix_u: bool = True,
     smoothing: float = 1.0,
 ) -> EMResult:
-    """EM for m (and the match rate ``prior`` among these vectors), u fixed by default.
-
-    A missing comparison (-1) is skipped in both steps. ``smoothing`` is a pseudo-count added
-    to every level in the M step, so no m (nor u) is ever 0.
-    """
+    """EM for m and the match rate among these vectors (starting at ``prior``), u fixed by
+    default. A missing comparison (-1) is skipped in both steps. ``smoothing`` is a pseudo-count
+    added to every level in the M step, so no m (nor u) is ever 0."""
     if isinstance(vectors, np.ndarray):
         patterns, weights = _aggregate_array(vectors, n_levels)
     else:
@@ -140,31 +123,43 @@ def train(
     thresholds: tuple[float, float] = (0.95, 0.5),
     seed: int = 0,
     u_pairs: int = 200_000,
-    max_iter: int = 50,
+    max_iter: int = 100,
     tol: float = 1e-6,
-    fix_u: bool = False,
+    fix_u: bool = True,
     version: str = "1",
 ) -> MatchModel:
-    """Estimate a whole model: u on random pairs, m and λ by EM on the candidate pairs."""
-    n_levels = [len(s.levels) for s in specs]
+    """Estimate a whole model: u on random pairs, m and λ by EM over all pairs (module doc).
+    ``candidate_pairs`` should hold each pair once."""
+    n, n_levels = len(records), [len(s.levels) for s in specs]
     if min(n_levels, default=0) < 2:
         raise ValueError("every comparison needs at least two levels")
-    u = estimate_u(records, compare, n_levels, pairs=u_pairs, seed=seed)
-    counter: Counter[Vector] = Counter()
+    sample = _random_pairs(n, u_pairs, seed)
+    sampled = [tuple(compare(records[i], records[j])) for i, j in sample]
+    u = _u_from(Counter(sampled), n_levels)
+    candidates: Counter[Vector] = Counter()
+    codes = array("q")  # pair i < j as i * n + j, 8 bytes each
     for i, j in candidate_pairs:
         if i != j:
-            counter[tuple(compare(records[i], records[j]))] += 1
-    n_candidates = counter.total()
-    if n_candidates == 0:
+            candidates[tuple(compare(records[i], records[j]))] += 1
+            codes.append(min(i, j) * n + max(i, j))
+    if not codes:
         raise ValueError("no candidate pairs to train on")
-    patterns, weights = _to_arrays(counter, len(specs))
-    start = _starting_rate(patterns, weights, n_levels)
+    candidate_codes = np.unique(np.frombuffer(codes, dtype=np.int64))
+    sample_codes = np.array([i * n + j for i, j in sample], dtype=np.int64)
+    outside = ~np.isin(sample_codes, candidate_codes)
+    all_pairs, n_candidates = n * (n - 1) / 2, len(candidate_codes)
+    combined: defaultdict[Vector, float] = defaultdict(float, candidates)
+    scale = (all_pairs - n_candidates) / max(int(outside.sum()), 1)
+    for vector, keep in zip(sampled, outside.tolist(), strict=True):
+        if keep:
+            combined[vector] += scale
+    patterns, weights = _to_arrays(combined, len(specs))
+    cand_patterns, cand_weights = _to_arrays(candidates, len(specs))
+    rate = _starting_rate(cand_patterns, cand_weights, n_levels)
+    start = prior if prior is not None else min(max(rate * n_candidates / all_pairs, 1e-9), 0.5)
     em = _em(patterns, weights, u, n_levels, start, max_iter, tol, fix_u, 1.0)
-    all_pairs = len(records) * (len(records) - 1) / 2
-    expected_matches = em.prior * n_candidates
-    estimated_prior = min(max(expected_matches / all_pairs, 1e-12), 0.5)
+    in_candidates = _expected_matches(cand_patterns, cand_weights, em)
     tf = _tf_tables(records, specs, tf_values)
-    upper, lower = thresholds
     comparisons = [
         ComparisonParams(
             name=s.name,
@@ -172,31 +167,33 @@ def train(
             m=m_c,
             u=u_c,
             tf_level=len(s.levels) - 1 if s.name in tf else None,
-            tf_min=_tf_floor(s, tf, len(records)),
+            tf_min=_tf_floor(s, tf, n),
         )
         for s, m_c, u_c in zip(specs, em.m, u, strict=True)
     ]
     return MatchModel(
         version=version,
         comparisons=comparisons,
-        prior=estimated_prior if prior is None else prior,
+        prior=em.prior if prior is None else prior,
         tf=tf,
-        upper_threshold=upper,
-        lower_threshold=lower,
+        upper_threshold=thresholds[0],
+        lower_threshold=thresholds[1],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         notes={
-            "records": len(records),
-            "u_pairs": u_pairs,
+            "records": n,
+            "random_pairs": len(sample),
+            "random_pairs_outside_candidates": int(outside.sum()),
             "candidate_pairs": n_candidates,
             "distinct_vectors": em.distinct_vectors,
             "em_iterations": em.iterations,
             "em_converged": em.converged,
             "em_log_likelihood": em.log_likelihood,
-            "candidate_match_rate_start": start,
-            "candidate_match_rate": em.prior,
-            "expected_matching_pairs": expected_matches,
-            "estimated_prior": estimated_prior,
+            "prior_start": start,
+            "estimated_prior": em.prior,
             "prior_source": "estimated" if prior is None else "given",
+            "expected_matching_pairs": em.prior * all_pairs,
+            "expected_matches_in_candidates": in_candidates,
+            "estimated_blocking_recall": min(in_candidates / (em.prior * all_pairs), 1.0),
             "em_fix_u": fix_u,
             "seed": seed,
         },
@@ -206,7 +203,43 @@ def train(
 # -- internals -------------------------------------------------------------------------------
 
 
-def _to_arrays(counter: Counter[Vector], width: int) -> tuple[IntArray, FloatArray]:
+def _random_pairs(n: int, count: int, seed: int) -> list[tuple[int, int]]:
+    """``count`` pairs (i, j), i < j, drawn uniformly (with replacement) among n records."""
+    if n < 2:
+        raise ValueError("random pairs need at least two records")
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        i, j = rng.randrange(n), rng.randrange(n - 1)
+        if j >= i:  # j uniform among the other records
+            j += 1
+        pairs.append((i, j) if i < j else (j, i))
+    return pairs
+
+
+def _u_from(counts: Mapping[Vector, int], n_levels: list[int]) -> list[list[float]]:
+    """Laplace-smoothed level frequencies per comparison of counted vectors."""
+    table = [[0] * n_c for n_c in n_levels]
+    for vector, k in counts.items():
+        if len(vector) != len(n_levels):
+            raise ValueError("the comparison vector does not match n_levels")
+        for row, level in zip(table, vector, strict=True):
+            if level >= 0:
+                row[level] += k
+    return [[(k + 1) / (sum(row) + len(row)) for k in row] for row in table]
+
+
+def _expected_matches(patterns: IntArray, weights: FloatArray, em: EMResult) -> float:
+    """Posterior number of matches among some vectors under a fitted model."""
+    present = patterns >= 0
+    index = np.where(present, patterns, 0)
+    m = [np.asarray(m_c) for m_c in em.m]
+    u = [np.asarray(u_c) for u_c in em.u]
+    post, _ = _expectation(index, present, weights, m, u, em.prior)
+    return float((weights * post).sum())
+
+
+def _to_arrays(counter: Mapping[Vector, float], width: int) -> tuple[IntArray, FloatArray]:
     keys = list(counter)
     if any(len(k) != width for k in keys):
         raise ValueError("the comparison vectors do not match n_levels")
@@ -276,8 +309,8 @@ def _em(
         new_m = _maximise(index, present, w_match, n_levels, smoothing)
         if not fix_u:
             u_arr = _maximise(index, present, weights - w_match, n_levels, smoothing)
-        delta = max(
-            abs(new_lam - lam),
+        delta = max(  # λ may be tiny (a prior over all pairs): its change counts relatively
+            abs(new_lam - lam) / lam,
             max(float(np.abs(a - b).max()) for a, b in zip(new_m, m_arr, strict=True)),
         )
         m_arr, lam = new_m, new_lam
@@ -292,7 +325,7 @@ def _em(
         converged=converged,
         log_likelihood=log_likelihood,
         u=[a.tolist() for a in u_arr],
-        pairs=int(total),
+        pairs=round(total),
         distinct_vectors=len(patterns),
     )
 

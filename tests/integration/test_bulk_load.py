@@ -200,3 +200,26 @@ def test_seed_population_bulk_matches_the_store_path_and_is_idempotent(api: http
 
     last = list(generate_residents(7, seed=seed))[-1]
     assert _comparable(served.json()) == _comparable(resident_to_patient(last))
+
+
+def test_write_hooks_run_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hub.fhir.bulk as bulk
+
+    seen: list[tuple[str, str, str]] = []
+
+    def record(_store: object, kind: str, resource_type: str, body: dict[str, Any]) -> None:
+        seen.append((kind, resource_type, body["id"]))
+
+    monkeypatch.setattr(bulk, "run_write_hooks", record)
+    _bulk([_patient()])
+    assert seen == []  # the default: no patient-index registration
+    with session_scope() as session:
+        ids = bulk_create(
+            session,
+            "Patient",
+            [_patient(), _patient()],
+            actor=SYSTEM_ACTOR,
+            cipher=get_cipher(),
+            write_hooks=True,
+        )
+    assert seen == [("create", "Patient", i) for i in ids]

@@ -117,51 +117,69 @@ def test_term_frequencies() -> None:
     assert capped == pytest.approx({"a": 0.5, "b": 1 / 3})
 
 
-def _synthetic_people(seed: int) -> tuple[list[tuple[str, str, str]], list[int]]:
-    """2,000 people (given name, surname, birth date), a corrupted copy of 600 of them."""
+Person5 = tuple[str, str, str, str, str]
+
+
+def _synthetic_people(seed: int) -> tuple[list[Person5], list[int]]:
+    """3,000 people (given name, surname, birth date, district, phone) and a corrupted copy of
+    600 of them: one or two fields mistyped or missing."""
     rng = random.Random(seed)
     surnames = [f"sn{k}" for k in range(300)]
     weights = [1 / (k + 1) for k in range(300)]  # a few very common surnames
     people = [
-        (f"gn{rng.randrange(80)}", rng.choices(surnames, weights)[0], f"d{rng.randrange(9000)}")
-        for _ in range(2_000)
+        (
+            f"gn{rng.randrange(200)}",
+            rng.choices(surnames, weights)[0],
+            f"d{rng.randrange(20_000)}",
+            f"dist{rng.randrange(30)}",
+            f"{rng.randrange(10**8):08d}",
+        )
+        for _ in range(3_000)
     ]
     records, truth = list(people), list(range(len(people)))
     for person in rng.sample(range(len(people)), 600):
         copy = list(people[person])
-        field = rng.randrange(3)
-        copy[field] = copy[field] + "x" if rng.random() < 0.5 else ""
-        records.append((copy[0], copy[1], copy[2]))
+        for field in rng.sample(range(5), rng.choice((1, 2))):
+            copy[field] = copy[field] + "x" if rng.random() < 0.7 else ""
+        records.append((copy[0], copy[1], copy[2], copy[3], copy[4]))
         truth.append(person)
     return records, truth
 
 
-def _compare_synthetic(a: tuple[str, str, str], b: tuple[str, str, str]) -> tuple[int, ...]:
+def _compare_synthetic(a: Person5, b: Person5) -> tuple[int, ...]:
     return tuple(-1 if not x or not y else int(x == y) for x, y in zip(a, b, strict=True))
 
 
 def test_train_estimates_the_prior_and_builds_tf_tables() -> None:
     records, truth = _synthetic_people(seed=4)
-    keys = [[f"s:{r[1]}", f"d:{r[2]}"] for r in records]
+    keys = [[f"d:{r[2]}", f"gs:{r[0]}|{r[1]}", f"p:{r[4]}"] for r in records]
     index = BlockingIndex(max_block=1_000)
     for i, record_keys in enumerate(keys):
         index.add(i, record_keys)
     pairs = list(candidate_pairs(index, keys))
+    true_pairs = pairs_from_clusters(truth)
+    assert blocking_recall(true_pairs, pairs) > 0.95
     specs = [
         ComparisonSpec("given", ("other", "exact")),
         ComparisonSpec("surname", ("other", "exact"), tf=True),
         ComparisonSpec("birth", ("other", "exact")),
+        ComparisonSpec("district", ("other", "exact")),
+        ComparisonSpec("phone", ("other", "exact")),
     ]
     model = train(
         records,
         _compare_synthetic,
         specs,
         pairs,
-        tf_values=lambda r: (None, r[1] or None, None),
+        tf_values=lambda r: (None, r[1] or None, None, None, None),
         u_pairs=20_000,
     )
-    true_prior = len(pairs_from_clusters(truth)) / (len(records) * (len(records) - 1) / 2)
-    assert true_prior / 2 < model.prior < true_prior * 2
+    true_prior = len(true_pairs) / (len(records) * (len(records) - 1) / 2)
+    assert true_prior / 2 < model.prior < true_prior * 2  # non-matches blocked on names
+    true_vectors = [_compare_synthetic(records[i], records[j]) for i, j in true_pairs]
+    for c, comparison in enumerate(model.comparisons):  # ... are not taken for matches
+        agree = [v[c] for v in true_vectors if v[c] >= 0]
+        assert comparison.m[1] == pytest.approx(sum(agree) / len(agree), abs=0.06)
     assert model.notes["prior_source"] == "estimated"
     assert model.notes["candidate_pairs"] == len(pairs)
     surname = model.comparisons[1]

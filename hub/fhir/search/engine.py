@@ -47,10 +47,7 @@ def run_search(store: FhirStore, request: SearchRequest, query_names: str = "") 
     access.require(store.actor, resource_type, Interaction.search)
     conds = _conditions(store, request)
     result = SearchResult()
-    if request.total != "none" or request.summary_count:
-        result.total = store.session.execute(
-            select(func.count()).select_from(ResourceRow).where(*conds)
-        ).scalar_one()
+    page_end: int | None = None  # offset + matches, when this page holds the last match
     if not request.summary_count and request.count > 0:
         order = [
             sort_expression(resource_type, definition, name, desc) for name, desc in request.sort
@@ -67,6 +64,17 @@ def run_search(store: FhirStore, request: SearchRequest, query_names: str = "") 
         rows = rows[: request.count]
         result.matches = [store.to_stored(r, r.version_id) for r in rows]
         result.included = _includes(store, request, result.matches)
+        if not result.more and (rows or request.offset == 0):
+            page_end = request.offset + len(rows)
+    if request.total != "none" or request.summary_count:
+        # A page that ends the result set already tells the total: no second query for it.
+        result.total = (
+            page_end
+            if page_end is not None
+            else store.session.execute(
+                select(func.count()).select_from(ResourceRow).where(*conds)
+            ).scalar_one()
+        )
     _audit(store, request, result, query_names)
     return result
 

@@ -1,0 +1,345 @@
+"""Persistence for bench/mpi_speed.py: a throwaway database, a bulk preload, registrations.
+
+The preload builds every row with the helpers of hub.mpi.store (sealed features, content hash,
+keyed block keys, blind-indexed and sealed identifiers) and writes them with COPY (PostgreSQL)
+or one executemany per table (SQLite): the hub has no bulk path of its own into the index.
+Registrations go through hub.mpi.service.register_source in forked worker processes, ``BATCH``
+per transaction, each worker stopping at a deadline so a slow backend stays bounded. The
+functions register_source calls are wrapped with timers inside the workers (not in the parent).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+from mpi_data import LinkageSet
+
+from hub.mpi.compare import record_keys
+from hub.mpi.features import MatchFeatures
+from hub.mpi.model import MatchModel
+
+BATCH = 100  # registrations per transaction
+
+
+def use_database(url: str) -> None:
+    """Point the hub at ``url`` (settings, engine and cipher are cached per process)."""
+    from hub.db import reset_engine
+    from hub.security.fields import get_cipher
+    from hub.settings import get_settings
+
+    os.environ["HUB_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    get_cipher.cache_clear()
+    reset_engine()
+
+
+def preload(indexed: LinkageSet, persons: list[int]) -> dict[str, float]:
+    """Write the N records with the store's helpers; returns seconds per part and row counts."""
+    from hub.db import get_engine
+    from hub.mpi import store as db
+    from hub.mpi.models import SourceRow
+    from hub.security.fields import get_cipher
+
+    cipher = get_cipher()
+    now = datetime.now(UTC)
+    start = time.perf_counter()
+    person_ids: dict[int, int] = {}
+    person_rows: list[tuple[Any, ...]] = []
+    source_rows: list[tuple[Any, ...]] = []
+    key_rows: list[tuple[int, str]] = []
+    id_rows: list[tuple[Any, ...]] = []
+    for i, f in enumerate(indexed.features):
+        cluster = persons[i]
+        pid = person_ids.get(cluster)
+        state = "auto"
+        if pid is None:
+            pid = person_ids[cluster] = len(person_ids) + 1
+            person_rows.append((pid, "YC" + secrets.token_hex(6).upper(), "active", None, "",
+                                now, now))  # fmt: skip
+            state = "new"
+        sid = i + 1
+        facility, source_id = indexed.source_keys[i]
+        source_rows.append((sid, facility, source_id, None, pid, state, None,
+                            db.seal_features(cipher, f), db.content_hash(f),
+                            ",".join(f.flags)[:255], now))  # fmt: skip
+        key_rows += [(sid, k) for k in sorted({db.key_index(cipher, k) for k in record_keys(f)})]
+        view = cast(SourceRow, SimpleNamespace(facility=facility, source_id=source_id))
+        id_rows += [
+            (sid, pid, system[:255], db.identifier_index(cipher, system, value),
+             cipher.encrypt(value), valid)
+            for system, value, valid in db.identifier_entries(view, f)
+        ]  # fmt: skip
+    prepared = time.perf_counter()
+    tables = {
+        "mpi_person": ("id, enterprise_id, status, merged_into, golden, created, updated",
+                       person_rows),
+        "mpi_source": ("id, facility, source_id, patient_id, person_id, state, score, features, "
+                       "content_hash, flags, updated", source_rows),
+        "mpi_block_key": ("source_row, key", key_rows),
+        "mpi_identifier": ("source_row, person_id, system, value_index, value, valid", id_rows),
+    }  # fmt: skip
+    engine = get_engine()
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        if engine.dialect.name == "postgresql":
+            with driver.cursor() as cursor:
+                for table, (columns, rows) in tables.items():
+                    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                for table in ("mpi_person", "mpi_source"):
+                    cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                   f"(SELECT max(id) FROM {table}))")  # fmt: skip
+            driver.commit()
+            written = time.perf_counter()
+            with driver.cursor() as cursor:
+                cursor.execute("ANALYZE mpi_person, mpi_source, mpi_block_key, mpi_identifier")
+            driver.commit()
+        else:
+            stamp = now.replace(tzinfo=None).isoformat(sep=" ")
+            cursor = driver.cursor()
+            cursor.execute("BEGIN")
+            for table, (columns, rows) in tables.items():
+                marks = ", ".join("?" for _ in columns.split(","))
+                fixed = [tuple(stamp if isinstance(v, datetime) else v for v in r) for r in rows]
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", fixed)
+            cursor.execute("COMMIT")
+            written = time.perf_counter()
+            cursor.execute("ANALYZE")
+    finally:
+        raw.close()
+    done = time.perf_counter()
+    return {
+        "prepare": prepared - start, "write": written - prepared, "analyze": done - written,
+        "persons": len(person_rows), "sources": len(source_rows), "keys": len(key_rows),
+        "identifiers": len(id_rows),
+    }  # fmt: skip
+
+
+SHARED: dict[str, Any] = {}  # set before forking: the held-out features, their source keys
+
+
+class _Timers:
+    """Time spent in the functions register_source calls (patched in the worker process)."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+
+    def wrap(self, module: Any, name: str, label: str) -> None:
+        original = getattr(module, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - start
+
+        setattr(module, name, timed)
+
+
+def _write_only(session: Any, cipher: Any, facility: str, source_id: str, f: MatchFeatures) -> None:
+    """Baseline: what register_source writes for a new person, without the match decision."""
+    from hub.mpi import store as db
+    from hub.mpi.models import LinkEventRow, SourceRow
+
+    now = datetime.now(UTC)
+    person = db.new_person(session, now)
+    source = SourceRow(
+        facility=facility, source_id=source_id, patient_id=None, person_id=person.id,
+        state="new", score=None, features=db.seal_features(cipher, f),
+        content_hash=db.content_hash(f), flags=",".join(f.flags)[:255], updated=now,
+    )  # fmt: skip
+    session.add(source)
+    session.flush()
+    db.write_keys(session, cipher, source, record_keys(f))
+    db.write_identifiers(session, cipher, source, f)
+    session.add(LinkEventRow(at=now, action="new", source_row=source.id, from_person=None,
+                             to_person=person.id, score=None, actor="bench",
+                             reason="decision new"))  # fmt: skip
+    db.refresh_golden(session, cipher, person)
+
+
+def _register_worker(task: tuple[list[int], bool, float]) -> dict[str, Any]:
+    positions, write_only, deadline = task
+    import hub.mpi.service as service
+    import hub.mpi.store as store
+    from hub.audit.service import flush_pending_audit
+    from hub.db import new_session
+    from hub.security.fields import get_cipher
+
+    timers = _Timers()
+    for module, name, label in (
+        (store, "lock_keys", "lock keys"), (service, "active_model", "active model"),
+        (service, "find_candidates", "find + score candidates"),
+        (store, "write_keys", "write keys"), (store, "write_identifiers", "write identifiers"),
+        (store, "refresh_golden", "golden record"),
+    ):  # fmt: skip
+        timers.wrap(module, name, label)
+    cipher = get_cipher()
+    features: list[MatchFeatures] = SHARED["features"]
+    keys: list[tuple[str, str]] = SHARED["keys"]
+    latencies: list[float] = []
+    commits: list[float] = []
+    decisions: Counter[str] = Counter()
+    begin = time.time()
+    for at in range(0, len(positions), BATCH):
+        if time.time() >= deadline:
+            break
+        session = new_session()
+        try:
+            for p in positions[at : at + BATCH]:
+                facility, source_id = keys[p]
+                start = time.perf_counter()
+                if write_only:
+                    _write_only(session, cipher, facility, source_id, features[p])
+                    decisions["new (no decision)"] += 1
+                else:
+                    outcome = service.register_source(
+                        session, cipher, facility=facility, source_id=source_id,
+                        patient_id=None, features=features[p], actor="bench",
+                    )  # fmt: skip
+                    decisions[outcome.decision] += 1
+                latencies.append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            flush_pending_audit(session)
+            session.commit()
+            commits.append((time.perf_counter() - start) * 1e3)
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+    return {"begin": begin, "end": time.time(), "latencies": latencies, "commits": commits,
+            "decisions": decisions, "components": dict(timers.seconds)}  # fmt: skip
+
+
+@dataclass
+class Throughput:
+    backend: str
+    workers: int
+    write_only: bool
+    count: int
+    seconds: float
+    latencies: list[float]
+    commits: list[float]
+    decisions: Counter[str]
+    components: dict[str, float]
+    planned: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+
+def register_all(
+    backend: str, positions: list[int], workers: int, write_only: bool, max_seconds: float
+) -> Throughput:
+    from hub.db import reset_engine
+
+    reset_engine()  # no pooled connection crosses the fork
+    chunks = [positions[w::workers] for w in range(workers)]
+    context = multiprocessing.get_context("fork")
+    deadline = time.time() + max_seconds
+    with context.Pool(workers) as pool:
+        results = pool.map(_register_worker, [(c, write_only, deadline) for c in chunks])
+    latencies = [x for r in results for x in r["latencies"]]
+    components: defaultdict[str, float] = defaultdict(float)
+    decisions: Counter[str] = Counter()
+    for r in results:
+        for label, seconds in r["components"].items():
+            components[label] += seconds
+        decisions.update(r["decisions"])
+    seconds = max(r["end"] for r in results) - min(r["begin"] for r in results)
+    return Throughput(backend, workers, write_only, len(latencies), seconds, latencies,
+                      [x for r in results for x in r["commits"]], decisions,
+                      components, len(positions))  # fmt: skip
+
+
+@contextmanager
+def database(backend: str, admin_url: str) -> Iterator[str]:
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="bench-mpi-")
+        try:
+            yield f"sqlite:///{folder}/hub.db"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    import psycopg
+
+    name = f"bench_mpi_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        yield f"{base}/{name}"
+    finally:
+        from hub.db import reset_engine
+
+        reset_engine()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    schema_seconds: float = 0.0
+    preload: dict[str, float] = field(default_factory=dict)
+    runs: list[Throughput] = field(default_factory=list)
+    error: str = ""
+
+
+def run_backend(
+    backend: str,
+    admin_url: str,
+    indexed: LinkageSet,
+    persons: list[int],
+    model: MatchModel,
+    slices: list[list[int]],
+    workers: list[int],
+    max_seconds: float,
+) -> BackendResult:
+    from hub.db import session_scope
+    from hub.migrate import upgrade_database
+    from hub.mpi.model_registry import activate_model
+
+    out = BackendResult(backend)
+    with database(backend, admin_url) as url:
+        use_database(url)
+        start = time.perf_counter()
+        upgrade_database()
+        out.schema_seconds = time.perf_counter() - start
+        print(f"# {backend}: schema in {out.schema_seconds:.1f} s; preloading ...", flush=True)
+        out.preload = preload(indexed, persons)
+        print(f"# {backend}: preload {preload_text(out.preload)}", flush=True)
+        with session_scope() as session:
+            activate_model(session, model)
+        plan = [(w, False) for w in workers] + [(1, True)]
+        for k, (w, write_only) in enumerate(plan):
+            result = register_all(backend, slices[k % len(slices)], w, write_only, max_seconds)
+            out.runs.append(result)
+            print(f"# {backend}: {'write-only' if write_only else 'register_source'} x{w}: "
+                  f"{result.per_second:,.0f}/s", flush=True)  # fmt: skip
+        use_database(url)  # the parent's engine, disposed before the database is dropped
+    return out
+
+
+def preload_text(p: dict[str, float]) -> str:
+    return (f"{p['sources']:,.0f} sources, {p['persons']:,.0f} persons, {p['keys']:,.0f} block "
+            f"keys, {p['identifiers']:,.0f} identifiers: prepare {p['prepare']:.1f} s, write "
+            f"{p['write']:.1f} s, analyze {p['analyze']:.1f} s")  # fmt: skip

@@ -1,0 +1,195 @@
+"""``hub mpi``: bulk load, links export, retraining and thresholds of the master patient index.
+
+Exit codes: 0 done (a load with rejected rows is done: the other rows loaded); 1 the command
+failed while working; 2 the input was refused before anything was written.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.cli.progress import progress_bar
+
+if TYPE_CHECKING:
+    from hub.mpi.bulk import LoadReport
+    from hub.mpi.model import MatchModel
+
+mpi_app = typer.Typer(help="The master patient index", no_args_is_help=True)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class LinksFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    console.print(message, markup=False, style="red")
+    return typer.Exit(code)
+
+
+@mpi_app.command(
+    "load",
+    help="Load a facility's patient list (CSV, UTF-8; columns in the README) into the index. "
+    "Prints rejected rows as 'row N: field: message'. Exit 2 if the file is refused before "
+    "anything is written.",
+)
+def mpi_load(
+    file: Annotated[Path, typer.Argument(help="the CSV file", dir_okay=False)],
+    facility: Annotated[str, typer.Option(help="the facility's code (hub facilities list)")],
+    batch_size: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 500,
+) -> None:
+    from hub.mpi.bulk import BulkLoadError, inspect_csv, load_csv
+
+    try:
+        check = inspect_csv(file, facility)
+        with progress_bar("rows", check.rows) as advance:
+            report = load_csv(file, facility, progress=advance, batch_size=batch_size)
+    except BulkLoadError as exc:
+        raise _fail(f"not loaded: {exc}", 2) from None
+    for issue in report.rejected:
+        typer.echo(f"row {issue.row}: {issue.field}: {issue.message}")
+    _print_load_summary(report)
+
+
+def _print_load_summary(report: LoadReport) -> None:
+    by_field: dict[str, int] = {}
+    for issue in report.flagged:
+        by_field[issue.field] = by_field.get(issue.field, 0) + 1
+    flagged = ", ".join(f"{n} {name}" for name, n in sorted(by_field.items())) or "none"
+    lines = [
+        f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected",
+        f"values kept as typed but not matched on: {flagged}",
+        f"new records: {report.linked} linked to an existing person, {report.persons_created} "
+        f"new persons ({report.review} of them queued for review)",
+        f"{report.batches} batch(es) in {report.seconds:.1f} s "
+        f"({report.rows_per_second:.0f} rows/s)",
+    ]
+    for line in lines:
+        console.print(line, markup=False)
+
+
+@mpi_app.command("links", help="Export the links: facility,source_id,person_id,state,score.")
+def mpi_links(
+    format: Annotated[LinksFormat, typer.Option("--format", help="table or csv")] = (
+        LinksFormat.table
+    ),
+    facility: Annotated[str | None, typer.Option(help="only this facility's records")] = None,
+) -> None:
+    from hub.db import session_scope
+    from hub.mpi.operations import LINK_COLUMNS, iter_links
+
+    with session_scope() as session:
+        links = iter_links(session, facility=facility)
+        if format is LinksFormat.csv:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(LINK_COLUMNS), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(link.as_row() for link in links)
+            return
+        table = Table(title="Links of source records to persons")
+        for column in LINK_COLUMNS:
+            table.add_column(column)
+        count = 0
+        for link in links:
+            table.add_row(*link.as_row().values())
+            count += 1
+        table.caption = f"{count} source records"
+        Console().print(table)
+
+
+@mpi_app.command(
+    "train",
+    help="Retrain the match model (EM) on the index's own source records, or on a synthetic "
+    "population; store and activate it, or write it to --out.",
+)
+def mpi_train(
+    synthetic: Annotated[
+        int | None, typer.Option(min=100, help="train on this many synthetic people instead")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="random seed (sampling, synthetic population)")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="write the model JSON here, do not store")
+    ] = None,
+    upper: Annotated[float | None, typer.Option(help="link at or above (default 0.99)")] = None,
+    lower: Annotated[float | None, typer.Option(help="review at or above (default 0.5)")] = None,
+) -> None:
+    from hub.db import session_scope
+    from hub.mpi.operations import ModelAdminError, store_model, train_model
+    from hub.security.fields import get_cipher
+
+    try:
+        if synthetic is not None:
+            from hub.mpi.synthetic_training import synthetic_features
+
+            records = [features for features, _ in synthetic_features(synthetic, seed=seed)]
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            version = f"fs-synthetic{synthetic}-seed{seed}-{stamp}"
+        else:
+            from hub.mpi.operations import stored_features
+
+            with session_scope() as session:  # read, then train outside any transaction
+                records = stored_features(session, get_cipher())
+            version = None
+        console.print(f"training on {len(records)} records ...", markup=False)
+        model = train_model(records, seed=seed, upper=upper, lower=lower, version=version)
+        if out is None:
+            with session_scope() as session:
+                store_model(session, model)
+    except ModelAdminError as exc:
+        raise _fail(str(exc), 2) from None
+    if out is not None:
+        out.write_text(model.to_json() + "\n", encoding="utf-8")
+    _print_model(model)
+    typer.echo(f"written to {out}" if out is not None else "stored and activated")
+
+
+def _print_model(model: MatchModel) -> None:
+    notes = model.notes
+    typer.echo(f"model {model.version}")
+    typer.echo(
+        f"thresholds: link at probability >= {model.upper_threshold}, "
+        f"review at >= {model.lower_threshold}"
+    )
+    if "records" in notes:
+        converged = "converged" if notes.get("em_converged") else "did NOT converge"
+        typer.echo(
+            f"trained on {notes['records']} records, {notes.get('candidate_pairs', '?')} "
+            f"candidate pairs; EM {converged} in {notes.get('em_iterations', '?')} iterations; "
+            f"prior {model.prior:.3g}"
+        )
+
+
+@mpi_app.command(
+    "thresholds",
+    help="Activate a new version of the active model with other thresholds (0 < lower < upper "
+    "< 1): link at or above --upper, queue for review at or above --lower.",
+)
+def mpi_thresholds(
+    upper: Annotated[float | None, typer.Option(help="link at or above this probability")] = None,
+    lower: Annotated[float | None, typer.Option(help="review at or above this probability")] = None,
+) -> None:
+    from hub.db import session_scope
+    from hub.mpi.operations import ModelAdminError, set_thresholds
+
+    if upper is None and lower is None:
+        raise _fail("give --upper and/or --lower", 2)
+    try:
+        with session_scope() as session:
+            old, new = set_thresholds(session, upper=upper, lower=lower)
+    except ModelAdminError as exc:
+        raise _fail(str(exc), 2) from None
+    _print_model(new)
+    typer.echo(
+        f"activated (was {old.version}: link >= {old.upper_threshold}, "
+        f"review >= {old.lower_threshold})"
+    )

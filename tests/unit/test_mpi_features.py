@@ -1,0 +1,111 @@
+"""Match features from Patients and CSV rows: normalisation, flags, refusals."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
+from hub.mpi.features import (
+    EmptyRecordError,
+    MatchFeatures,
+    features_from_patient,
+    features_from_row,
+    normalise_phone,
+    parse_birth_date,
+)
+from hub.mpi.identifiers import make_resident_id
+
+RID = make_resident_id("420502", date(1980, 3, 2), 123, "male")
+
+
+def test_patient_features_are_normalised() -> None:
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [
+            {"system": RESIDENT_ID_SYSTEM, "value": RID.lower()},
+            {"system": INSURANCE_PERSON_SYSTEM, "value": "YC123"},
+            {"system": "urn:h001", "value": "MRN-1"},
+        ],
+        "name": [{"use": "official", "family": "陳", "given": ["偉"]}],
+        "gender": "male",
+        "birthDate": "1980-03-02",
+        "telecom": [
+            {"system": "phone", "value": "+86 138-0000-0000"},
+            {"system": "email", "value": "a@b.cn"},
+        ],
+        "address": [
+            {
+                "use": "home",
+                "text": "湖北省宜昌市西陵区西陵街道学院社区 3号",
+                "district": "西陵区",
+                "postalCode": "443000",
+            }
+        ],
+    }
+    f = features_from_patient(patient)
+    assert f.resident_id == RID.upper()
+    assert f.insurance_number == "YC123"
+    assert f.local_ids == (("urn:h001", "MRN-1"),)
+    assert f.phones == ("13800000000",)
+    assert (f.district, f.township, f.village) == ("420502", "西陵街道", "学院社区")
+    assert f.name.family == "陈" and f.name.full_pinyin == "chenwei"
+    assert f.flags == ()
+
+
+def test_bad_values_are_kept_flagged_and_left_out() -> None:
+    row = {
+        "source_id": "1",
+        "name": "张伟",
+        "birth_date": "1980-02-30",
+        "id_number": RID[:-1] + ("0" if RID[-1] != "0" else "1"),
+        "phone": "13x-not-a-phone",
+        "gender": "男",
+    }
+    f = features_from_row(row)
+    assert f.birth_date is None and "birth_date_unparsed" in f.flags
+    assert f.resident_id is None and f.resident_id_raw is not None
+    assert "resident_id_invalid" in f.flags
+    assert f.phones == () and "phone_invalid" in f.flags
+    assert f.sex == "male" and f.name.full_pinyin == "zhangwei"
+
+
+@pytest.mark.parametrize(
+    "text,expected", [("1980-03-02", date(1980, 3, 2)), ("19800302", date(1980, 3, 2)), ("", None)]
+)
+def test_birth_date_formats(text: str, expected: date | None) -> None:
+    assert parse_birth_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["02/03/1980", "1980-13-01", "abc"])
+def test_bad_birth_dates_raise(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_birth_date(text)
+
+
+def test_empty_record_is_refused_naming_fields() -> None:
+    with pytest.raises(EmptyRecordError, match="name, birth_date, identifier or phone"):
+        features_from_row({"source_id": "1", "gender": "F"})
+
+
+def test_phone_normalisation() -> None:
+    assert normalise_phone("0086 138 0000 0000") == "13800000000"
+    assert normalise_phone("0717-6222222") == "07176222222"
+    assert normalise_phone("call me") is None
+
+
+def test_features_roundtrip_through_json() -> None:
+    f = features_from_row(
+        {
+            "source_id": "9",
+            "family_name": "欧阳",
+            "given_name": "娜娜",
+            "birth_date": "20010203",
+            "id_number": RID,
+            "phone": "13900000000",
+            "address": "宜昌市夷陵区小溪塔街道城东社区",
+        }
+    )
+    assert MatchFeatures.from_json_dict(f.to_json_dict()) == f
+    assert f.name.family == "欧阳"
