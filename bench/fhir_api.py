@@ -478,6 +478,16 @@ def explain_searches(samples: list[Sample]) -> list[str]:
     return lines
 
 
+def vacuum_tables() -> None:
+    import psycopg
+
+    from hub.fhir.bulk import bulk_tables
+
+    url = os.environ["HUB_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"VACUUM (ANALYZE) {', '.join(bulk_tables())}")
+
+
 def patient_count() -> int:
     from hub.seeding import patient_count as count
 
@@ -539,6 +549,8 @@ def run(opts: Options, workdir: Path) -> None:
                 added = seed_population_bulk(size)
                 took = time.monotonic() - started
                 log(f"   {added:,} Patients loaded, {added / max(took, 1e-9):,.0f}/s")
+            with stage("VACUUM (ANALYZE) after the load, so no autovacuum runs while measuring"):
+                vacuum_tables()
             chosen = random.Random(size).sample(range(1, size + 1), min(size, 3000))
             picks = [f"res-0-{i:07d}" for i in chosen]
             size_samples = sample_patients(0, picks)

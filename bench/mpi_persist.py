@@ -26,12 +26,17 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from mpi_data import LinkageSet
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from hub.mpi.compare import record_keys
 from hub.mpi.features import MatchFeatures
 from hub.mpi.model import MatchModel
 
 BATCH = 100  # registrations per transaction
+# Diagnostic only, created in the throwaway database for the last run: deleting a source's
+# identifiers (write_identifiers) filters mpi_identifier on source_row, which has no index.
+DIAGNOSTIC_INDEX = "bench_ix_mpi_identifier_source_row"
 
 
 def use_database(url: str) -> None:
@@ -196,36 +201,46 @@ def _register_worker(task: tuple[list[int], bool, float]) -> dict[str, Any]:
     latencies: list[float] = []
     commits: list[float] = []
     decisions: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
     begin = time.time()
     for at in range(0, len(positions), BATCH):
         if time.time() >= deadline:
             break
-        session = new_session()
-        try:
-            for p in positions[at : at + BATCH]:
-                facility, source_id = keys[p]
+        for attempt in range(3):  # a deadlock or serialisation failure: retry the batch
+            session = new_session()
+            done: list[float] = []
+            outcomes: Counter[str] = Counter()
+            try:
+                for p in positions[at : at + BATCH]:
+                    facility, source_id = keys[p]
+                    start = time.perf_counter()
+                    if write_only:
+                        _write_only(session, cipher, facility, source_id, features[p])
+                        outcomes["new (no decision)"] += 1
+                    else:
+                        outcome = service.register_source(
+                            session, cipher, facility=facility, source_id=source_id,
+                            patient_id=None, features=features[p], actor="bench",
+                        )  # fmt: skip
+                        outcomes[outcome.decision] += 1
+                    done.append((time.perf_counter() - start) * 1e3)
                 start = time.perf_counter()
-                if write_only:
-                    _write_only(session, cipher, facility, source_id, features[p])
-                    decisions["new (no decision)"] += 1
-                else:
-                    outcome = service.register_source(
-                        session, cipher, facility=facility, source_id=source_id,
-                        patient_id=None, features=features[p], actor="bench",
-                    )  # fmt: skip
-                    decisions[outcome.decision] += 1
-                latencies.append((time.perf_counter() - start) * 1e3)
-            start = time.perf_counter()
-            flush_pending_audit(session)
-            session.commit()
-            commits.append((time.perf_counter() - start) * 1e3)
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+                flush_pending_audit(session)
+                session.commit()
+                commits.append((time.perf_counter() - start) * 1e3)
+                latencies += done
+                decisions.update(outcomes)
+                break
+            except DBAPIError as exc:
+                session.rollback()
+                failures["deadlock" if "deadlock" in str(exc).lower() else type(exc).__name__] += 1
+                if attempt == 2:
+                    failures["batch given up"] += 1
+            finally:
+                session.close()
     return {"begin": begin, "end": time.time(), "latencies": latencies, "commits": commits,
-            "decisions": decisions, "components": dict(timers.seconds)}  # fmt: skip
+            "decisions": decisions, "components": dict(timers.seconds),
+            "failures": failures}  # fmt: skip
 
 
 @dataclass
@@ -240,6 +255,8 @@ class Throughput:
     decisions: Counter[str]
     components: dict[str, float]
     planned: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    label: str = ""
 
     @property
     def per_second(self) -> float:
@@ -260,14 +277,16 @@ def register_all(
     latencies = [x for r in results for x in r["latencies"]]
     components: defaultdict[str, float] = defaultdict(float)
     decisions: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
     for r in results:
+        failures.update(r["failures"])
         for label, seconds in r["components"].items():
             components[label] += seconds
         decisions.update(r["decisions"])
     seconds = max(r["end"] for r in results) - min(r["begin"] for r in results)
     return Throughput(backend, workers, write_only, len(latencies), seconds, latencies,
                       [x for r in results for x in r["commits"]], decisions,
-                      components, len(positions))  # fmt: skip
+                      components, len(positions), failures)  # fmt: skip
 
 
 @contextmanager
@@ -329,12 +348,17 @@ def run_backend(
         print(f"# {backend}: preload {preload_text(out.preload)}", flush=True)
         with session_scope() as session:
             activate_model(session, model)
-        plan = [(w, False) for w in workers] + [(1, True)]
-        for k, (w, write_only) in enumerate(plan):
+        plan = [(w, False, "register_source") for w in workers]
+        plan += [(1, True, "write-only baseline"), (max(workers), False, "+ index (diagnostic)")]
+        for k, (w, write_only, label) in enumerate(plan):
+            if label.startswith("+ index"):
+                with session_scope() as session:  # what the schema lacks: see the report
+                    session.execute(text(f"CREATE INDEX {DIAGNOSTIC_INDEX} ON mpi_identifier "
+                                         "(source_row)"))  # fmt: skip
             result = register_all(backend, slices[k % len(slices)], w, write_only, max_seconds)
+            result.label = label
             out.runs.append(result)
-            print(f"# {backend}: {'write-only' if write_only else 'register_source'} x{w}: "
-                  f"{result.per_second:,.0f}/s", flush=True)  # fmt: skip
+            print(f"# {backend}: {label} x{w}: {result.per_second:,.0f}/s", flush=True)
         use_database(url)  # the parent's engine, disposed before the database is dropped
     return out
 

@@ -48,6 +48,8 @@ def mpi_load(
     facility: Annotated[str, typer.Option(help="the facility's code (hub facilities list)")],
     batch_size: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 500,
 ) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from hub.mpi.bulk import BulkLoadError, inspect_csv, load_csv
 
     try:
@@ -56,6 +58,12 @@ def mpi_load(
             report = load_csv(file, facility, progress=advance, batch_size=batch_size)
     except BulkLoadError as exc:
         raise _fail(f"not loaded: {exc}", 2) from None
+    except SQLAlchemyError as exc:
+        raise _fail(
+            f"load stopped by a database error ({type(exc).__name__}); the batches before it are "
+            "committed and loading the file again continues where it stopped",
+            1,
+        ) from None
     for issue in report.rejected:
         typer.echo(f"row {issue.row}: {issue.field}: {issue.message}")
     _print_load_summary(report)

@@ -252,9 +252,13 @@ def _write_generic(session: Session, resource_type: str, batch: _Prepared, now: 
             )
 
 
+def bulk_tables() -> list[str]:
+    """The tables a bulk load writes (audit tables aside)."""
+    return [table.__tablename__ for table in _COLUMNS]
+
+
 def analyze_tables(session: Session) -> None:
     """Refresh the planner's statistics after a large load (PostgreSQL; a no-op elsewhere)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    names = ", ".join(table.__tablename__ for table in _COLUMNS)
-    session.execute(text(f"ANALYZE {names}"))
+    session.execute(text(f"ANALYZE {', '.join(bulk_tables())}"))

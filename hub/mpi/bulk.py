@@ -207,7 +207,6 @@ def _check_row(
         return Issue(number, "source_id", f"is not a patient number (1-{MAX_SOURCE_ID} characters)")
     if source_id in seen:
         return Issue(number, "source_id", f"repeats the patient number of row {seen[source_id]}")
-    seen[source_id] = number
     try:
         features_from_row(values)  # without the local number: is there anything to match on?
     except EmptyRecordError:
@@ -217,6 +216,7 @@ def _check_row(
                          "or phone besides source_id")  # fmt: skip
         return Issue(number, typed[0], "is not usable and the record has nothing else to match "
                      "on (name, birth_date, id_number or phone)")  # fmt: skip
+    seen[source_id] = number
     return _Row(number, source_id, values)
 
 

@@ -22,11 +22,12 @@ Columns the file does not have leave their elements as stored.
 from __future__ import annotations
 
 import contextlib
-import copy
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from hub.fhir.systems import NAMESPACE, RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.mpi.features import ORIGINAL_TEXT_EXTENSION, normalise_sex, parse_birth_date
@@ -138,7 +139,7 @@ def row_patient(
     stored: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Patient of ``row`` (its file has ``columns``), laid over ``stored`` if there is one."""
-    patient: dict[str, Any] = copy.deepcopy(dict(stored)) if stored else {}
+    patient: dict[str, Any] = orjson.loads(orjson.dumps(stored)) if stored else {}
     patient["resourceType"], patient["id"] = "Patient", patient_id
     meta = {k: v for k, v in (patient.pop("meta", None) or {}).items()
             if k not in ("versionId", "lastUpdated")}  # fmt: skip

@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
@@ -50,8 +50,15 @@ def lock_keys(session: Session, cipher: FieldCipher, keys: list[str]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted({key_index(cipher, k) for k in keys}):  # one order: no deadlocks
-        session.execute(select(func.pg_advisory_xact_lock(int(key[:15], 16))))
+    lock_ids = sorted({int(key_index(cipher, k)[:15], 16) for k in keys})  # one order: no deadlock
+    if lock_ids:  # one round trip; rows are locked in the array's (sorted) order
+        session.execute(_LOCK_MANY, {"ids": lock_ids})
+
+
+_LOCK_MANY = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS BIGINT[])) WITH ORDINALITY AS t(k, n)"
+    " ORDER BY n"
+)
 
 
 def new_person(session: Session, now: datetime) -> PersonRow:
