@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from hub.mpi.features import MatchFeatures
 from hub.mpi.identifiers import id_distance_kind
@@ -31,6 +31,9 @@ SPECS: tuple[ComparisonSpec, ...] = (
     ComparisonSpec("phone", ("different", "same"), tf=False),
     ComparisonSpec("address", ("different", "district", "township", "village"), tf=False),
     ComparisonSpec("insurance_number", ("different", "same"), tf=False),
+    # Any other identifier both records carry in the same system (a shared registry number,
+    # a national ID of another country); facility numbers differ by system, so stay missing.
+    ComparisonSpec("other_id", ("different", "near", "exact"), tf=False),
 )
 
 
@@ -81,6 +84,21 @@ def _address(a: MatchFeatures, b: MatchFeatures) -> int:
     return 0
 
 
+def _other_id(a: MatchFeatures, b: MatchFeatures) -> int:
+    if not a.local_ids or not b.local_ids:
+        return MISSING
+    theirs: dict[str, list[str]] = {}
+    for system, value in b.local_ids:
+        theirs.setdefault(system, []).append(value)
+    best = MISSING
+    for system, value in a.local_ids:
+        for other in theirs.get(system, ()):
+            if value == other:
+                return 2
+            best = max(best, 1 if OSA.distance(value, other) <= 1 else 0)
+    return best
+
+
 def compare(a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
     na, nb = a.name, b.name
     return (
@@ -95,6 +113,7 @@ def compare(a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
         _address(a, b),
         MISSING if not a.insurance_number or not b.insurance_number
         else int(a.insurance_number == b.insurance_number),
+        _other_id(a, b),
     )  # fmt: skip
 
 
@@ -102,7 +121,7 @@ def tf_values(f: MatchFeatures) -> tuple[str | None, ...]:
     """The values whose frequency adjusts the exact-agreement weight (names)."""
     keys = f.name
     return (None, keys.family_pinyin or None, keys.given_pinyin or None,
-            None, None, None, None, None)  # fmt: skip
+            None, None, None, None, None, None)  # fmt: skip
 
 
 def _date_variants(d: date) -> list[str]:
@@ -122,6 +141,7 @@ def record_keys(f: MatchFeatures) -> tuple[str, ...]:
     keys += [f"ph:{p}" for p in f.phones]
     if f.insurance_number:
         keys.append(f"in:{f.insurance_number}")
+    keys += [f"ox:{system}|{value}" for system, value in f.local_ids]
     name = f.name
     if f.birth_date:
         year = f.birth_date.year
