@@ -67,6 +67,7 @@ class IdentifierRow(Base):
     __table_args__ = (
         Index("ix_mpi_identifier_lookup", "system", "value_index"),
         Index("ix_mpi_identifier_person", "person_id"),
+        Index("ix_mpi_identifier_source", "source_row"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
