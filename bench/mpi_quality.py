@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     _print_rows(rows)
     print("* id compared: diagnostic, the data set's identifier (FEBRL soc_sec_id, fake_1000 "
-          "email) put in the insurance-number slot\n  because compare.py ignores local "
-          "identifiers; not the briefed mapping, not counted for the goals.\n"
+          "email) put in the insurance-number slot\n  instead of being compared as an identifier "
+          "of its own system (other_id); not counted for the goals.\n"
           "* link_only: Splink told that FEBRL4 is two files without duplicates inside each "
           "(link_only); the engine and the\n  Splink baseline above deduplicate the 10,000 "
           "records as one file.")  # fmt: skip
