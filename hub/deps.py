@@ -10,12 +10,11 @@ import orjson
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hub.audit.service import flush_pending_audit
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.auth.service import get_issuer
 from hub.auth.tokens import InvalidTokenError
-from hub.db import new_session
+from hub.db import session_scope
 from hub.errors import InvalidRequest, PayloadTooLarge, Unauthorized
 from hub.fhir.store import FhirStore
 from hub.security.fields import get_cipher
@@ -103,14 +102,5 @@ JsonBody = Annotated[Any, Depends(json_body)]
 @contextmanager
 def unit_of_work(actor: Actor) -> Iterator[FhirStore]:
     """One transaction per request: audit rows are flushed into it, then it commits."""
-    session = new_session()
-    try:
-        store = FhirStore(session, actor, get_cipher(), get_settings().fhir_base_url)
-        yield store
-        flush_pending_audit(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with session_scope() as session:
+        yield FhirStore(session, actor, get_cipher(), get_settings().fhir_base_url)
