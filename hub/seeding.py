@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -79,6 +80,19 @@ def patient_count() -> int:
         ).scalar_one()
 
 
+def _missing_patients(
+    count: int, seed: int, existing: set[str], progress: Progress | None
+) -> Iterator[dict[str, Any]]:
+    """The seed's synthetic Patients (ids ``res-{seed}-0000001``...) not stored yet."""
+    for index, resident in enumerate(generate_residents(count, seed=seed), start=1):
+        patient_id = f"res-{seed}-{index:07d}"
+        if patient_id in existing:
+            if progress:
+                progress(1)
+            continue
+        yield resident_to_patient(resident, patient_id=patient_id)
+
+
 def seed_population(count: int, *, seed: int = 0, progress: Progress | None = None) -> int:
     """Synthetic residents as Patients with ids ``res-000001``... Idempotent for a given seed."""
     existing = _existing_ids("Patient")
@@ -96,13 +110,8 @@ def seed_population(count: int, *, seed: int = 0, progress: Progress | None = No
             progress(len(batch))
         batch.clear()
 
-    for index, resident in enumerate(generate_residents(count, seed=seed), start=1):
-        patient_id = f"res-{seed}-{index:07d}"
-        if patient_id in existing:
-            if progress:
-                progress(1)
-            continue
-        batch.append((patient_id, resident_to_patient(resident, patient_id=patient_id)))
+    for patient in _missing_patients(count, seed, existing, progress):
+        batch.append((str(patient["id"]), patient))
         if len(batch) >= BATCH:
             flush()
     if batch:
@@ -140,13 +149,8 @@ def seed_population_bulk(
 
     def batches() -> Iterator[list[dict[str, object]]]:
         batch: list[dict[str, object]] = []
-        for index, resident in enumerate(generate_residents(count, seed=seed), start=1):
-            patient_id = f"res-{seed}-{index:07d}"
-            if patient_id in existing:
-                if progress:
-                    progress(1)
-                continue
-            batch.append(resident_to_patient(resident, patient_id=patient_id))
+        for patient in _missing_patients(count, seed, existing, progress):
+            batch.append(patient)
             if len(batch) >= batch_size:
                 yield batch
                 batch = []

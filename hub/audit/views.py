@@ -15,7 +15,7 @@ from hub.errors import InvalidRequest, NotFound
 from hub.fhir import access
 from hub.fhir.responses import fhir_response
 from hub.fhir.search.dates import DateFormatError, date_range
-from hub.fhir.search.params import split_prefix
+from hub.fhir.search.params import int_param, split_prefix
 from hub.settings import get_settings
 
 router = APIRouter(prefix="/fhir/AuditEvent", tags=["FHIR R4"])
@@ -132,8 +132,9 @@ def _seq(value: str) -> int:
 def search_audit(request: Request, actor: CurrentActor) -> Response:
     params = request.query_params.multi_items()
     settings = get_settings()
-    count = min(int(dict(params).get("_count", "50") or 50), settings.max_page_size)
-    offset = int(dict(params).get("_offset", "0") or 0)
+    given = dict(params)
+    count = min(int_param("_count", given.get("_count") or "50", 0, 10**9), settings.max_page_size)
+    offset = int_param("_offset", given.get("_offset") or "0", 0, 10_000_000)
     with unit_of_work(actor) as store:
         access.require(actor, "AuditEvent", Interaction.search)
         conds = _conditions(

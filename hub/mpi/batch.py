@@ -8,7 +8,7 @@ applies the same veto per candidate person.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from hub.mpi.blocking import BlockingIndex, candidate_pairs
@@ -55,6 +55,17 @@ class _Clusters:
         return True
 
 
+def blocked_pairs(
+    records: Sequence[MatchFeatures], *, max_block: int, candidates_per_record: int
+) -> Iterator[tuple[int, int]]:
+    """Candidate pairs of a batch of records, through the same blocking keys as online."""
+    index = BlockingIndex(max_block=max_block)
+    keys = [record_keys(r) for r in records]
+    for i, record_keys_i in enumerate(keys):
+        index.add(i, record_keys_i)
+    return candidate_pairs(index, keys, limit=candidates_per_record)
+
+
 def link_batch(
     records: Sequence[MatchFeatures],
     model: MatchModel,
@@ -62,14 +73,11 @@ def link_batch(
     max_block: int = 2_000,
     candidates_per_record: int = 50,
 ) -> BatchResult:
-    index = BlockingIndex(max_block=max_block)
-    keys = [record_keys(r) for r in records]
-    for i, record_keys_i in enumerate(keys):
-        index.add(i, record_keys_i)
     tfs = [tf_values(r) for r in records]
     scored: list[tuple[float, int, int]] = []
     review = total = 0
-    for i, j in candidate_pairs(index, keys, limit=candidates_per_record):
+    pairs = blocked_pairs(records, max_block=max_block, candidates_per_record=candidates_per_record)
+    for i, j in pairs:
         total += 1
         weight = model.match_weight(compare(records[i], records[j]), tfs[i])
         probability = model.match_probability(weight)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from hub.mpi.blocking import BlockingIndex, candidate_pairs
-from hub.mpi.compare import SPECS, compare, record_keys, tf_values
+from hub.mpi.batch import blocked_pairs
+from hub.mpi.compare import SPECS, compare, tf_values
 from hub.mpi.features import MatchFeatures
 from hub.mpi.model import MatchModel
 from hub.mpi.training import train
@@ -25,11 +25,7 @@ def train_on_features(
     max_block: int = 2_000,
     candidates_per_record: int = 50,
 ) -> MatchModel:
-    index = BlockingIndex(max_block=max_block)
-    keys = [record_keys(r) for r in records]
-    for i, record_keys_i in enumerate(keys):
-        index.add(i, record_keys_i)
-    pairs = candidate_pairs(index, keys, limit=candidates_per_record)
+    pairs = blocked_pairs(records, max_block=max_block, candidates_per_record=candidates_per_record)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     model = train(
         list(records), compare, list(SPECS), pairs, tf_values=tf_values,

@@ -151,6 +151,14 @@ def test_patient_sees_only_accesses_to_its_own_record(
     assert app.get("/AuditEvent", params={"patient": other}).json()["total"] == 0
 
 
+def test_bad_paging_parameters_are_a_400(auditor: httpx.Client) -> None:
+    for params in ({"_count": "ten"}, {"_offset": "-1"}):
+        response = auditor.get("/AuditEvent", params=params)
+        assert response.status_code == 400, response.text
+        assert response.json()["resourceType"] == "OperationOutcome"
+    assert len(auditor.get("/AuditEvent", params={"_count": "2"}).json()["entry"]) <= 2
+
+
 def test_audit_event_is_read_only(api: httpx.Client, auditor: httpx.Client) -> None:
     newest = audit_events(auditor, agent="audit-office")[-1]
     event = {k: v for k, v in newest.items() if k != "id"}

@@ -93,7 +93,7 @@ def split_or_values(raw: str) -> tuple[str, ...]:
     return tuple(v for v in values if v != "")
 
 
-def _int_param(name: str, raw: str, low: int, high: int) -> int:
+def int_param(name: str, raw: str, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
@@ -212,9 +212,9 @@ def _apply_result_param(
 ) -> None:
     if name == "_count":
         # _count is a hint: the server may return fewer than asked for, never more.
-        request.count = min(_int_param(name, raw, 0, 10_000_000), max_count)
+        request.count = min(int_param(name, raw, 0, 10_000_000), max_count)
     elif name == "_offset":
-        request.offset = _int_param(name, raw, 0, 10_000_000)
+        request.offset = int_param(name, raw, 0, 10_000_000)
     elif name == "_sort":
         definition = definitions[request.resource_type]
         for item in raw.split(","):
