@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.hl7v2.views import router as hl7v2_router
 from hub import __version__
 from hub.audit.service import AuditEntry, record_standalone
 from hub.audit.views import router as audit_router
@@ -18,6 +19,7 @@ from hub.deps import ANONYMOUS
 from hub.errors import FhirError, NotFound
 from hub.fhir.responses import fhir_response
 from hub.fhir.router import router as fhir_router
+from hub.metrics import router as metrics_router
 from hub.mpi.interfaces import router as mpi_interfaces_router
 from hub.mpi.views import router as mpi_stewardship_router
 
@@ -126,6 +128,8 @@ def create_app() -> FastAPI:
     app.include_router(mpi_interfaces_router)  # before the generic router: Patient/$match
     app.include_router(fhir_router)
     app.include_router(mpi_stewardship_router)
+    app.include_router(hl7v2_router)
+    app.include_router(metrics_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

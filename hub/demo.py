@@ -15,7 +15,7 @@ from hub.settings import get_settings
 console = Console(stderr=True)
 
 
-def run_demo(*, host: str, port: int, residents: int, serve: bool) -> None:
+def run_demo(*, host: str, port: int, residents: int, serve: bool, mllp_port: int = 2575) -> None:
     base = f"http://{host}:{port}"
     export_base = ""
     if "HUB_PUBLIC_BASE_URL" not in os.environ and base != get_settings().public_base_url:
@@ -46,6 +46,9 @@ def run_demo(*, host: str, port: int, residents: int, serve: bool) -> None:
         flush=True,
     )
     if serve:
+        from hub.cli.hl7_commands import start_mllp_in_background
         from hub.server import run_server
 
+        start_mllp_in_background(mllp_port)
+        print(f"HL7 v2 (MLLP) listener on {host}:{mllp_port}; try: hub messages list", flush=True)
         run_server(host, port)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+
+MODEL_MODULES = (
+    "hub.audit.models",
+    "hub.auth.models",
+    "hub.fhir.models",
+    "hub.mpi.models",
+    "adapters.hl7v2.models",
+    "adapters.outbound.models",
+)
+
 
 def import_all_models() -> None:
-    import hub.audit.models
-    import hub.auth.models
-    import hub.fhir.models
-    import hub.mpi.models  # noqa: F401
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

@@ -47,6 +47,28 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
 
     celery_broker_url: str = ""  # empty: tasks run in-process
+    celery_queue: str = "hub"  # one queue per deployment (tests use their own)
+
+    # HL7 v2 over MLLP (adapters/hl7v2)
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    mllp_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    mllp_idle_timeout_seconds: float = Field(default=600.0, gt=0)
+    mllp_max_connections: int = Field(default=1000, ge=1)
+    mllp_tls_cert: Path | None = None  # PEM certificate chain: TLS on when set
+    mllp_tls_key: Path | None = None
+    mllp_tls_client_ca: Path | None = None  # when set, client certificates are required
+    hl7_default_charset: str = "UNICODE UTF-8"  # when MSH-18 is empty
+    # MLLP senders wait for a reply, so by default every message is answered; set this to let
+    # MSH-15 (NE, ER, SU) suppress commit ACKs for senders that really do not wait.
+    mllp_honour_accept_ack_type: bool = False
+    inbox_max_attempts: int = Field(default=5, ge=1)  # then the message is dead-lettered
+    inbox_retry_base_seconds: float = Field(default=2.0, gt=0)  # doubled per attempt
+    inbox_batch_size: int = Field(default=100, ge=1)  # messages per processing transaction
+    # Outbound delivery to facilities (adapters/outbound)
+    outbox_max_attempts: int = Field(default=8, ge=1)  # transient failures, then dead-lettered
+    outbox_retry_base_seconds: float = Field(default=5.0, gt=0)  # doubled per attempt
+    outbound_timeout_seconds: float = Field(default=30.0, gt=0)  # connect and ACK/response wait
 
     @property
     def effective_database_url(self) -> str:

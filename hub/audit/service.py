@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from hub.audit.models import GENESIS_HASH, AuditHead, AuditPatient, AuditRecord
 from hub.auth.actor import Actor
 
-_PENDING = "hub_audit_pending"
+PENDING_AUDIT = _PENDING = "hub_audit_pending"  # session.info key of unwritten entries
 
 ACTION_BY_INTERACTION = {
     "create": "C",

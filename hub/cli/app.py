@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.cli.auth_commands import clients_app, token_command
+from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
 from hub.cli.mpi_commands import mpi_app
 from hub.cli.progress import progress_bar
 
@@ -29,6 +30,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(synth_app, name="synth")
 app.add_typer(clients_app, name="clients")
 app.add_typer(mpi_app, name="mpi")
+app.add_typer(messages_app, name="messages")
+app.command("mllp")(mllp_command)
+app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
     token_command
 )
@@ -132,10 +136,11 @@ def demo(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     residents: Annotated[int, typer.Option(help="synthetic residents")] = 10_000,
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="start the API")] = True,
+    mllp_port: Annotated[int, typer.Option(help="HL7 v2 MLLP listener port")] = 2575,
 ) -> None:
     from hub.demo import run_demo
 
-    run_demo(host=host, port=port, residents=residents, serve=serve_api)
+    run_demo(host=host, port=port, residents=residents, serve=serve_api, mllp_port=mllp_port)
 
 
 @synth_app.command(

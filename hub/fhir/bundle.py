@@ -185,9 +185,13 @@ class BundleProcessor:
                         mapping[alias] = f"{resource_type}/{new_id}"
                 entry["_assigned_id"] = new_id
             elif method == "PUT" and isinstance(entry.get("fullUrl"), str):
-                resource_type, resource_id, _ = _split_url(url)
+                resource_type, resource_id, query = _split_url(url)
+                if resource_id is None and query:  # conditional: resolve the target now
+                    resource_id = self._conditional_target(i, resource_type, query)
+                    entry["_assigned_id"] = resource_id
                 if resource_id:
-                    mapping[entry["fullUrl"]] = f"{resource_type}/{resource_id}"
+                    for alias in _reference_forms(entry["fullUrl"], resource_type):
+                        mapping[alias] = f"{resource_type}/{resource_id}"
         for entry in entries:
             if isinstance(entry.get("resource"), dict):
                 _rewrite_references(entry["resource"], mapping, strict=True)
@@ -203,6 +207,19 @@ class BundleProcessor:
                 exc.diagnostics = f"transaction entry {i} failed: {exc.diagnostics}"
                 raise
         return [results[i] for i in range(len(entries))]
+
+    def _conditional_target(
+        self, index: int, resource_type: str, query: list[tuple[str, str]]
+    ) -> str:
+        """The id a conditional PUT will write: the one match, or a new id when none."""
+        found = matching(self.store, resource_type, query)
+        if len(found) > 1:
+            raise FhirError(
+                f"entry[{index}] conditional update criteria match several resources",
+                status=412,
+                code="duplicate",
+            )
+        return found[0].resource_id if found else str(uuid.uuid4())
 
     def _batch_entry(self, entry: dict[str, Any]) -> EntryResult:
         pending: list[AuditEntry] = self.store.session.info.setdefault(_PENDING, [])
@@ -231,7 +248,12 @@ class BundleProcessor:
             return _written(store.create(resource_type, body, resource_id=assigned), "201 Created")
         if method == "PUT":
             body = entry["resource"]
-            if resource_id is None:
+            assigned = entry.pop("_assigned_id", None)
+            if resource_id is None and assigned is not None:
+                if body.get("id") not in (None, assigned):
+                    raise InvalidRequest("body id does not match the resource the criteria found")
+                stored, created = store.update(resource_type, assigned, dict(body, id=assigned))
+            elif resource_id is None:
                 stored, created = conditional_update(store, resource_type, query, body)
             else:
                 stored, created = store.update(

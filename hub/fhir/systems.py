@@ -26,3 +26,11 @@ ADDRESS_DISTRICT_CODE_EXTENSION = f"{NAMESPACE}/StructureDefinition/address-dist
 def facility_patient_system(facility_code: str) -> str:
     """Identifier namespace for one facility's local patient numbers."""
     return f"{NAMESPACE}/sid/facility/{facility_code}/patient"
+
+
+def facility_identifier_system(facility_code: str, kind: str) -> str:
+    """Identifier namespace for one kind of a facility's own numbers (``"encounter"``, ``"order"``).
+
+    ``facility_identifier_system(code, "patient")`` is :func:`facility_patient_system` (code).
+    """
+    return f"{NAMESPACE}/sid/facility/{facility_code}/{kind}"

@@ -21,6 +21,15 @@ def source_id_of(patient: dict[str, Any], facility: str) -> str:
     return f"Patient/{patient.get('id')}"
 
 
+def is_retired(patient: dict[str, Any]) -> bool:
+    """A record the facility merged into another (HL7 A40/A34/A47, or a FHIR client saying so):
+    inactive and replaced-by. It leaves the index; the survivor carries the person."""
+    links = patient.get("link") or []
+    return patient.get("active") is False and any(
+        link.get("type") == "replaced-by" for link in links if isinstance(link, dict)
+    )
+
+
 @on_write("Patient")
 def index_patient(
     store: FhirStore, kind: WriteKind, resource_type: str, patient: dict[str, Any]
@@ -28,7 +37,7 @@ def index_patient(
     facility = store.actor.facility
     source_id = source_id_of(patient, facility)
     actor = f"{store.actor.client_id}@{facility}"
-    if kind is WriteKind.DELETE:
+    if kind is WriteKind.DELETE or is_retired(patient):
         remove_source(store.session, store.cipher, facility, source_id, actor)
         return
     try:

@@ -20,6 +20,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from adapters.outbound.merge import announce_merge
 from hub.auth.actor import Actor
 from hub.mpi import store as db
 from hub.mpi.errors import (
@@ -327,6 +328,7 @@ def merge_persons(
     move_sources(session, moving, target, action="merge", at=now, actor=steward, reason=text)
     settle(session, cipher, [source_person, target])
     audit_change(session, actor, "merge", patient_ids(session, [target.id]))
+    announce_merge(session, cipher, header.id)  # ADT^A40 to the facilities, same transaction
     return MergeResult(header.id, source_person.enterprise_id, target.enterprise_id, len(moving))
 
 

@@ -84,6 +84,21 @@ class FieldCipher:
         data = _b64decode(payload)
         return AESGCM(key).decrypt(data[:12], data[12:], key_id.encode()).decode()
 
+    def seal_bytes(self, data: bytes) -> bytes:
+        """Encrypt a blob (raw messages): ``{key_id}:`` + nonce + ciphertext."""
+        nonce = os.urandom(12)
+        key_id = self.active_key_id
+        sealed = AESGCM(self.keys[key_id]).encrypt(nonce, data, key_id.encode())
+        return key_id.encode() + b":" + nonce + sealed
+
+    def open_bytes(self, blob: bytes) -> bytes:
+        key_id_bytes, _, payload = blob.partition(b":")
+        key_id = key_id_bytes.decode()
+        key = self.keys.get(key_id)
+        if key is None:
+            raise FieldKeyError(f"no field key {key_id!r} configured to decrypt a stored value")
+        return AESGCM(key).decrypt(payload[:12], payload[12:], key_id_bytes)
+
     def blind_index(self, kind: str, value: str) -> str:
         digest = hmac.new(self.blind_key, f"{kind}|{value}".encode(), hashlib.sha256)
         return BLIND_PREFIX + digest.hexdigest()[:40]

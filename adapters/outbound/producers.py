@@ -1,0 +1,202 @@
+"""Write hooks that turn store changes into outbox rows, in the writing transaction.
+
+Registered through ``hub.fhir.hooks.SERVICE_HOOK_MODULES``, so every path that writes (REST,
+Bundles, HL7 v2 inbound, the CLI) produces the same messages:
+
+- Appointment -> SIU to the facilities of its participants (Location -> managing
+  Organization, PractitionerRole -> organization, Practitioner -> its roles' organizations,
+  HealthcareService -> provider, and an Organization itself): S12 when it becomes ``booked``,
+  S14 when a booked appointment changes, S15 when a booked one is ``cancelled``. Deletions
+  and other statuses send nothing.
+- ServiceRequest with a referral category (SNOMED 3457005 "patient referral", or the code
+  ``referral``) -> REF^I12 to the performers' facilities when it is first sent (created, or
+  leaving ``draft``); RRI^I12 to performers and requester when its status changes later.
+- Task whose focus (or basedOn) is such a ServiceRequest -> RRI^I12 with the Task's status
+  when it is created or its status changes, to the request's performers and requester.
+- Any write -> the matching rest-hook Subscriptions (``subscriptions.py``).
+
+HL7 v2 goes only to facilities with an active ``hl7v2-mllp`` Endpoint, and never back to the
+facility that made the change (its system already knows). Each row's idempotency key is
+destination + event + the resource version, so writing the same version again never enqueues
+a second message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.outbound.endpoints import has_endpoint
+from adapters.outbound.models import Channel
+from adapters.outbound.outbox import OutboundMessage, enqueue
+from adapters.outbound.resources import (
+    facilities_of,
+    hl7_facility_name,
+    load_resource,
+    previous_version,
+    reference_of,
+)
+from adapters.outbound.subscriptions import forget_subscriptions, notifications
+from adapters.outbound.v2_content import (
+    appointment_data,
+    patient_for,
+    referral_data,
+    subject_of,
+)
+from adapters.outbound.v2_messages import (
+    Header,
+    PatientData,
+    build_referral,
+    build_siu,
+    control_id_for,
+)
+from hub.fhir.hooks import WriteKind, on_write
+from hub.fhir.search_parameters import SUPPORTED_TYPES
+from hub.fhir.store import FhirStore
+
+REFERRAL_CODES = frozenset({"3457005", "referral"})
+NOT_SUBSCRIBABLE = frozenset({"Subscription", "AuditEvent"})
+Builder = Callable[[Header, PatientData], str]
+
+
+def _version(resource: dict[str, Any]) -> str:
+    return str((resource.get("meta") or {}).get("versionId") or "1")
+
+
+def _send_v2(
+    store: FhirStore,
+    recipients: Iterable[str],
+    event: str,
+    resource: dict[str, Any],
+    patient_id: str,
+    build: Builder,
+) -> None:
+    """Build and enqueue one message per recipient with an HL7 v2 endpoint (not the writer)."""
+    session, cipher = store.session, store.cipher
+    source = f"{resource['resourceType']}/{resource['id']}/_history/{_version(resource)}"
+    for destination in sorted(set(recipients) - {store.actor.facility}):
+        if not has_endpoint(session, cipher, destination, Channel.HL7V2):
+            continue
+        key = f"{destination}|{event}|{source}"
+        header = Header(
+            hl7_facility_name(session, cipher, destination), control_id_for(key), datetime.now(UTC)
+        )
+        patient = (
+            patient_for(session, cipher, patient_id, destination) if patient_id else PatientData(())
+        )
+        text = build(header, patient)
+        message = OutboundMessage(destination, Channel.HL7V2, event, source, key, text.encode())
+        enqueue(session, cipher, message)
+
+
+def _facilities(store: FhirStore, references: Iterable[Any]) -> set[str]:
+    found: set[str] = set()
+    for value in references:
+        found |= facilities_of(store.session, store.cipher, reference_of(value))
+    return found
+
+
+@on_write("Appointment")
+def appointment_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, appointment: dict[str, Any]
+) -> None:
+    if kind is WriteKind.DELETE:
+        return
+    previous = previous_version(store.session, store.cipher, appointment)
+    before = (previous or {}).get("status")
+    status = appointment.get("status")
+    if status == "booked":
+        trigger = "S14" if before == "booked" else "S12"
+    elif status == "cancelled" and before == "booked":
+        trigger = "S15"
+    else:
+        return
+    actors = [p.get("actor") for p in appointment.get("participant") or []]
+    data = appointment_data(appointment)
+    _send_v2(store, _facilities(store, actors), f"SIU^{trigger}", appointment,
+             subject_of(appointment, "participant"),
+             lambda header, patient: build_siu(trigger, header, data, patient))  # fmt: skip
+
+
+def is_referral(request: dict[str, Any]) -> bool:
+    return any(
+        coding.get("code") in REFERRAL_CODES
+        for concept in request.get("category") or []
+        for coding in concept.get("coding") or []
+    )
+
+
+def _referral_parties(store: FhirStore, request: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(performer facilities, requester facilities) of a referral."""
+    performers = _facilities(store, request.get("performer") or [])
+    return performers, _facilities(store, [request.get("requester")])
+
+
+@on_write("ServiceRequest")
+def referral_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, request: dict[str, Any]
+) -> None:
+    status = request.get("status")
+    if kind is WriteKind.DELETE or status == "draft" or not is_referral(request):
+        return
+    previous = previous_version(store.session, store.cipher, request)
+    before = (previous or {}).get("status")
+    performers, requesters = _referral_parties(store, request)
+    if previous is None or before == "draft":
+        code, recipients = "REF", performers
+    elif before != status:
+        code, recipients = "RRI", performers | requesters
+    else:
+        return
+    data = referral_data(request)
+    _send_v2(store, recipients, f"{code}^I12", request, subject_of(request, "subject"),
+             lambda header, patient: build_referral(code, header, data, patient))  # fmt: skip
+
+
+@on_write("Task")
+def referral_task_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, task: dict[str, Any]
+) -> None:
+    if kind is WriteKind.DELETE:
+        return
+    targets = [task.get("focus"), *(task.get("basedOn") or [])]
+    request_ref = next(
+        (r for r in map(reference_of, targets) if r.startswith("ServiceRequest/")), ""
+    )
+    if not request_ref:
+        return
+    request = load_resource(
+        store.session, store.cipher, "ServiceRequest", request_ref.removeprefix("ServiceRequest/")
+    )
+    if request is None or not is_referral(request):
+        return
+    previous = previous_version(store.session, store.cipher, task)
+    if previous is not None and previous.get("status") == task.get("status"):
+        return
+    performers, requesters = _referral_parties(store, request)
+    data = referral_data(request, status=str(task.get("status") or ""))
+    patient = subject_of(task, "for") or subject_of(request, "subject")
+    _send_v2(store, performers | requesters, "RRI^I12", task, patient,
+             lambda header, pid: build_referral("RRI", header, data, pid))  # fmt: skip
+
+
+def notify_subscribers(
+    store: FhirStore, kind: WriteKind, resource_type: str, resource: dict[str, Any]
+) -> None:
+    if kind is WriteKind.DELETE:
+        return
+    for message in notifications(store.session, store.cipher, resource, store.base_url):
+        enqueue(store.session, store.cipher, message)
+
+
+@on_write("Subscription")
+def subscription_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, subscription: dict[str, Any]
+) -> None:
+    forget_subscriptions(store.session)  # the next write reads the subscriptions again
+
+
+for _type in SUPPORTED_TYPES:
+    if _type not in NOT_SUBSCRIBABLE:
+        on_write(_type)(notify_subscribers)

@@ -1,0 +1,172 @@
+"""Faults with a real broker and real processes: nothing acknowledged is ever lost.
+
+Each test runs its own Redis server (so the broker can really go down and come back), the
+listener (``hub mllp``) and a Celery worker (``hub worker``) as subprocesses against the test
+database, and kills them with SIGKILL where a crash would hurt most.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.hl7v2.client import send_messages
+from adapters.hl7v2.models import MessageStatus
+from tests.integration.hl7_harness import inbox_rows, msa
+from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+class Stack:
+    """A private broker plus listener and worker processes sharing the test database."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.redis_port, self.mllp_port = _free_port(), _free_port()
+        self.run_dir = run_dir
+        self.env = dict(
+            os.environ,
+            HUB_CELERY_BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            HUB_CELERY_QUEUE=f"hub-test-{uuid.uuid4().hex[:8]}",
+        )
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        log = (self.run_dir / f"{name}-{uuid.uuid4().hex[:6]}.log").open("wb")
+        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                                env=self.env)  # fmt: skip
+
+    def start_broker(self) -> None:
+        assert REDIS is not None
+        self._start("redis", [REDIS, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no"])  # fmt: skip
+        _wait_port(self.redis_port)
+
+    def start_listener(self) -> None:
+        self._start("mllp", [sys.executable, "-m", "hub.cli", "mllp", "--port",
+                             str(self.mllp_port)])  # fmt: skip
+        _wait_port(self.mllp_port)
+
+    def start_worker(self) -> None:
+        self._start("worker", [sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1",
+                               "--loglevel", "warning"])  # fmt: skip
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def close(self) -> None:
+        for name in list(self.processes):
+            self.kill(name)
+
+
+@pytest.fixture
+def stack(database: str, run_dir: Path) -> Iterator[Stack]:
+    created = Stack(run_dir)
+    yield created
+    created.close()
+
+
+def _wait_status(control_ids: set[str], status: MessageStatus, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = inbox_rows(lambda r: r.control_id in control_ids)
+        if len(rows) == len(control_ids) and all(r.status == status.value for r in rows):
+            return
+        time.sleep(0.25)
+    states = sorted({r.status for r in inbox_rows(lambda r: r.control_id in control_ids)})
+    raise AssertionError(f"messages did not all reach {status}: {states}")
+
+
+def _send_batch(stack: Stack, count: int) -> tuple[set[str], list[str]]:
+    messages = [adt() for _ in range(count)]
+    acks = send_messages("127.0.0.1", stack.mllp_port, [m[0].encode() for m in messages])
+    assert [msa(a)[0] for a in acks] == ["AA"] * count
+    return {m[1] for m in messages}, [m[2] for m in messages]
+
+
+def test_listener_killed_right_after_the_ack_loses_nothing(stack: Stack) -> None:
+    stack.start_broker()
+    stack.start_listener()
+    control_ids, mrns = _send_batch(stack, 20)
+    stack.kill("mllp")  # SIGKILL straight after the last ACK: no worker has run yet
+    stack.start_worker()
+    _wait_status(control_ids, MessageStatus.PROCESSED)
+    assert all(patient_by_mrn(m) is not None for m in mrns)
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_writes_once(stack: Stack) -> None:
+    stack.start_broker()
+    stack.start_listener()
+    stack.start_worker()
+    control_ids, mrns = _send_batch(stack, 150)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # kill it once it is busy with the batch
+        done = inbox_rows(lambda r: r.control_id in control_ids and r.status == "processed")
+        if done:
+            break
+        time.sleep(0.05)
+    stack.kill("worker")
+    stack.start_worker()
+    _wait_status(control_ids, MessageStatus.PROCESSED)
+    versions = {patient_by_mrn(m)["meta"]["versionId"] for m in mrns}  # type: ignore[index]
+    assert versions == {"1"}  # each message written once, the killed batch redone cleanly
+
+
+def test_broker_down_messages_wait_in_the_inbox_and_flow_when_it_returns(stack: Stack) -> None:
+    stack.start_broker()
+    stack.start_listener()
+    stack.start_worker()
+    stack.kill("redis")
+    control_ids, _ = _send_batch(stack, 10)  # still acknowledged: the inbox is the database
+    time.sleep(1.0)
+    assert {r.status for r in inbox_rows(lambda r: r.control_id in control_ids)} == {"received"}
+    stack.start_broker()  # same port: listener and worker reconnect
+    _wait_status(control_ids, MessageStatus.PROCESSED)
+
+
+def test_a_task_delivered_twice_processes_each_message_once(stack: Stack) -> None:
+    stack.start_broker()
+    stack.start_listener()
+    control_ids, mrns = _send_batch(stack, 10)
+    stack.kill("mllp")
+    from celery import Celery
+
+    publisher = Celery(broker=stack.env["HUB_CELERY_BROKER_URL"])
+    for _ in range(3):  # the same work announced three times (a redelivery, a sweep)
+        publisher.send_task("hub.hl7v2.process_facility", args=[FACILITY],
+                            queue=stack.env["HUB_CELERY_QUEUE"])  # fmt: skip
+    stack.start_worker()
+    _wait_status(control_ids, MessageStatus.PROCESSED)
+    versions = {patient_by_mrn(m)["meta"]["versionId"] for m in mrns}  # type: ignore[index]
+    assert versions == {"1"}
