@@ -139,5 +139,5 @@ def messages_replay(
             raise typer.Exit(1) from None
     dispatcher = get_dispatcher()
     dispatcher.notify(facilities)
-    dispatcher.close()
+    dispatcher.close()  # in-process: finishes the replayed messages before the command exits
     console.print(f"{len(replayed)} messages queued again")

@@ -11,16 +11,17 @@ from contextlib import contextmanager
 from sqlalchemy import select
 
 from adapters.hl7v2.client import send_messages
-from adapters.hl7v2.dispatch import InProcessDispatcher
+from adapters.hl7v2.dispatch import INBOX
 from adapters.hl7v2.gateway import Hl7Gateway
 from adapters.hl7v2.models import InboxRow, MessageStatus
 from adapters.hl7v2.parse import parse_message
 from hub.db import session_scope
+from hub.dispatch import InProcessDispatcher
 
 
 class RunningGateway:
     def __init__(self) -> None:
-        self.dispatcher = InProcessDispatcher(sweep_seconds=0.5)
+        self.dispatcher = InProcessDispatcher(INBOX, sweep_seconds=0.5)
         self.gateway = Hl7Gateway(dispatcher=self.dispatcher, port=0)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

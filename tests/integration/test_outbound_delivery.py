@@ -34,6 +34,7 @@ from adapters.outbound.v2_messages import control_id_for
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
+from hub.dispatch import InProcessDispatcher
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.models import PersonRow, SourceRow
@@ -61,9 +62,9 @@ class Recorder:
 @pytest.fixture(autouse=True)
 def recorder(database: str) -> Iterator[Recorder]:
     recording = Recorder()
-    previous = dispatch.install_dispatcher(recording)
+    previous = dispatch.install(recording)
     yield recording
-    dispatch.install_dispatcher(previous)
+    dispatch.install(previous)
 
 
 class Receiver:
@@ -468,8 +469,8 @@ def test_the_in_process_dispatcher_delivers_after_commit(
     facility(writer)
     facility(target, mllp_port=listener.port)
     [pat] = write(_actor(writer), patient(writer))
-    running = dispatch.InProcessDispatcher(sweep_seconds=0.2)
-    dispatch.install_dispatcher(running)  # the recorder fixture puts its predecessor back
+    running = InProcessDispatcher(dispatch.OUTBOX, sweep_seconds=0.2)
+    dispatch.install(running)  # the recorder fixture puts its predecessor back
     try:
         write(_actor(writer), appointment(pat["id"], target))
         deadline = time.monotonic() + 20

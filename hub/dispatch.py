@@ -1,0 +1,154 @@
+"""Waking workers after a commit: a Celery task when a broker is configured, else a thread.
+
+The hub's background work is keyed queues of durable rows: the HL7 inbox per sending facility,
+the outbox per destination. The row is the record; a wake-up only says "key X has work". A lost
+wake-up (broker down, process killed right after its commit) costs latency, not data: each
+queue's sweeper (a beat task in ``hub worker``; a timer in the in-process thread) finds every
+key with due rows and wakes it again.
+
+    CeleryDispatcher     publishes ``queue.task_name`` per key from a thread of its own, so
+                         the caller (an ACK path, a commit hook) never waits on the broker
+    InProcessDispatcher  one thread drains keys as they are notified (demo, tests)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from hub.db import session_scope
+
+log = logging.getLogger("hub.dispatch")
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    name: str  # for thread names and logs
+    task_name: str  # the Celery task taking one key
+    drain: Callable[[str], Any]  # process everything due for one key
+    due: Callable[[Session], list[str]]  # keys with due rows (the sweeper)
+
+
+class Dispatcher(Protocol):
+    def notify(self, keys: Iterable[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CeleryDispatcher:
+    """At most one task per key per ``interval`` seconds: a worker drains all that is due."""
+
+    def __init__(self, queue: WorkQueue, interval: float = 0.05) -> None:
+        self.queue = queue
+        self.interval = interval
+        self._pending: set[str] = set()
+        self._wake = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"{queue.name}-publisher", daemon=True
+        )
+        self._thread.start()
+
+    def notify(self, keys: Iterable[str]) -> None:
+        with self._wake:
+            self._pending.update(keys)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        from hub.worker import celery_app
+
+        while True:
+            with self._wake:
+                while not self._pending and not self._stopped:
+                    self._wake.wait()
+                if self._stopped and not self._pending:
+                    return
+                keys, self._pending = self._pending, set()
+            try:
+                for key in sorted(keys):
+                    celery_app.send_task(self.queue.task_name, args=[key], retry=False)
+            except Exception as exc:
+                log.warning("%s: broker unavailable (%s); %d keys wait for the sweeper",
+                            self.queue.name, type(exc).__name__, len(keys))  # fmt: skip
+            time.sleep(self.interval)
+
+    def close(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        self._thread.join(timeout=10)
+
+
+class InProcessDispatcher:
+    def __init__(self, queue: WorkQueue, sweep_seconds: float = 2.0) -> None:
+        self.queue = queue
+        self.sweep_seconds = sweep_seconds
+        self._dirty: set[str] = set()
+        self._wake = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=queue.name, daemon=True)
+        self._thread.start()
+
+    def notify(self, keys: Iterable[str]) -> None:
+        with self._wake:
+            self._dirty.update(keys)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        last_sweep = 0.0
+        while True:
+            with self._wake:
+                if not self._dirty and not self._stopped:
+                    self._wake.wait(timeout=self.sweep_seconds)
+                if self._stopped:
+                    return
+                keys, self._dirty = self._dirty, set()
+            try:
+                if time.monotonic() - last_sweep >= self.sweep_seconds:
+                    last_sweep = time.monotonic()
+                    with session_scope() as session:
+                        keys |= set(self.queue.due(session))
+                for key in sorted(keys):
+                    self.queue.drain(key)
+            except Exception:
+                log.exception("%s: in-process work failed; the sweeper retries", self.queue.name)
+
+    def close(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+
+
+def make_dispatcher(queue: WorkQueue, broker_url: str) -> Dispatcher:
+    return CeleryDispatcher(queue) if broker_url else InProcessDispatcher(queue)
+
+
+_shared: dict[str, Dispatcher] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_dispatcher(queue: WorkQueue) -> Dispatcher:
+    """The process's dispatcher for ``queue``, made on first use from the settings."""
+    with _shared_lock:
+        if queue.name not in _shared:
+            from hub.settings import get_settings
+
+            _shared[queue.name] = make_dispatcher(queue, get_settings().celery_broker_url)
+        return _shared[queue.name]
+
+
+def install_dispatcher(queue: WorkQueue, dispatcher: Dispatcher | None) -> Dispatcher | None:
+    """Replace the process's dispatcher of ``queue`` (tests, an embedding app); returns the
+    previous one, which the caller closes if it should stop. None: the next use makes one."""
+    with _shared_lock:
+        previous = _shared.pop(queue.name, None)
+        if dispatcher is not None:
+            _shared[queue.name] = dispatcher
+        return previous
