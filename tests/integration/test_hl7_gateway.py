@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from adapters.hl7v2.models import InboxRow, MessageStatus
 from adapters.hl7v2.parse import parse_message
@@ -24,6 +24,7 @@ from hub.fhir.conditional import matching
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.identifiers import check_digit
+from hub.mpi.models import SourceRow
 from hub.security.fields import get_cipher
 from tests.integration.conftest import LiveHub, TokenFactory
 from tests.integration.hl7_harness import inbox_rows, msa, running_gateway, wait_processed
@@ -176,6 +177,11 @@ def test_a40_merge_retires_the_old_record(database: str) -> None:
     retired = patient_by_mrn(old_mrn)
     assert retired is not None and retired["active"] is False
     assert retired["link"][0]["type"] == "replaced-by"
+    with session_scope() as session:  # the retired record left the patient index
+        sources = session.scalars(
+            select(SourceRow.source_id).where(SourceRow.facility == FACILITY)
+        ).all()
+    assert old_mrn not in sources and new_mrn in sources
 
 
 def test_dead_letters_replay_through_the_api(
