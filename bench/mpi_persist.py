@@ -3,9 +3,10 @@
 The preload builds every row with the helpers of hub.mpi.store (sealed features, content hash,
 keyed block keys, blind-indexed and sealed identifiers) and writes them with COPY (PostgreSQL)
 or one executemany per table (SQLite): the hub has no bulk path of its own into the index.
-Registrations go through hub.mpi.service.register_source in forked worker processes, ``BATCH``
-per transaction, each worker stopping at a deadline so a slow backend stays bounded. The
-functions register_source calls are wrapped with timers inside the workers (not in the parent).
+Registrations go through hub.mpi.service.register_source (one call per record) and through
+hub.mpi.registration.register_sources (one call per transaction) in forked worker processes,
+``BATCH`` records per transaction, each worker stopping at a deadline so a slow backend stays
+bounded. The functions they call are wrapped with timers inside the workers (not in the parent).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from mpi_data import LinkageSet
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from hub.mpi.compare import record_keys
@@ -34,9 +34,9 @@ from hub.mpi.features import MatchFeatures
 from hub.mpi.model import MatchModel
 
 BATCH = 100  # registrations per transaction
-# Diagnostic only, created in the throwaway database for the last run: deleting a source's
-# identifiers (write_identifiers) filters mpi_identifier on source_row, which has no index.
-DIAGNOSTIC_INDEX = "bench_ix_mpi_identifier_source_row"
+SINGLE = "register_source"  # one call per record, BATCH calls per transaction
+BATCHED = "register_sources"  # one call per transaction of BATCH records
+CONFIGURATIONS_PER_WORKER_COUNT = 2  # SINGLE and BATCHED; + 1 write-only baseline in all
 
 
 def use_database(url: str) -> None:
@@ -171,16 +171,17 @@ def _write_only(session: Any, cipher: Any, facility: str, source_id: str, f: Mat
     )  # fmt: skip
     session.add(source)
     session.flush()
-    db.write_keys(session, cipher, source, record_keys(f))
-    db.write_identifiers(session, cipher, source, f)
+    db.write_keys(session, cipher, source, record_keys(f), replace=False)
+    db.write_identifiers(session, cipher, source, f, replace=False)
     session.add(LinkEventRow(at=now, action="new", source_row=source.id, from_person=None,
                              to_person=person.id, score=None, actor="bench",
                              reason="decision new"))  # fmt: skip
-    db.refresh_golden(session, cipher, person)
+    db.refresh_golden(session, cipher, person, only=source)
 
 
-def _register_worker(task: tuple[list[int], bool, float]) -> dict[str, Any]:
-    positions, write_only, deadline = task
+def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
+    positions, mode, deadline = task
+    import hub.mpi.registration as registration
     import hub.mpi.service as service
     import hub.mpi.store as store
     from hub.audit.service import flush_pending_audit
@@ -188,12 +189,25 @@ def _register_worker(task: tuple[list[int], bool, float]) -> dict[str, Any]:
     from hub.security.fields import get_cipher
 
     timers = _Timers()
-    for module, name, label in (
-        (store, "lock_keys", "lock keys"), (service, "active_model", "active model"),
-        (service, "find_candidates", "find + score candidates"),
-        (store, "write_keys", "write keys"), (store, "write_identifiers", "write identifiers"),
-        (store, "refresh_golden", "golden record"),
-    ):  # fmt: skip
+    if mode == "batch":
+        wrapped = (
+            (store, "lock_hashed", "lock keys"),
+            (registration, "active_model", "active model"),
+            (registration, "_stored_candidates", "candidate keys"),
+            (registration, "_open", "open candidates"),
+            (registration, "decide_batch", "score + decide"),
+            (registration, "write_batch", "write rows + golden"),
+        )
+    else:
+        wrapped = (
+            (store, "lock_hashed", "lock keys"),
+            (service, "active_model", "active model"),
+            (service, "_candidates", "find + score candidates"),
+            (store, "write_keys", "write keys"),
+            (store, "write_identifiers", "write identifiers"),
+            (store, "refresh_golden", "golden record"),
+        )
+    for module, name, label in wrapped:  # fmt: skip
         timers.wrap(module, name, label)
     cipher = get_cipher()
     features: list[MatchFeatures] = SHARED["features"]
@@ -211,10 +225,18 @@ def _register_worker(task: tuple[list[int], bool, float]) -> dict[str, Any]:
             done: list[float] = []
             outcomes: Counter[str] = Counter()
             try:
-                for p in positions[at : at + BATCH]:
+                chunk = positions[at : at + BATCH]
+                if mode == "batch":
+                    start = time.perf_counter()
+                    items = [registration.Registration(*keys[p], None, features[p], "bench")
+                             for p in chunk]  # fmt: skip
+                    for outcome in registration.register_sources(session, cipher, items):
+                        outcomes[outcome.decision] += 1
+                    done += [(time.perf_counter() - start) * 1e3 / len(chunk)] * len(chunk)
+                for p in chunk if mode != "batch" else ():
                     facility, source_id = keys[p]
                     start = time.perf_counter()
-                    if write_only:
+                    if mode == "write-only":
                         _write_only(session, cipher, facility, source_id, features[p])
                         outcomes["new (no decision)"] += 1
                     else:
@@ -247,7 +269,7 @@ def _register_worker(task: tuple[list[int], bool, float]) -> dict[str, Any]:
 class Throughput:
     backend: str
     workers: int
-    write_only: bool
+    mode: str  # single | batch | write-only
     count: int
     seconds: float
     latencies: list[float]
@@ -264,7 +286,7 @@ class Throughput:
 
 
 def register_all(
-    backend: str, positions: list[int], workers: int, write_only: bool, max_seconds: float
+    backend: str, positions: list[int], workers: int, mode: str, max_seconds: float
 ) -> Throughput:
     from hub.db import reset_engine
 
@@ -273,7 +295,7 @@ def register_all(
     context = multiprocessing.get_context("fork")
     deadline = time.time() + max_seconds
     with context.Pool(workers) as pool:
-        results = pool.map(_register_worker, [(c, write_only, deadline) for c in chunks])
+        results = pool.map(_register_worker, [(c, mode, deadline) for c in chunks])
     latencies = [x for r in results for x in r["latencies"]]
     components: defaultdict[str, float] = defaultdict(float)
     decisions: Counter[str] = Counter()
@@ -284,7 +306,7 @@ def register_all(
             components[label] += seconds
         decisions.update(r["decisions"])
     seconds = max(r["end"] for r in results) - min(r["begin"] for r in results)
-    return Throughput(backend, workers, write_only, len(latencies), seconds, latencies,
+    return Throughput(backend, workers, mode, len(latencies), seconds, latencies,
                       [x for r in results for x in r["commits"]], decisions,
                       components, len(positions), failures)  # fmt: skip
 
@@ -348,14 +370,11 @@ def run_backend(
         print(f"# {backend}: preload {preload_text(out.preload)}", flush=True)
         with session_scope() as session:
             activate_model(session, model)
-        plan = [(w, False, "register_source") for w in workers]
-        plan += [(1, True, "write-only baseline"), (max(workers), False, "+ index (diagnostic)")]
-        for k, (w, write_only, label) in enumerate(plan):
-            if label.startswith("+ index"):
-                with session_scope() as session:  # what the schema lacks: see the report
-                    session.execute(text(f"CREATE INDEX {DIAGNOSTIC_INDEX} ON mpi_identifier "
-                                         "(source_row)"))  # fmt: skip
-            result = register_all(backend, slices[k % len(slices)], w, write_only, max_seconds)
+        plan = [(w, "single", SINGLE) for w in workers]
+        plan += [(w, "batch", BATCHED) for w in workers]
+        plan += [(1, "write-only", "write-only baseline")]
+        for k, (w, mode, label) in enumerate(plan):
+            result = register_all(backend, slices[k % len(slices)], w, mode, max_seconds)
             result.label = label
             out.runs.append(result)
             print(f"# {backend}: {label} x{w}: {result.per_second:,.0f}/s", flush=True)

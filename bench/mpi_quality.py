@@ -45,7 +45,7 @@ from mpi_data import (
 from hub.mpi.batch import link_batch
 from hub.mpi.blocking import BlockingIndex, candidate_pairs, pairs_from_clusters
 from hub.mpi.clustering import Metrics, pairwise_metrics
-from hub.mpi.compare import compare, record_keys, tf_values
+from hub.mpi.compare import SPECS, compare, record_keys, tf_values
 from hub.mpi.features import MatchFeatures
 from hub.mpi.model import MatchModel
 from hub.mpi.train import LOWER_THRESHOLD, UPPER_THRESHOLD, train_on_features
@@ -142,6 +142,9 @@ def _diagnose(
         index.add(i, k)
     proposed = set(candidate_pairs(index, keys, limit=CANDIDATES))
     labels = ("birth_date", "family", "given")
+    names = [s.name for s in SPECS]
+    positions = [names.index(n) for n in ("birth_date", "family_name", "given_name")]
+    tops = [len(SPECS[at].levels) - 1 for at in positions]
     for i, j in pairs_from_clusters(data.truth):
         if clusters[i] == clusters[j]:
             continue
@@ -150,8 +153,8 @@ def _diagnose(
         if (i, j) not in proposed:
             where = "not proposed by blocking"
             run.losses[where] = run.losses.get(where, 0) + 1
-            levels = (vector[3], vector[1], vector[2])  # SPECS: birth_date, family, given
-            differ = [n for n, level, top in zip(labels, levels, (3, 4, 4), strict=True)
+            levels = [vector[at] for at in positions]
+            differ = [n for n, level, top in zip(labels, levels, tops, strict=True)
                       if level != top]  # fmt: skip
             run.blocking_misses[" + ".join(differ) + " differ" if differ else "none differ"] += 1
             continue

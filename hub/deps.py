@@ -49,7 +49,9 @@ async def current_actor(
         role=claims.role,
         scope=claims.scope,
         patient=claims.patient,
-        purpose_of_use=claims.purpose_of_use or request.headers.get("x-purpose-of-use"),
+        # Only the signed claim counts (IHE IUA): a header could claim break-glass unchecked.
+        purpose_of_use=claims.purpose_of_use,
+        purpose_reason=claims.purpose_reason,
         source_address=request.client.host if request.client else None,
     )
     request.state.actor = actor

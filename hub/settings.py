@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)  # transient failures, then dead-lettered
     outbox_retry_base_seconds: float = Field(default=5.0, gt=0)  # doubled per attempt
     outbound_timeout_seconds: float = Field(default=30.0, gt=0)  # connect and ACK/response wait
+    # Regional consent policy (JSON/TOML); None: the packaged consent/data/default_policy.json
+    consent_policy_file: Path | None = None
 
     @property
     def effective_database_url(self) -> str:

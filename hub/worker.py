@@ -20,6 +20,7 @@ _settings = get_settings()
 celery_app = Celery("hub", broker=_settings.celery_broker_url or "memory://")
 celery_app.conf.update(
     task_default_queue=_settings.celery_queue,
+    beat_schedule_filename=str(_settings.var_dir / "celerybeat-schedule"),
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

@@ -18,6 +18,7 @@ class Actor:
     purpose_of_use: str | None = None
     source_address: str | None = None
     scopes: tuple[Scope, ...] = field(default=(), compare=False)
+    purpose_reason: str | None = None  # the token's reason (break-glass: ETREAT)
 
     @classmethod
     def build(
@@ -30,6 +31,7 @@ class Actor:
         patient: str | None = None,
         purpose_of_use: str | None = None,
         source_address: str | None = None,
+        purpose_reason: str | None = None,
     ) -> Actor:
         return cls(
             client_id,
@@ -40,6 +42,7 @@ class Actor:
             purpose_of_use,
             source_address,
             parse_scopes(scope),
+            purpose_reason,
         )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.models import ClientRow, UsedAssertion
+from hub.auth.purpose import PurposeError, resolve_purpose
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.auth.scopes import ScopeError, narrow, parse_scopes
 from hub.auth.tokens import (
@@ -101,6 +102,7 @@ class TokenGrant:
     expires_in: int
     scope: str
     patient: str | None
+    purpose_of_use: str | None = None
 
 
 def exchange_client_assertion(
@@ -131,16 +133,23 @@ def exchange_client_assertion(
         raise OAuthError("invalid_scope", str(exc)) from None
     if not granted:
         raise OAuthError("invalid_scope", "none of the requested scopes is allowed")
+    try:  # IHE IUA: purpose_of_use (and reason, for ETREAT) are token request parameters
+        purpose, reason = resolve_purpose(
+            Role(client.role), form.get("purpose_of_use"), form.get("reason")
+        )
+    except PurposeError as exc:
+        raise OAuthError("invalid_request", str(exc)) from None
     token, claims = issuer.issue(
         client_id=client.client_id,
         facility=client.facility,
         role=Role(client.role),
         scope=granted,
         patient=client.patient_id,
-        purpose_of_use=form.get("purpose_of_use") or None,
+        purpose_of_use=purpose,
+        purpose_reason=reason,
     )
     expires_in = int((claims.expires_at - claims.issued_at).total_seconds())
-    return TokenGrant(token, expires_in, granted, client.patient_id)
+    return TokenGrant(token, expires_in, granted, client.patient_id, claims.purpose_of_use)
 
 
 def _unverified_issuer(assertion: str) -> str | None:

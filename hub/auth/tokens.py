@@ -30,6 +30,7 @@ from typing import Any
 from joserfc import errors, jws, jwt
 from joserfc.jwk import ECKey, JWKRegistry, Key, RSAKey
 
+from hub.auth.purpose import PurposeError, check_reason, iua_extension, parse_purpose
 from hub.auth.roles import Role
 
 CLOCK_SKEW_SECONDS = 30
@@ -76,6 +77,7 @@ class AccessClaims:
     issued_at: datetime
     expires_at: datetime
     purpose_of_use: str | None = None
+    purpose_reason: str | None = None  # free text; required with ETREAT (break-glass)
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,17 @@ class TokenIssuer:
         scope: str,
         patient: str | None = None,
         purpose_of_use: str | None = None,
+        purpose_reason: str | None = None,
         now: datetime | None = None,
     ) -> tuple[str, AccessClaims]:
+        """Sign a token. A purpose must be in the value set (ETREAT with a reason), else
+        :class:`hub.auth.purpose.PurposeError` (a ValueError); which role may claim which purpose
+        is the token endpoint's and CLI's business (:func:`hub.auth.purpose.resolve_purpose`)."""
         if not scope.strip():
             raise ValueError("an access token needs a scope")
+        purpose = parse_purpose(purpose_of_use) if purpose_of_use is not None else None
+        purpose_reason = check_reason(purpose, purpose_reason)
+        purpose_code = str(purpose) if purpose is not None else None
         issued_at = _whole_seconds(_now(now))
         claims = AccessClaims(
             client_id=client_id,
@@ -230,9 +239,16 @@ class TokenIssuer:
             jti=secrets.token_urlsafe(18),
             issued_at=issued_at,
             expires_at=issued_at + self.ttl,
-            purpose_of_use=purpose_of_use,
+            purpose_of_use=purpose_code,
+            purpose_reason=purpose_reason,
         )
-        optional = {"patient": patient, "purpose_of_use": purpose_of_use}
+        # Purpose of use: a flat claim (what the hub reads back) and the IHE IUA extension.
+        optional: dict[str, Any] = {
+            "patient": patient,
+            "purpose_of_use": purpose_code,
+            "purpose_reason": purpose_reason,
+            "extensions": iua_extension(purpose) if purpose is not None else None,
+        }
         payload: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -307,8 +323,11 @@ class TokenIssuer:
                 issued_at=_datetime(payload["iat"]),
                 expires_at=_datetime(payload["exp"]),
                 purpose_of_use=_optional_text(payload, "purpose_of_use"),
+                purpose_reason=_optional_text(payload, "purpose_reason"),
             )
-        except (ValueError, TypeError) as error:
+            if claims.purpose_of_use is not None:
+                check_reason(parse_purpose(claims.purpose_of_use), claims.purpose_reason)
+        except (ValueError, TypeError, PurposeError) as error:
             raise InvalidTokenError("invalid token claims") from error
         return _datetime(payload["nbf"]), claims
 

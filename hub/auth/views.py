@@ -49,6 +49,8 @@ async def token(request: Request) -> JSONResponse:
             }
             if grant.patient:
                 body["patient"] = grant.patient
+            if grant.purpose_of_use:
+                body["purpose_of_use"] = grant.purpose_of_use
             return body
 
         return JSONResponse(await run_in_threadpool(run), headers=NO_STORE)

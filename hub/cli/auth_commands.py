@@ -92,9 +92,16 @@ def token_command(
     role: Annotated[Role, typer.Option(help="role")],
     patient: Annotated[str | None, typer.Option(help="Patient id (patient role)")] = None,
     scope: Annotated[str | None, typer.Option(help="SMART scopes; default: the role's")] = None,
-    purpose: Annotated[str | None, typer.Option(help="purpose of use, e.g. TREAT")] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(help="purpose of use: TREAT, ETREAT, HPAYMT, HRESCH, PATRQT; default: role's"),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="why (required with ETREAT, emergency access)")
+    ] = None,
     client_id: Annotated[str, typer.Option(help="client id to put in the token")] = "hub-cli",
 ) -> None:
+    from hub.auth.purpose import PurposeError, resolve_purpose
     from hub.auth.scopes import ScopeError, parse_scopes
     from hub.auth.service import get_issuer
 
@@ -108,12 +115,18 @@ def token_command(
     except ScopeError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    try:
+        purpose_of_use, purpose_reason = resolve_purpose(role, purpose, reason)
+    except PurposeError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     token, _ = get_issuer().issue(
         client_id=client_id,
         facility=facility,
         role=role,
         scope=granted,
         patient=patient,
-        purpose_of_use=purpose,
+        purpose_of_use=purpose_of_use,
+        purpose_reason=purpose_reason,
     )
     typer.echo(token)

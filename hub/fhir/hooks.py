@@ -25,7 +25,7 @@ class WriteKind(StrEnum):
 WriteHook = Callable[["FhirStore", WriteKind, str, dict[str, Any]], None]
 _HOOKS: dict[str, list[WriteHook]] = {}
 # The services that follow store writes; imported once, before the first write runs its hooks.
-SERVICE_HOOK_MODULES = ("hub.mpi.hooks", "adapters.outbound.producers")
+SERVICE_HOOK_MODULES = ("hub.mpi.hooks", "adapters.outbound.producers", "consent.hooks")
 _loaded = False
 
 

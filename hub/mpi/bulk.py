@@ -1,27 +1,28 @@
 """Bulk load of a facility's existing patient list (``hub mpi load FILE.csv --facility CODE``).
 
-The file is checked whole before anything is written: UTF-8 (a byte-order mark is fine; a
-GB18030/GBK file is refused with a hint to re-encode it), a header with ``source_id`` and no
-unknown column, a facility code the region registry knows. :class:`BulkLoadError` says why.
+The file is checked whole before anything is written (:mod:`hub.mpi.bulk_file`; a refused
+file raises :class:`BulkLoadError`).
 
 Then rows stream in transactions of ``batch_size`` rows. Each row becomes a FHIR Patient
-(:mod:`hub.mpi.bulk_patient`) written through the store with a stable id, so the Patient write
-hook registers it in the patient index exactly as an API write would: one path for matching,
-search, encryption and history. A row that cannot be loaded (no ``source_id``, a repeated one,
-nothing to match on) is reported with its row number and column, and the other rows still
-load; values that do not parse (an impossible date, a malformed resident ID) are kept, flagged
-and left out of matching. A row whose Patient would not change is skipped without a write (and
-the index's content hash would make its registration a no-op anyway), so loading the same file
-twice changes nothing. Each batch is audited as ONE entry (interaction ``operation``) naming
-every Patient it wrote or compared, instead of one entry per Patient.
+(:mod:`hub.mpi.bulk_patient`) written through the store with a stable id: one path for search,
+encryption and history. The Patient write hook collects the batch's records
+(:func:`hub.mpi.hooks.deferred_registrations`) and the batch is registered in the patient index
+with :func:`hub.mpi.registration.register_sources` in the same transaction: the same decisions
+as one API write at a time (records of one batch are matched with each other too), one lock
+statement, one candidate query and one insert per table per batch. A row that cannot be loaded
+(no ``source_id``, a repeated one, nothing to match on) is reported with its row number and
+column, and the other rows still load; values that do not parse (an impossible date, a malformed
+resident ID) are kept, flagged and left out of matching. A row whose Patient would not change is
+skipped without a write (and the index's content hash would make its registration a no-op
+anyway), so loading the same file twice changes nothing. Each batch is audited as ONE entry
+(interaction ``operation``) naming every Patient it wrote or compared, instead of one entry per
+Patient.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,13 +35,17 @@ from hub.audit.service import AuditEntry, discard_pending_audit, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
-from hub.errors import FhirError, HubError
+from hub.errors import FhirError
 from hub.fhir.models import ResourceRow
 from hub.fhir.store import FhirStore
-from hub.mpi.bulk_patient import CSV_COLUMNS, patient_id_for, row_patient, same_patient
+from hub.mpi.bulk_file import BulkLoadError, CsvCheck, inspect_csv, records
+
+__all__ = ["BulkLoadError", "CsvCheck", "Issue", "LoadReport", "inspect_csv", "load_csv"]
+from hub.mpi.bulk_patient import patient_id_for, row_patient, same_patient
 from hub.mpi.features import EmptyRecordError, features_from_patient, features_from_row
+from hub.mpi.hooks import deferred_registrations
 from hub.mpi.models import SourceRow
-from hub.region.facilities import index_by_code, load_facilities
+from hub.mpi.registration import register_sources
 from hub.security.fields import FieldCipher, get_cipher, unseal_resource
 from hub.settings import get_settings
 
@@ -58,10 +63,6 @@ _ELEMENT_COLUMNS = {
     "_birthDate": "birth_date", "telecom": "phone", "address": "address",
 }  # fmt: skip
 Progress = Callable[[int], None]
-
-
-class BulkLoadError(HubError):
-    """The file cannot be loaded at all; nothing was written."""
 
 
 class Issue(NamedTuple):
@@ -91,97 +92,6 @@ class LoadReport:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class CsvCheck:
-    columns: tuple[str, ...]  # normalised header (stripped, lower case)
-    rows: int
-
-
-# -- checking the file -------------------------------------------------------------------------
-
-
-def inspect_csv(path: Path, facility: str) -> CsvCheck:
-    """Check everything that can fail for the whole file; raise BulkLoadError, write nothing."""
-    if facility not in index_by_code(load_facilities()):
-        raise BulkLoadError(
-            f"unknown facility code {facility[:32]!r}: `hub facilities list` shows the codes"
-        )
-    if not path.is_file():
-        raise BulkLoadError(f"{path} is not a file")
-    records = _records(path)
-    header = next(records, None)
-    if header is None:
-        raise BulkLoadError(f"{path.name} is empty: it needs a header row with source_id")
-    columns = _check_header(header[1])
-    rows = sum(1 for _ in records)
-    return CsvCheck(columns, rows)
-
-
-def _check_header(raw: list[str]) -> tuple[str, ...]:
-    columns = tuple(name.strip().lower() for name in raw)
-    if "" in columns:
-        raise BulkLoadError(f"header column {columns.index('') + 1} has no name")
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    if repeated:
-        raise BulkLoadError(f"header repeats column(s): {', '.join(repeated)}")
-    unknown = [c for c in columns if c not in CSV_COLUMNS]
-    if unknown:
-        raise BulkLoadError(
-            f"unknown column(s) {', '.join(repr(c[:40]) for c in unknown)}; "
-            f"the columns are: {', '.join(CSV_COLUMNS)}"
-        )
-    if "source_id" not in columns:
-        raise BulkLoadError("the header has no source_id column (the facility's patient number)")
-    return columns
-
-
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(row number, fields) of each non-blank CSV record; encoding and CSV errors as
-    BulkLoadError."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        line = 0
-        try:
-            for fields in reader:
-                start, line = line + 1, reader.line_num
-                if fields:
-                    yield start, fields
-        except UnicodeDecodeError:
-            raise BulkLoadError(_encoding_problem(path)) from None
-        except csv.Error as exc:
-            raise BulkLoadError(f"row {reader.line_num}: not readable as CSV ({exc})") from None
-
-
-def _encoding_problem(path: Path) -> str:
-    """Where the file stops being UTF-8, and what it probably is instead."""
-    utf8, gb = codecs.getincrementaldecoder("utf-8")(), codecs.getincrementaldecoder("gb18030")()
-    line, where, gb_ok = 1, None, True
-    with path.open("rb") as handle:
-        head = handle.read(2)
-        if head in (b"\xff\xfe", b"\xfe\xff"):
-            return f"{path.name} is UTF-16; save it as UTF-8 (CSV UTF-8 in Excel) and load it again"
-        handle.seek(0)
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            if where is None:
-                try:
-                    utf8.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    where = line + chunk[: max(exc.start, 0)].count(b"\n")
-                line += chunk.count(b"\n")
-            if gb_ok:
-                try:
-                    gb.decode(chunk)
-                except UnicodeDecodeError:
-                    gb_ok = False
-    problem = f"{path.name} is not UTF-8 (first bad byte on row {where or '?'})"
-    if gb_ok:
-        return (
-            f"{problem}; it looks like GB18030/GBK: re-encode it as UTF-8 "
-            f"(iconv -f GB18030 -t UTF-8 {path.name} > utf8.csv, or save as CSV UTF-8 in Excel)"
-        )
-    return f"{problem}; save it as UTF-8 and load it again"
 
 
 # -- checking a row ----------------------------------------------------------------------------
@@ -256,9 +166,9 @@ def load_csv(
     seen: dict[str, int] = {}
     batch: list[_Row] = []
     consumed = 0
-    records = _records(path)
-    next(records)  # the header, checked above
-    for number, fields in records:
+    rows = records(path)
+    next(rows)  # the header, checked above
+    for number, fields in rows:
         consumed += 1
         checked = _check_row(number, fields, check.columns, seen)
         if isinstance(checked, Issue):
@@ -309,6 +219,25 @@ class _BatchLoader:
         }
         targets = {r.source_id: known.get(r.source_id) or patient_id_for(self.facility, r.source_id)
                    for r in batch}  # fmt: skip
+        with deferred_registrations() as registrations:
+            counts, new_sources = self._write_rows(session, store, batch, known, targets, report)
+        register_sources(session, self.cipher, registrations)  # the index, once per batch
+        self._count_links(session, new_sources, report)
+        report.created += counts["created"]
+        report.updated += counts["updated"]
+        report.unchanged += counts["unchanged"]
+        self._audit(session, batch, targets, counts)
+
+    def _write_rows(
+        self,
+        session: Session,
+        store: FhirStore,
+        batch: list[_Row],
+        known: dict[str, str | None],
+        targets: dict[str, str],
+        report: LoadReport,
+    ) -> tuple[dict[str, int], list[str]]:
+        """Write the Patients that change; what happened to each row, the new source ids."""
         stored = self._stored_patients(session, sorted(set(targets.values())))
         new_sources: list[str] = []
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -334,11 +263,7 @@ class _BatchLoader:
             else:
                 counts["created"] += 1
                 new_sources.append(row.source_id)
-        self._count_links(session, new_sources, report)
-        report.created += counts["created"]
-        report.updated += counts["updated"]
-        report.unchanged += counts["unchanged"]
-        self._audit(session, batch, targets, counts)
+        return counts, new_sources
 
     def _stored_patients(self, session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
         rows = session.execute(

@@ -11,6 +11,13 @@ from datetime import date, timedelta
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from hub.mpi.addresses import (
+    LatinAddress,
+    compare_house_number,
+    compare_parts,
+    compare_postcode,
+    latin_address,
+)
 from hub.mpi.features import MatchFeatures
 from hub.mpi.identifiers import id_distance_kind
 from hub.mpi.names import blocking_keys as name_blocking_keys
@@ -26,7 +33,8 @@ SPECS: tuple[ComparisonSpec, ...] = (
     ComparisonSpec(
         "given_name", ("different", "similar", "partial", "homophone", "exact"), tf=True
     ),
-    ComparisonSpec("birth_date", ("different", "same_year", "near", "exact"), tf=False),
+    # close: within about a year (400 days), or two digits of YYYYMMDD mistyped.
+    ComparisonSpec("birth_date", ("different", "close", "same_year", "near", "exact"), tf=False),
     ComparisonSpec("sex", ("different", "same"), tf=False),
     ComparisonSpec("phone", ("different", "same"), tf=False),
     ComparisonSpec("address", ("different", "district", "township", "village"), tf=False),
@@ -34,6 +42,11 @@ SPECS: tuple[ComparisonSpec, ...] = (
     # Any other identifier both records carry in the same system (a shared registry number,
     # a national ID of another country); facility numbers differ by system, so stay missing.
     ComparisonSpec("other_id", ("different", "near", "exact"), tf=False),
+    # Addresses written without Hanzi (hub.mpi.addresses), each part graded on its own; missing
+    # for Chinese addresses, which the address comparison above reads.
+    ComparisonSpec("postcode", ("different", "near", "exact"), tf=False),
+    ComparisonSpec("house_number", ("different", "exact"), tf=False),
+    ComparisonSpec("address_parts", ("different", "one", "several", "all"), tf=False),
 )
 
 
@@ -56,18 +69,31 @@ def _birth_date(a: date | None, b: date | None) -> int:
     if a is None or b is None:
         return MISSING
     if a == b:
-        return 3
+        return 4
     if abs(a - b) <= timedelta(days=1) or (
         a.year == b.year and a.month == b.day and a.day == b.month
     ):
-        return 2
+        return 3
     digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-    if sum(x != y for x, y in zip(digits_a, digits_b, strict=True)) == 1:
-        return 2  # one mistyped digit
-    return 1 if a.year == b.year else 0
+    mistyped = sum(x != y for x, y in zip(digits_a, digits_b, strict=True))
+    if mistyped == 1:
+        return 3
+    if a.year == b.year:
+        return 2
+    return 1 if mistyped == 2 or abs(a - b) <= timedelta(days=400) else 0
+
+
+def _latin(f: MatchFeatures) -> LatinAddress | None:
+    """The record's address read as a western one, unless a Chinese district, township or
+    village was found in it (its last line may then be just "3-2-301")."""
+    if f.district or f.township or f.village:
+        return None
+    return latin_address(f.line)
 
 
 def _address(a: MatchFeatures, b: MatchFeatures) -> int:
+    if _latin(a) and _latin(b):
+        return MISSING  # graded part by part: postcode, house_number, address_parts
     if not (a.district or a.township or a.postal_code) or not (
         b.district or b.township or b.postal_code
     ):
@@ -99,8 +125,13 @@ def _other_id(a: MatchFeatures, b: MatchFeatures) -> int:
     return best
 
 
+def _latin_postcode(a: MatchFeatures, la: LatinAddress | None) -> str | None:
+    return a.postal_code if la is not None else None
+
+
 def compare(a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
     na, nb = a.name, b.name
+    la, lb = _latin(a), _latin(b)
     return (
         _resident_id(a, b),
         _name_level(int(compare_family(na, nb))) if na.family_pinyin and nb.family_pinyin
@@ -114,6 +145,9 @@ def compare(a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
         MISSING if not a.insurance_number or not b.insurance_number
         else int(a.insurance_number == b.insurance_number),
         _other_id(a, b),
+        compare_postcode(_latin_postcode(a, la), _latin_postcode(b, lb)),
+        compare_house_number(la, lb),
+        compare_parts(la, lb),
     )  # fmt: skip
 
 
@@ -121,7 +155,7 @@ def tf_values(f: MatchFeatures) -> tuple[str | None, ...]:
     """The values whose frequency adjusts the exact-agreement weight (names)."""
     keys = f.name
     return (None, keys.family_pinyin or None, keys.given_pinyin or None,
-            None, None, None, None, None, None)  # fmt: skip
+            None, None, None, None, None, None, None, None, None)  # fmt: skip
 
 
 def _date_variants(d: date) -> list[str]:
@@ -155,7 +189,47 @@ def record_keys(f: MatchFeatures) -> tuple[str, ...]:
             keys.append(f"fd:{name.family_pinyin}|{day}")
     elif name.full_pinyin:
         keys.append(f"fp:{name.full_pinyin}|{f.district or ''}")
+    keys += _western_keys(f)
     return tuple(dict.fromkeys(keys))
+
+
+def _name_parts(f: MatchFeatures) -> list[str]:
+    """Phonetic key (else letters) of the family and of the given name, whichever exist."""
+    name = f.name
+    parts = (name.family_phonetic or name.family_pinyin, name.given_phonetic or name.given_pinyin)
+    return [p for p in parts if p]
+
+
+def _western_keys(f: MatchFeatures) -> list[str]:
+    """Keys of records with a Latin-script address or a western name (phonetic keys): each
+    pairs two things (both name parts; a name part and the birth date, the postcode or the
+    house number; the birth date and the postcode or the house number), so a record whose
+    birth year, one name part or postcode was mistyped still meets its duplicates. Never a
+    postcode or a name part alone. Chinese records (Hanzi address, pinyin names) get none."""
+    address = _latin(f)
+    if address is None and not f.name.phonetic:
+        return []
+    keys: list[str] = []
+    day = f.birth_date.strftime("%Y%m%d") if f.birth_date else None
+    parts = _name_parts(f)
+    if len(parts) == 2:
+        keys.append("nn:" + "|".join(sorted(parts)))  # any birth date, either order
+    if day:
+        keys += [f"dn:{day}|{p}" for p in parts]
+    if address is None:
+        return keys
+    postcode, number = f.postal_code, address.number
+    if postcode:
+        if number:
+            keys.append(f"pn:{postcode}|{number}")
+        keys += [f"pp:{postcode}|{p}" for p in parts]  # either part: swaps meet too
+        if day:
+            keys.append(f"pd:{postcode}|{day}")
+    if number:
+        keys += [f"np:{number}|{p}" for p in parts]
+        if day:
+            keys.append(f"nd:{number}|{day}")
+    return keys
 
 
 def query_keys(f: MatchFeatures) -> tuple[str, ...]:

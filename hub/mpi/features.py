@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
+from hub.mpi.addresses import is_chinese_address
 from hub.mpi.identifiers import InvalidIdError, parse_id
 from hub.mpi.names import NameKeys, name_keys
 from hub.region.facilities import DISTRICTS
@@ -233,9 +234,22 @@ def features_from_patient(patient: Mapping[str, Any]) -> MatchFeatures:
     return _finish(
         b, family=name.get("family") or "", given=given, full_name=name.get("text") or "",
         birth_date=birth, sex=sex, district=district,
-        township=township, village=village, line=(lines[-1] if lines else None) or None,
+        township=township, village=village, line=_address_line(address, text),
         postal_code=address.get("postalCode"),
     )  # fmt: skip
+
+
+def _address_line(address: Mapping[str, Any], text: str) -> str | None:
+    """The line the comparisons read: a Chinese address's last line (the house within the
+    village); a Latin-script address whole, lines then city and state, comma-separated, for
+    hub.mpi.addresses to cut into house number, street and locality."""
+    lines = [str(line) for line in address.get("line") or [] if line]
+    if is_chinese_address(text) or is_chinese_address(address.get("city")):
+        return lines[-1] if lines else None
+    if address.get("text"):
+        return str(address["text"])
+    parts = [*lines, *(str(address[k]) for k in ("city", "state") if address.get(k))]
+    return ", ".join(parts) or None
 
 
 def features_from_row(

@@ -1,7 +1,15 @@
-"""Feeding the patient index from every Patient write in the FHIR store (same transaction)."""
+"""Feeding the patient index from every Patient write in the FHIR store (same transaction).
+
+Inside :func:`deferred_registrations` (the bulk loader) a Patient write does not register its
+record at once: the record is collected, and the caller registers the whole batch with
+:func:`hub.mpi.registration.register_sources` before its transaction commits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from hub.errors import InvalidResource
@@ -9,7 +17,21 @@ from hub.fhir.hooks import WriteKind, on_write
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.features import EmptyRecordError, features_from_patient
+from hub.mpi.registration import Registration
 from hub.mpi.service import register_source, remove_source
+
+_deferred: ContextVar[list[Registration] | None] = ContextVar("mpi_deferred", default=None)
+
+
+@contextmanager
+def deferred_registrations() -> Iterator[list[Registration]]:
+    """Collect the registrations of the Patient writes made inside, in write order."""
+    collected: list[Registration] = []
+    token = _deferred.set(collected)
+    try:
+        yield collected
+    finally:
+        _deferred.reset(token)
 
 
 def source_id_of(patient: dict[str, Any], facility: str) -> str:
@@ -44,5 +66,9 @@ def index_patient(
         features = features_from_patient(patient)
     except EmptyRecordError as exc:
         raise InvalidResource(f"Patient cannot be indexed: {exc}", code="required") from None
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.append(Registration(facility, source_id, str(patient.get("id")), features, actor))
+        return
     register_source(store.session, store.cipher, facility=facility, source_id=source_id,
                     patient_id=str(patient.get("id")), features=features, actor=actor)  # fmt: skip

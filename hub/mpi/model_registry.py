@@ -7,15 +7,18 @@ has data of its own; ``hub mpi train`` retrains on the hub's own source records.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from importlib import resources
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.mpi.compare import SPECS
 from hub.mpi.model import MatchModel
 from hub.mpi.models import ModelRow
 
+log = logging.getLogger("hub.mpi.model")
 _CACHE: dict[str, MatchModel] = {}
 
 
@@ -27,6 +30,8 @@ def packaged_model() -> MatchModel:
 
 
 def active_model(session: Session) -> MatchModel:
+    """The active trained model, or the packaged one when none is stored or the stored one was
+    trained for other comparisons (an upgrade changed them: ``hub mpi train`` again)."""
     row = session.execute(
         select(ModelRow.version).where(ModelRow.active.is_(True))
     ).scalar_one_or_none()
@@ -36,7 +41,12 @@ def active_model(session: Session) -> MatchModel:
         content = session.execute(
             select(ModelRow.content).where(ModelRow.version == row)
         ).scalar_one()
-        _CACHE[row] = MatchModel.from_json(content)
+        model = MatchModel.from_json(content)
+        if [c.name for c in model.comparisons] != [spec.name for spec in SPECS]:
+            log.warning("stored match model %s was trained for other comparisons; using the "
+                        "packaged model until `hub mpi train` runs", row)  # fmt: skip
+            model = packaged_model()
+        _CACHE[row] = model
     return _CACHE[row]
 
 

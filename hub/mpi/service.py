@@ -51,7 +51,19 @@ def find_candidates(
     limit: int = MAX_CANDIDATES,
 ) -> list[Candidate]:
     """Best-scoring source of each candidate person, highest probability first."""
-    hashed = sorted({db.key_index(cipher, k) for k in query_keys(features)})
+    hashed = db.hashed_keys(cipher, query_keys(features))
+    return _candidates(session, cipher, model, features, hashed, exclude_source, limit)
+
+
+def _candidates(
+    session: Session,
+    cipher: FieldCipher,
+    model: MatchModel,
+    features: MatchFeatures,
+    hashed: list[str],
+    exclude_source: int | None,
+    limit: int,
+) -> list[Candidate]:
     if not hashed:
         return []
     source_ids = select(BlockKeyRow.source_row).where(BlockKeyRow.key.in_(hashed)).distinct()
@@ -111,19 +123,22 @@ def register_source(
         person = session.get(PersonRow, existing.person_id)
         assert person is not None
         return MatchOutcome(person.enterprise_id, "unchanged", existing.score)
-    db.lock_keys(session, cipher, list(query_keys(features)))
+    hashed = db.hashed_keys(cipher, query_keys(features))
+    db.lock_hashed(session, hashed)
     model = active_model(session)
-    candidates = find_candidates(session, cipher, model, features,
-                                 exclude_source=existing.id if existing else None)  # fmt: skip
+    candidates = _candidates(session, cipher, model, features, hashed,
+                             existing.id if existing else None, MAX_CANDIDATES)  # fmt: skip
     top = candidates[0] if candidates else None
     decision = model.decide(top.probability) if top else Decision.NEW
     if existing is not None:
         return _update_source(session, cipher, existing, features, digest, patient_id, now, actor,
                               candidates)  # fmt: skip
-    if decision is Decision.LINK and top is not None:
-        person = session.get(PersonRow, top.person_id)
-        assert person is not None
-        state = "auto"
+    linked = decision is Decision.LINK and top is not None
+    if linked:
+        assert top is not None
+        found = session.get(PersonRow, top.person_id)
+        assert found is not None
+        person, state = found, "auto"
     else:
         person = db.new_person(session, now)
         state = "review" if decision is Decision.REVIEW else "new"
@@ -135,8 +150,8 @@ def register_source(
     )  # fmt: skip
     session.add(source)
     session.flush()
-    db.write_keys(session, cipher, source, record_keys(features))
-    db.write_identifiers(session, cipher, source, features)
+    db.write_keys(session, cipher, source, record_keys(features), replace=False)
+    db.write_identifiers(session, cipher, source, features, replace=False)
     if decision is Decision.REVIEW and top is not None:
         session.add(
             ReviewRow(
@@ -157,7 +172,7 @@ def register_source(
         actor,
         f"decision {decision}",
     )
-    db.refresh_golden(session, cipher, person)
+    db.refresh_golden(session, cipher, person, only=None if linked else source)
     return MatchOutcome(person.enterprise_id, str(decision), source.score, candidates[:5])
 
 

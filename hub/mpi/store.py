@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -42,22 +43,44 @@ def key_index(cipher: FieldCipher, key: str) -> str:
     return cipher.blind_index("block", key)[3:35]
 
 
+def hashed_keys(cipher: FieldCipher, keys: Iterable[str]) -> list[str]:
+    """The keyed hashes of ``keys``, sorted, without repeats."""
+    return sorted({key_index(cipher, k) for k in keys})
+
+
 def lock_keys(session: Session, cipher: FieldCipher, keys: list[str]) -> None:
     """Serialise registrations that share a blocking key (PostgreSQL advisory locks).
 
     Two facilities registering the same new person at once then see each other's record:
     the second waits for the first to commit. SQLite already serialises writers.
     """
+    lock_hashed(session, hashed_keys(cipher, keys))
+
+
+def lock_hashed(session: Session, hashed: Iterable[str]) -> None:
+    """Take the advisory locks of already hashed keys, all in one statement and one order.
+
+    Every registration first takes the index-wide lock ``INDEX_LOCK``: shared when it locks
+    its keys one by one, exclusive when it has more than ``MAX_KEY_LOCKS`` keys (a large batch:
+    PostgreSQL's shared lock table holds max_locks_per_transaction x max_connections entries,
+    6,400 by default). Locks are taken in one sorted order, so batches never deadlock.
+    """
     if session.get_bind().dialect.name != "postgresql":
         return
-    lock_ids = sorted({int(key_index(cipher, k)[:15], 16) for k in keys})  # one order: no deadlock
-    if lock_ids:  # one round trip; rows are locked in the array's (sorted) order
-        session.execute(_LOCK_MANY, {"ids": lock_ids})
+    lock_ids = sorted({int(h[:15], 16) for h in hashed})
+    if len(lock_ids) > MAX_KEY_LOCKS:
+        session.execute(_LOCK_INDEX)
+    elif lock_ids:  # one round trip; rows are locked in the array's (sorted) order
+        session.execute(_LOCK_MANY, {"ids": [INDEX_LOCK, *lock_ids]})
 
 
+MAX_KEY_LOCKS = 2_000
+INDEX_LOCK = -0x4D5049  # outside the key locks' range (they are non-negative, below 2**60)
+_LOCK_INDEX = text(f"SELECT pg_advisory_xact_lock({INDEX_LOCK})")
 _LOCK_MANY = text(
-    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS BIGINT[])) WITH ORDINALITY AS t(k, n)"
-    " ORDER BY n"
+    f"SELECT CASE WHEN k = {INDEX_LOCK} THEN pg_advisory_xact_lock_shared(k) "
+    "ELSE pg_advisory_xact_lock(k) END "
+    "FROM unnest(CAST(:ids AS BIGINT[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
 )
 
 
@@ -72,16 +95,30 @@ def new_person(session: Session, now: datetime) -> PersonRow:
 
 
 def write_keys(
-    session: Session, cipher: FieldCipher, source: SourceRow, keys: tuple[str, ...]
+    session: Session,
+    cipher: FieldCipher,
+    source: SourceRow,
+    keys: tuple[str, ...],
+    *,
+    replace: bool = True,
 ) -> None:
-    session.execute(delete(BlockKeyRow).where(BlockKeyRow.source_row == source.id))
-    hashed = sorted({key_index(cipher, k) for k in keys})
+    """Store the source's keys (``replace=False``: a new source, there are none to delete)."""
+    if replace:
+        session.execute(delete(BlockKeyRow).where(BlockKeyRow.source_row == source.id))
+    hashed = hashed_keys(cipher, keys)
     if hashed:
         session.execute(insert(BlockKeyRow), [{"source_row": source.id, "key": k} for k in hashed])
 
 
 def identifier_entries(source: SourceRow, features: MatchFeatures) -> list[tuple[str, str, bool]]:
-    entries = [(facility_patient_system(source.facility), source.source_id, True)]
+    return source_identifiers(source.facility, source.source_id, features)
+
+
+def source_identifiers(
+    facility: str, source_id: str, features: MatchFeatures
+) -> list[tuple[str, str, bool]]:
+    """(system, value, valid) of every identifier a source record is cross-referenced by."""
+    entries = [(facility_patient_system(facility), source_id, True)]
     if features.resident_id:
         entries.append((RESIDENT_ID_SYSTEM, features.resident_id, True))
     if features.resident_id_raw:
@@ -96,36 +133,66 @@ def identifier_index(cipher: FieldCipher, system: str, value: str) -> str:
     return cipher.blind_index("xref", f"{system}|{value.strip().upper()}")[3:43]
 
 
-def write_identifiers(
-    session: Session, cipher: FieldCipher, source: SourceRow, features: MatchFeatures
-) -> None:
-    session.execute(delete(IdentifierRow).where(IdentifierRow.source_row == source.id))
-    rows = [
-        {"source_row": source.id, "person_id": source.person_id, "system": system[:255],
+def identifier_rows(
+    cipher: FieldCipher,
+    source_row: int,
+    person_id: int,
+    entries: Sequence[tuple[str, str, bool]],
+) -> list[dict[str, object]]:
+    return [
+        {"source_row": source_row, "person_id": person_id, "system": system[:255],
          "value_index": identifier_index(cipher, system, value),
          "value": cipher.encrypt(value), "valid": valid}
-        for system, value, valid in identifier_entries(source, features)
+        for system, value, valid in entries
     ]  # fmt: skip
+
+
+def write_identifiers(
+    session: Session,
+    cipher: FieldCipher,
+    source: SourceRow,
+    features: MatchFeatures,
+    *,
+    replace: bool = True,
+) -> None:
+    """Store the source's identifiers (``replace=False``: a new source, none to delete)."""
+    if replace:
+        session.execute(delete(IdentifierRow).where(IdentifierRow.source_row == source.id))
+    entries = identifier_entries(source, features)
+    rows = identifier_rows(cipher, source.id, source.person_id, entries)
     if rows:
         session.execute(insert(IdentifierRow), rows)
 
 
-def refresh_golden(session: Session, cipher: FieldCipher, person: PersonRow) -> dict[str, object]:
-    sources = (
-        session.execute(select(SourceRow).where(SourceRow.person_id == person.id)).scalars().all()
-    )
-    kinds = facility_kinds()
-    views = [
-        SourceView(s.facility, kinds.get(s.facility), s.source_id, s.updated,
-                   open_features(cipher, s.features))
-        for s in sources
-    ]  # fmt: skip
-    golden = golden_patient(person.enterprise_id, views)
-    person.golden = cipher.encrypt(json.dumps(golden, ensure_ascii=False))
+def source_view(cipher: FieldCipher, source: SourceRow) -> SourceView:
+    return SourceView(source.facility, facility_kinds().get(source.facility), source.source_id,
+                      source.updated, open_features(cipher, source.features))  # fmt: skip
+
+
+def seal_golden(cipher: FieldCipher, enterprise_id: str, views: list[SourceView]) -> str:
+    """The person's golden Patient (survivorship over ``views``), sealed."""
+    return cipher.encrypt(json.dumps(golden_patient(enterprise_id, views), ensure_ascii=False))
+
+
+def refresh_golden(
+    session: Session,
+    cipher: FieldCipher,
+    person: PersonRow,
+    *,
+    only: SourceRow | None = None,
+) -> None:
+    """Recompute the golden record from the person's sources (``only``: a new person's one
+    source, known to the caller, so no query)."""
+    if only is not None:
+        sources: Sequence[SourceRow] = [only]
+    else:
+        query = select(SourceRow).where(SourceRow.person_id == person.id)
+        sources = session.execute(query).scalars().all()
+    views = [source_view(cipher, s) for s in sources]
+    person.golden = seal_golden(cipher, person.enterprise_id, views)
     person.updated = datetime.now(UTC)
     if not sources and person.status == "active":
         person.status = "retired"
-    return golden
 
 
 def read_golden(cipher: FieldCipher, person: PersonRow) -> dict[str, object]:

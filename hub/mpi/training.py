@@ -3,7 +3,9 @@
 The recipe is Splink's, with the comparison function left to the caller:
 
 1. ``u`` (agreement rates among non-matches) is counted on random record pairs, which are
-   almost all non-matches (:func:`estimate_u`, Laplace-smoothed so no level has u = 0).
+   almost all non-matches (:func:`estimate_u`, Laplace-smoothed so no level has u = 0). In a
+   small file full of duplicates "almost" is not enough: once EM has fitted λ and m, the
+   matches' share λ·m is taken out of the counted u and EM runs again (:func:`train`).
 2. ``m`` and λ are estimated by expectation–maximisation, u held fixed (:func:`estimate_m`).
    Vectors are few and repeat a lot, so they are counted first and EM runs on (distinct
    vector, count) with numpy: a million pairs cost one pass to count them.
@@ -27,7 +29,6 @@ The recipe is Splink's, with the comparison function left to the caller:
 from __future__ import annotations
 
 import math
-import random
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -39,6 +40,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hub.mpi.model import ComparisonParams, MatchModel
+from hub.mpi.u_sampling import estimate_u, random_pairs, u_from, u_without_matches
+
+__all__ = ["ComparisonSpec", "EMResult", "estimate_m", "estimate_u", "term_frequencies", "train"]
 
 R = TypeVar("R")
 Vector = tuple[int, ...]
@@ -64,19 +68,6 @@ class EMResult:
     u: list[list[float]]  # the u EM ended with (the input when fix_u)
     pairs: int = 0
     distinct_vectors: int = 0
-
-
-def estimate_u(
-    records: Sequence[R],
-    compare: Callable[[R, R], Sequence[int]],
-    n_levels: list[int],
-    *,
-    pairs: int = 200_000,
-    seed: int = 0,
-) -> list[list[float]]:
-    """P(level | non-match) per comparison, counted on ``pairs`` random pairs of records."""
-    sample = _random_pairs(len(records), pairs, seed)
-    return _u_from(Counter(tuple(compare(records[i], records[j])) for i, j in sample), n_levels)
 
 
 def estimate_m(
@@ -133,9 +124,9 @@ def train(
     n, n_levels = len(records), [len(s.levels) for s in specs]
     if min(n_levels, default=0) < 2:
         raise ValueError("every comparison needs at least two levels")
-    sample = _random_pairs(n, u_pairs, seed)
+    sample = random_pairs(n, u_pairs, seed)
     sampled = [tuple(compare(records[i], records[j])) for i, j in sample]
-    u = _u_from(Counter(sampled), n_levels)
+    u = u_from(Counter(sampled), n_levels)
     candidates: Counter[Vector] = Counter()
     codes = array("q")  # pair i < j as i * n + j, 8 bytes each
     for i, j in candidate_pairs:
@@ -158,6 +149,9 @@ def train(
     rate = _starting_rate(cand_patterns, cand_weights, n_levels)
     start = prior if prior is not None else min(max(rate * n_candidates / all_pairs, 1e-9), 0.5)
     em = _em(patterns, weights, u, n_levels, start, max_iter, tol, fix_u, 1.0)
+    if fix_u and prior is None:  # the random pairs held matches too: take them out, refit
+        u = u_without_matches(Counter(sampled), n_levels, em.prior, em.m)
+        em = _em(patterns, weights, u, n_levels, em.prior, max_iter, tol, fix_u, 1.0)
     in_candidates = _expected_matches(cand_patterns, cand_weights, em)
     tf = _tf_tables(records, specs, tf_values)
     comparisons = [
@@ -201,32 +195,6 @@ def train(
 
 
 # -- internals -------------------------------------------------------------------------------
-
-
-def _random_pairs(n: int, count: int, seed: int) -> list[tuple[int, int]]:
-    """``count`` pairs (i, j), i < j, drawn uniformly (with replacement) among n records."""
-    if n < 2:
-        raise ValueError("random pairs need at least two records")
-    rng = random.Random(seed)
-    pairs = []
-    for _ in range(count):
-        i, j = rng.randrange(n), rng.randrange(n - 1)
-        if j >= i:  # j uniform among the other records
-            j += 1
-        pairs.append((i, j) if i < j else (j, i))
-    return pairs
-
-
-def _u_from(counts: Mapping[Vector, int], n_levels: list[int]) -> list[list[float]]:
-    """Laplace-smoothed level frequencies per comparison of counted vectors."""
-    table = [[0] * n_c for n_c in n_levels]
-    for vector, k in counts.items():
-        if len(vector) != len(n_levels):
-            raise ValueError("the comparison vector does not match n_levels")
-        for row, level in zip(table, vector, strict=True):
-            if level >= 0:
-                row[level] += k
-    return [[(k + 1) / (sum(row) + len(row)) for k in row] for row in table]
 
 
 def _expected_matches(patterns: IntArray, weights: FloatArray, em: EMResult) -> float:

@@ -43,6 +43,9 @@ class FieldKeyError(ValueError):
     pass
 
 
+_AEADS: dict[bytes, AESGCM] = {}  # by key bytes: safe to share between cipher objects
+
+
 @dataclass(frozen=True)
 class FieldCipher:
     keys: dict[str, bytes]
@@ -68,36 +71,39 @@ class FieldCipher:
         blind = hashlib.sha256(b"hub-blind-index|" + settings.blind_index_key.encode()).digest()
         return cls(derived, settings.field_key_id, blind)
 
+    def _aead(self, key_id: str) -> AESGCM:
+        """One AESGCM object per key, built once (its key schedule costs more than a seal)."""
+        key = self.keys.get(key_id)
+        if key is None:
+            raise FieldKeyError(f"no field key {key_id!r} configured to decrypt a stored value")
+        aead = _AEADS.get(key)
+        if aead is None:
+            aead = _AEADS[key] = AESGCM(key)
+        return aead
+
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)
         key_id = self.active_key_id
-        sealed = AESGCM(self.keys[key_id]).encrypt(nonce, plaintext.encode(), key_id.encode())
+        sealed = self._aead(key_id).encrypt(nonce, plaintext.encode(), key_id.encode())
         return f"{ENC_PREFIX}{key_id}:{_b64encode(nonce + sealed)}"
 
     def decrypt(self, token: str) -> str:
         if not token.startswith(ENC_PREFIX):
             return token
         key_id, _, payload = token[len(ENC_PREFIX) :].partition(":")
-        key = self.keys.get(key_id)
-        if key is None:
-            raise FieldKeyError(f"no field key {key_id!r} configured to decrypt a stored value")
         data = _b64decode(payload)
-        return AESGCM(key).decrypt(data[:12], data[12:], key_id.encode()).decode()
+        return self._aead(key_id).decrypt(data[:12], data[12:], key_id.encode()).decode()
 
     def seal_bytes(self, data: bytes) -> bytes:
         """Encrypt a blob (raw messages): ``{key_id}:`` + nonce + ciphertext."""
         nonce = os.urandom(12)
         key_id = self.active_key_id
-        sealed = AESGCM(self.keys[key_id]).encrypt(nonce, data, key_id.encode())
+        sealed = self._aead(key_id).encrypt(nonce, data, key_id.encode())
         return key_id.encode() + b":" + nonce + sealed
 
     def open_bytes(self, blob: bytes) -> bytes:
         key_id_bytes, _, payload = blob.partition(b":")
-        key_id = key_id_bytes.decode()
-        key = self.keys.get(key_id)
-        if key is None:
-            raise FieldKeyError(f"no field key {key_id!r} configured to decrypt a stored value")
-        return AESGCM(key).decrypt(payload[:12], payload[12:], key_id_bytes)
+        return self._aead(key_id_bytes.decode()).decrypt(payload[:12], payload[12:], key_id_bytes)
 
     def blind_index(self, kind: str, value: str) -> str:
         digest = hmac.new(self.blind_key, f"{kind}|{value}".encode(), hashlib.sha256)

@@ -32,10 +32,36 @@ BUNDLES_NOT_POSTED = {
     "(an operation on a type the hub does not serve) and needs Patient/123a at version 2 and "
     "Patient/12334 to exist already",
 }
+# Consent examples the hub refuses (consent/rules.py), with a phrase of the reason it gives.
+CONSENTS_REFUSED: dict[str, str] = {
+    # actors the decision point cannot match a requester to (a Patient as grantee)
+    "Consent-consent-example-grantor.json": "an actor must reference one of",
+    # a class that is no resource type this hub stores, so the consent could never apply
+    "Consent-consent-example-signature.json": "class must be a resource type",
+    # recorded by a facility (this test's token) without the patient's signed form
+    "Consent-consent-example-pkb.json": "must attach the signed form",
+    "Consent-consent-example-smartonfhir.json": "must attach the signed form",
+}
 # Transaction examples the hub must refuse as a whole, with the status it answers.
 BUNDLES_REFUSED = {
     "Bundle-hla-1.json": 404,  # 12 MolecularSequence entries: not a type the hub serves
 }
+
+
+def _ensure_consent_parties(api: httpx.Client, consent: dict[str, Any]) -> None:
+    """The hub refuses a Consent naming a patient or organization it does not hold: give the
+    example's parties minimal records first (PUT under the ids the example names)."""
+    references = [consent.get("patient", {}).get("reference", "")]
+    references += [o.get("reference", "") for o in consent.get("organization", [])]
+    references += [p.get("reference", "") for p in consent.get("performer", [])]
+    for reference in references:
+        resource_type, _, resource_id = reference.partition("/")
+        if resource_type in ("Patient", "Organization") and resource_id:
+            if api.get(f"/{reference}").status_code == 200:
+                continue
+            body: dict[str, Any] = {"resourceType": resource_type, "id": resource_id}
+            body["name"] = [{"family": "Example"}] if resource_type == "Patient" else "Example"
+            assert api.put(f"/{reference}", json=body).status_code in (200, 201)
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -113,9 +139,15 @@ def test_resource_example_round_trips(api: httpx.Client, file_name: str) -> None
     resource_type = example["resourceType"]
     resource_id = f"{RUN_PREFIX}-{example.get('id', uuid.uuid4().hex[:12])}"
     sent = {**example, "id": resource_id}
+    if resource_type == "Consent":
+        _ensure_consent_parties(api, example)
 
     created = api.put(f"/{resource_type}/{resource_id}", json=sent)
 
+    if file_name in CONSENTS_REFUSED:
+        assert created.status_code in (400, 422), created.text
+        assert CONSENTS_REFUSED[file_name] in created.text
+        return
     assert created.status_code == 201, created.text
     assert created.headers["etag"] == 'W/"1"'
     assert _comparable(created.json()) == _comparable(sent)

@@ -6,7 +6,7 @@ from datetime import date
 
 from hub.mpi.batch import link_batch
 from hub.mpi.compare import SPECS, compare, query_keys, record_keys
-from hub.mpi.features import features_from_row
+from hub.mpi.features import features_from_patient, features_from_row
 from hub.mpi.identifiers import make_resident_id
 from hub.mpi.model_registry import packaged_model
 
@@ -36,7 +36,7 @@ def vector(a: dict[str, str], b: dict[str, str]) -> dict[str, int]:
 def test_identical_records_agree_exactly() -> None:
     v = vector(row(), row())
     assert v["resident_id"] == 3 and v["family_name"] == 4 and v["given_name"] == 4
-    assert v["birth_date"] == 3 and v["phone"] == 1 and v["address"] == 3
+    assert v["birth_date"] == 4 and v["phone"] == 1 and v["address"] == 3
     assert v["insurance_number"] == -1  # missing on both sides: neutral
 
 
@@ -48,7 +48,7 @@ def test_two_valid_ids_are_strong_disagreement_and_typo_is_near() -> None:
 
 def test_homophone_and_date_swap_are_near_agreements() -> None:
     v = vector(row(), row(name="章伟", birth_date="1980-02-03"))
-    assert v["family_name"] == 3 and v["birth_date"] == 2
+    assert v["family_name"] == 3 and v["birth_date"] == 3
 
 
 def test_keys_never_block_on_surname_alone() -> None:
@@ -75,3 +75,79 @@ def test_batch_links_desk_errors_but_not_twins() -> None:
     assert clusters[0] == clusters[1] == clusters[2]
     assert clusters[3] != clusters[0]
     assert clusters[4] not in (clusters[0], clusters[3])
+
+
+def western(**values: str) -> dict[str, str]:
+    base = {
+        "source_id": "w",
+        "given_name": "melissa",
+        "family_name": "lanzotti",
+        "birth_date": "19810828",
+        "address": "24 balfour crescent, killara lodge, cranbourne vic",
+        "postal_code": "2064",
+        "id_system": "urn:example:ssid",
+        "id_number": "7433231",
+    }
+    base.update(values)
+    return base
+
+
+def test_latin_addresses_are_graded_part_by_part() -> None:
+    v = vector(western(), western(address="24 balfour rcescent, killaravlodge, cranbourne vic"))
+    assert v["address"] == -1  # the Chinese hierarchy has nothing to read
+    assert (v["postcode"], v["house_number"], v["address_parts"]) == (2, 1, 3)
+    v = vector(western(), western(address="balfour crescent, cranbourne vic", postal_code="2046"))
+    assert (v["postcode"], v["house_number"], v["address_parts"]) == (1, -1, 2)
+    chinese = vector(row(postal_code="443000"), row(postal_code="443000"))
+    assert chinese["address"] == 3
+    assert (chinese["postcode"], chinese["house_number"], chinese["address_parts"]) == (-1, -1, -1)
+
+
+def test_birth_dates_about_a_year_apart_are_close() -> None:
+    levels = [
+        vector(row(), row(birth_date=b))["birth_date"]
+        for b in (
+            "1980-03-02",
+            "1980-03-03",
+            "1980-11-20",
+            "1981-04-01",
+            "1990-03-05",
+            "1975-01-01",
+        )
+    ]
+    assert levels == [4, 3, 2, 1, 1, 0]  # 1990-03-05: two digits mistyped
+
+
+def test_western_keys_find_swaps_and_typos_without_the_birth_year() -> None:
+    base = features_from_row(western())
+    swapped = features_from_row(western(given_name="lanzotti", family_name="melissa",
+                                        birth_date="19180828"))  # fmt: skip
+    retyped = features_from_row(western(family_name="lanzoti", birth_date="19810828",
+                                         postal_code="2046", id_number=""))  # fmt: skip
+    moved = features_from_row(western(birth_date="19820828", address="cranbourne vic",
+                                      id_number=""))  # fmt: skip
+    for other in (swapped, retyped, moved):
+        assert set(record_keys(base)) & set(record_keys(other))
+        assert set(record_keys(other)) <= set(query_keys(other))
+    keys = record_keys(base)
+    assert "pn:2064|24" in keys and "nn:LANSAT|MALAS" in keys
+    # never a postcode, a house number or a name part alone
+    assert all("|" in k for k in keys if k.startswith(("pn:", "pp:", "pd:", "np:", "nd:", "nn:")))
+
+
+def test_chinese_records_get_no_western_keys() -> None:
+    keys = record_keys(features_from_row(row(postal_code="443000")))
+    assert not any(k.startswith(("pn:", "pp:", "pd:", "np:", "nd:", "nn:", "dn:")) for k in keys)
+
+
+def test_a_chinese_address_with_a_digits_only_last_line_stays_chinese() -> None:
+    patient = {
+        "name": [{"text": "张伟"}],
+        "birthDate": "1980-03-02",
+        "address": [{"line": ["宜昌市西陵区西陵街道学院社区", "3-2-301"], "postalCode": "443000"}],
+    }
+    f = features_from_patient(patient)
+    assert f.line == "3-2-301" and f.district is not None
+    levels = dict(zip([s.name for s in SPECS], compare(f, f), strict=True))
+    assert levels["address"] == 3
+    assert (levels["postcode"], levels["house_number"], levels["address_parts"]) == (-1, -1, -1)

@@ -109,3 +109,24 @@ def test_features_roundtrip_through_json() -> None:
     )
     assert MatchFeatures.from_json_dict(f.to_json_dict()) == f
     assert f.name.family == "欧阳"
+
+
+def test_latin_patient_address_keeps_number_street_and_locality() -> None:
+    patient = {
+        "resourceType": "Patient",
+        "name": [{"family": "Lanzotti", "given": ["Melissa"]}],
+        "birthDate": "1981-08-28",
+        "address": [
+            {
+                "line": ["24 Balfour Crescent", "Killara Lodge"],
+                "city": "Cranbourne",
+                "state": "VIC",
+                "postalCode": "2064",
+            }
+        ],
+    }
+    f = features_from_patient(patient)
+    assert f.line == "24 Balfour Crescent, Killara Lodge, Cranbourne, VIC"
+    assert f.postal_code == "2064"
+    chinese = {"name": [{"text": "张伟"}], "address": [{"line": ["西陵街道", "学院社区3号"]}]}
+    assert features_from_patient(chinese).line == "学院社区3号"

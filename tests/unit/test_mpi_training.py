@@ -193,6 +193,37 @@ def test_train_estimates_the_prior_and_builds_tf_tables() -> None:
     assert fixed.tf == {}
 
 
+def _dense_people(seed: int) -> tuple[list[tuple[str, ...]], list[tuple[int, int]]]:
+    """100 people, 6 records each (one random pair in 120 is a match): an identifier, a name
+    (of 40) and a birth date (of 300), each retyped at random in a record one time in ten."""
+    rng = random.Random(seed)
+    records, owners = [], []
+    for p in range(100):
+        person = (f"id{p}", f"n{rng.randrange(40)}", f"d{rng.randrange(300)}")
+        for _ in range(6):
+            records.append(tuple(
+                v if rng.random() < 0.9 else f"{v[0]}{rng.randrange(10**6)}" for v in person
+            ))  # fmt: skip
+            owners.append(p)
+    n = len(records)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if owners[i] == owners[j]]
+    return records, pairs
+
+
+def _compare_fields(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(int(x == y) for x, y in zip(a, b, strict=True))
+
+
+def test_u_leaves_out_the_matches_among_random_pairs() -> None:
+    records, pairs = _dense_people(seed=3)
+    specs = [ComparisonSpec(name, ("no", "yes")) for name in ("id", "name", "birth")]
+    sampled = estimate_u(records, _compare_fields, [2, 2, 2], pairs=20_000, seed=0)
+    model = train(records, _compare_fields, specs, pairs, u_pairs=20_000, seed=0)
+    assert sampled[0][1] > 0.005  # as counted: the matches among the random pairs agree
+    assert model.comparisons[0].u[1] < sampled[0][1] / 5  # as among non-matches: never
+    assert model.prior == pytest.approx(1500 / (600 * 599 / 2), rel=0.15)
+
+
 def test_train_refuses_empty_candidates() -> None:
     records = [("a", "x"), ("b", "y"), ("a", "x")]
     specs = [ComparisonSpec("first", ("no", "yes")), ComparisonSpec("colour", ("no", "yes"))]

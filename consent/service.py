@@ -1,0 +1,188 @@
+"""What the enforcement point and the write path need from the database, around the pure parts.
+
+- :func:`patient_rules`: a patient's consent rules, loaded once per session (``session.info``), so
+  a search returning a hundred Observations of one patient reads that patient's consents once.
+  The Consent write hook empties the cache, so a withdrawal in the same transaction counts at once.
+- :func:`check_consent_write`: the checks a Consent must pass before it is stored (run from the
+  write hook, inside the writing transaction: a refusal rolls the whole write back).
+
+Consents are found through the reference index (``Consent.patient``), not through the search
+engine: loading them is the hub's own work for a decision, not the caller's search, so it must
+neither be audited as one nor be narrowed by the caller's scopes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import false, select
+from sqlalchemy.orm import Session
+
+from consent.pdp import ConsentRule
+from consent.policy import get_policy
+from consent.rules import consent_rules, patient_of, validate_consent
+from hub.errors import InvalidResource
+from hub.fhir.models import ReferenceIndex, ResourceRow
+
+if TYPE_CHECKING:
+    from hub.fhir.store import FhirStore
+
+log = logging.getLogger("consent")
+CACHE_KEY = "consent.rules"  # session.info[CACHE_KEY]: {patient id: [ConsentRule, ...]}
+SIGNED_FORM_ROLES = frozenset({"facility-system", "practitioner"})
+
+
+def load_consents(session: Session, patient_id: str) -> list[dict[str, Any]]:
+    """Every current (not deleted) Consent about ``patient_id``, whatever its status."""
+    rids = select(ReferenceIndex.rid).where(
+        ReferenceIndex.resource_type == "Consent",
+        ReferenceIndex.param == "patient",
+        ReferenceIndex.target_type == "Patient",
+        ReferenceIndex.target_id == patient_id,
+    )
+    rows = session.execute(
+        select(ResourceRow.content).where(
+            ResourceRow.resource_type == "Consent",
+            ResourceRow.deleted == false(),
+            ResourceRow.rid.in_(rids),
+        )
+    ).scalars()
+    # Protected identifiers stay sealed: decisions read provisions, never identifier values.
+    return [orjson.loads(content) for content in rows if content is not None]
+
+
+def active_consents(session: Session, patient_id: str) -> list[dict[str, Any]]:
+    return [c for c in load_consents(session, patient_id) if c.get("status") == "active"]
+
+
+def patient_rules(session: Session, patient_id: str) -> list[ConsentRule]:
+    """The rules of the patient's active consents, cached for the session.
+
+    A stored Consent that no longer flattens (it passed the write checks, so only a code change
+    can cause this) is skipped and logged by id.
+    """
+    cache: dict[str, list[ConsentRule]] = session.info.setdefault(CACHE_KEY, {})
+    cached = cache.get(patient_id)
+    if cached is not None:
+        return cached
+    rules: list[ConsentRule] = []
+    for consent in active_consents(session, patient_id):
+        try:
+            rules.extend(consent_rules(consent))
+        except InvalidResource as exc:
+            log.warning("skipping Consent/%s: %s", consent.get("id"), exc.diagnostics)
+    cache[patient_id] = rules
+    return rules
+
+
+def forget_cached_rules(session: Session) -> None:
+    """Drop the session's cached rules (after any Consent write)."""
+    session.info.pop(CACHE_KEY, None)
+
+
+def check_consent_write(store: FhirStore, consent: dict[str, Any]) -> list[ConsentRule]:
+    """Refuse (InvalidResource) a Consent the hub must not store; its rules if active.
+
+    Beyond :func:`consent.rules.validate_consent`: the Patient must exist (its birth date drives
+    the guardian rule), every Organization named (custodian, performer, provision actor) must
+    exist or be a registered facility code, and a facility recording on the patient's behalf
+    must attach the signed form (``sourceAttachment`` or ``sourceReference``).
+    """
+    patient_id = patient_of(consent)
+    patient = _current(store.session, "Patient", patient_id)
+    if patient is None:
+        raise InvalidResource(
+            "Consent.patient names a Patient this hub does not hold",
+            expression=["Consent.patient"],
+            code="not-found",
+        )
+    rules = validate_consent(
+        consent,
+        patient_birth_date=_birth_date(patient),
+        guardian_age=get_policy().guardian_age,
+    )
+    for path, organization_id in _organizations(consent):
+        if not _known_organization(store.session, organization_id):
+            raise InvalidResource(
+                "the Consent names an Organization that is neither stored nor a registered "
+                "facility",
+                expression=[path],
+                code="not-found",
+            )
+    if str(store.actor.role) in SIGNED_FORM_ROLES and not (
+        consent.get("sourceAttachment") or consent.get("sourceReference")
+    ):
+        raise InvalidResource(
+            "a facility recording a consent on the patient's behalf must attach the signed form "
+            "(Consent.sourceAttachment or Consent.sourceReference)",
+            expression=["Consent.source"],
+            code="required",
+        )
+    return rules
+
+
+def _current(session: Session, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    content = session.execute(
+        select(ResourceRow.content).where(
+            ResourceRow.resource_type == resource_type,
+            ResourceRow.resource_id == resource_id,
+            ResourceRow.deleted == false(),
+        )
+    ).scalar_one_or_none()
+    if content is None:
+        return None
+    resource: dict[str, Any] = orjson.loads(content)
+    return resource
+
+
+def _birth_date(patient: dict[str, Any]) -> date | None:
+    text = patient.get("birthDate")
+    if not isinstance(text, str) or len(text) != 10:
+        return None  # absent or partial (year, year-month): no minor check possible
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _organizations(consent: dict[str, Any]) -> list[tuple[str, str]]:
+    """(FHIRPath, id) of every Organization reference the Consent makes."""
+    found: list[tuple[str, str]] = []
+
+    def add(path: str, holder: object) -> None:
+        reference = holder.get("reference") if isinstance(holder, dict) else None
+        if isinstance(reference, str) and reference.startswith("Organization/"):
+            found.append((path, reference.removeprefix("Organization/")))
+
+    for index, item in enumerate(consent.get("organization") or []):
+        add(f"Consent.organization[{index}]", item)
+    for index, item in enumerate(consent.get("performer") or []):
+        add(f"Consent.performer[{index}]", item)
+
+    def walk(provision: object, path: str) -> None:
+        if not isinstance(provision, dict):
+            return
+        for index, actor in enumerate(provision.get("actor") or []):
+            add(f"{path}.actor[{index}].reference", (actor or {}).get("reference"))
+        for index, child in enumerate(provision.get("provision") or []):
+            walk(child, f"{path}.provision[{index}]")
+
+    walk(consent.get("provision"), "Consent.provision")
+    return found
+
+
+def _known_organization(session: Session, organization_id: str) -> bool:
+    return organization_id in _facility_codes() or (
+        _current(session, "Organization", organization_id) is not None
+    )
+
+
+@lru_cache(maxsize=1)
+def _facility_codes() -> frozenset[str]:
+    from hub.region.facilities import load_facilities
+
+    return frozenset(facility.code for facility in load_facilities())
