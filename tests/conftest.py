@@ -55,6 +55,8 @@ def _configure_environment() -> None:
             "HUB_BLIND_INDEX_KEY": secrets.token_urlsafe(32),
             "HUB_MAX_BODY_BYTES": str(2 * 1024 * 1024),
             "HUB_MAX_BUNDLE_ENTRIES": "200",
+            # session-wide clients hold one token for the whole run, which can outlast 5 min
+            "HUB_TOKEN_TTL_SECONDS": "3600",
         }
     )
 

@@ -53,6 +53,7 @@ def worker_command(
         console.print("[red]HUB_CELERY_BROKER_URL is not set; without a broker the listener "
                       "processes messages in-process[/red]")  # fmt: skip
         raise typer.Exit(2)
+    get_settings().var_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
     argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--without-gossip"]
     if beat:
         argv.append("--beat")
