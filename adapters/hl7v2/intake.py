@@ -10,11 +10,12 @@ bytes, so nothing decided here has to be carried over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from adapters.hl7v2.ack import Envelope, build_ack, should_send
+from adapters.hl7v2.ack import Envelope, build_ack, internal_error, should_send
 from adapters.hl7v2.charset import codec_for, decode_message
 from adapters.hl7v2.errors import ErrorCode, Hl7Error, Hl7Reject
 from adapters.hl7v2.mappings import SUPPORTED_EVENTS, MappingContext, map_message
@@ -22,6 +23,7 @@ from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.parse import Message, delimiters_of, normalise_segments, parse_message
 from hub.region.facilities import Facility
 
+log = logging.getLogger("hub.hl7v2.intake")
 SUPPORTED_VERSIONS = ("2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8")
 PROCESSING_IDS = frozenset({"P", "T", "D"})
 
@@ -98,7 +100,14 @@ class Intake:
                 received_at=now,
                 message_key=f"{facility.code}/{message.control_id}",
             )
-            mapped = map_message(message, context)
+            try:
+                mapped = map_message(message, context)
+            except Hl7Error:
+                raise
+            except Exception as exc:  # a mapping bug must not cost the sender its message
+                log.exception("mapping failed unexpectedly (%s)", type(exc).__name__)
+                raise internal_error("the hub could not map this message; it is kept for the "
+                                     "operators") from None  # fmt: skip
             received.resource_types = mapped.resource_types
         except Hl7Error as error:
             received.envelope = envelope

@@ -90,3 +90,13 @@ def test_msh15_is_honoured_only_when_configured() -> None:
     assert INTAKE.check(raw, Sender()).ack  # MLLP senders wait: answer anyway by default
     honouring = Intake(facilities_by_sending_name(load_facilities()), "UNICODE UTF-8", True)
     assert honouring.check(raw, Sender()).ack == ""  # ER: only errors are acknowledged
+
+
+def test_a_mapping_bug_is_answered_and_the_message_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr("adapters.hl7v2.intake.map_message", broken)
+    received = INTAKE.check(_from_h001(cases.adt_a04()), Sender())
+    assert received.status is MessageStatus.REJECTED  # stored as rejected, raw bytes kept
+    assert received.raw and _err(received.ack)[2] == "207"
