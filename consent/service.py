@@ -14,6 +14,7 @@ neither be audited as one nor be narrowed by the caller's scopes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,36 @@ def patient_rules(session: Session, patient_id: str) -> list[ConsentRule]:
             log.warning("skipping Consent/%s: %s", consent.get("id"), exc.diagnostics)
     cache[patient_id] = rules
     return rules
+
+
+def rules_for(session: Session, patient_ids: Sequence[str]) -> dict[str, list[ConsentRule]]:
+    """:func:`patient_rules` for many patients, with one query for those not yet cached."""
+    cache: dict[str, list[ConsentRule]] = session.info.setdefault(CACHE_KEY, {})
+    missing = sorted({p for p in patient_ids if p not in cache})
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        found: dict[str, list[ConsentRule]] = {p: [] for p in chunk}
+        rows = session.execute(
+            select(ReferenceIndex.target_id, ResourceRow.content)
+            .join(ResourceRow, ResourceRow.rid == ReferenceIndex.rid)
+            .where(
+                ReferenceIndex.resource_type == "Consent",
+                ReferenceIndex.param == "patient",
+                ReferenceIndex.target_type == "Patient",
+                ReferenceIndex.target_id.in_(chunk),
+                ResourceRow.deleted == false(),
+            )
+        )
+        for patient_id, content in rows:
+            consent = orjson.loads(content) if content else {}
+            if consent.get("status") != "active":
+                continue
+            try:
+                found[patient_id].extend(consent_rules(consent))
+            except InvalidResource as exc:
+                log.warning("skipping Consent/%s: %s", consent.get("id"), exc.diagnostics)
+        cache.update(found)
+    return {p: cache[p] for p in patient_ids}
 
 
 def forget_cached_rules(session: Session) -> None:

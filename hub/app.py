@@ -16,8 +16,9 @@ from hub.audit.views import router as audit_router
 from hub.auth.actor import Actor
 from hub.auth.views import router as auth_router
 from hub.deps import ANONYMOUS
-from hub.errors import FhirError, NotFound
-from hub.fhir.responses import fhir_response
+from hub.errors import ConsentRefused, FhirError, NotFound
+from hub.fhir.everything import router as everything_router
+from hub.fhir.responses import fhir_response, outcome_response
 from hub.fhir.router import router as fhir_router
 from hub.metrics import router as metrics_router
 from hub.mpi.interfaces import router as mpi_interfaces_router
@@ -45,22 +46,26 @@ def _resource_type(request: Request) -> str | None:
     return parts[2][:64] if len(parts) > 2 and parts[1] == "fhir" and parts[2] else None
 
 
-def _audit_failure(request: Request, status: int, text: str) -> None:
+def _audit_failure(
+    request: Request, status: int, text: str, refused: ConsentRefused | None = None
+) -> None:
     interaction = {"GET": "read", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
         request.method, "operation"
     )
     names = ",".join(sorted({k for k, _ in request.query_params.multi_items()}))
+    entry = AuditEntry(
+        _actor(request),
+        interaction,
+        _resource_type(request),
+        outcome="8" if status >= 500 else "4",
+        outcome_text=f"{status}: {text}"[:255],
+        query_params=names or None,
+    )
+    if refused is not None:  # a consent denial names what was withheld and why
+        entry.patients, entry.denied = refused.patients, refused.resources
+        entry.decision, entry.consents = "deny", refused.consents
     try:
-        record_standalone(
-            AuditEntry(
-                _actor(request),
-                interaction,
-                _resource_type(request),
-                outcome="8" if status >= 500 else "4",
-                outcome_text=f"{status}: {text}"[:255],
-                query_params=names or None,
-            )
-        )
+        record_standalone(entry)
     except Exception:  # the refusal itself must still reach the client
         log.exception("could not write the audit record for a failed request")
 
@@ -82,7 +87,8 @@ def _outcome(status: int, code: str, diagnostics: str, **extra: Any) -> dict[str
 
 async def _fhir_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    _audit_failure(request, exc.status, _audit_text(exc))
+    refused = exc if isinstance(exc, ConsentRefused) else None
+    _audit_failure(request, exc.status, _audit_text(exc), refused)
     headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if exc.status == 401 else None
     return fhir_response(exc.outcome(), exc.status, headers)
 
@@ -122,10 +128,13 @@ def create_app() -> FastAPI:
         version=__version__,
         description="FHIR R4 (4.0.1) API of the regional health hub. Every call under /fhir "
         "needs a bearer token from /auth/token (SMART Backend Services).",
+        # every refusal leaves through the handlers below, as an OperationOutcome
+        responses={"4XX": outcome_response("OperationOutcome: the request was refused")},
     )
     app.include_router(auth_router)
     app.include_router(audit_router)  # before the generic router: AuditEvent is served from the log
     app.include_router(mpi_interfaces_router)  # before the generic router: Patient/$match
+    app.include_router(everything_router)
     app.include_router(fhir_router)
     app.include_router(mpi_stewardship_router)
     app.include_router(hl7v2_router)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.auth.actor import Actor
@@ -21,6 +21,12 @@ from hub.security.fields import get_cipher
 from hub.settings import get_settings
 
 ANONYMOUS = Actor.build(client_id="anonymous", facility="-", role=Role.patient, scope="")
+# Row ids are BIGINTs: a larger number cannot name a row and overflows the database driver (500).
+MAX_ROW_ID = 2**63 - 1
+MAX_OFFSET = 10_000_000  # the same bound as FHIR search's _offset
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+# PostgreSQL text cannot hold NUL (a 500 from the driver); no code or reason needs one.
+NO_NUL = r"^[^\x00]*$"
 
 
 bearer_scheme = HTTPBearer(

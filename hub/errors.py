@@ -6,6 +6,7 @@ HubError
       +-- InvalidResource   400/422  a resource that does not validate
       +-- Unauthorized      401      missing, expired or foreign token
       +-- Forbidden         403      scope, role or compartment refuses the access
+      |    +-- ConsentRefused 403    the consent decision denies it (audited with its consents)
       +-- NotFound          404      unknown type or id
       +-- Gone              410      deleted resource
       +-- MethodNotAllowed  405
@@ -74,6 +75,20 @@ class Unauthorized(FhirError):
 class Forbidden(FhirError):
     status = 403
     code = "forbidden"
+
+
+class ConsentRefused(Forbidden):
+    """The consent decision denies the access; carries what the refusal's audit record names."""
+
+    code = "suppressed"
+
+    def __init__(
+        self, diagnostics: str, *, resources: list[str], patients: list[str], consents: list[str]
+    ) -> None:
+        super().__init__(diagnostics)
+        self.resources = resources
+        self.patients = patients
+        self.consents = consents
 
 
 class NotFound(FhirError):

@@ -6,15 +6,18 @@ refused in production, where every secret must come from the environment.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_FIELD_KEY = "ZGVtby1maWVsZC1rZXktbm90LWZvci1wcm9kdWN0aW9uLg"  # refused in production
 DEMO_BLIND_INDEX_KEY = "ZGVtby1ibGluZC1pbmRleC1rZXktbm90LWZvci1wcm9k"
+MIN_AUDIT_RETENTION_DAYS = 183  # six months
 
 
 class Environment(StrEnum):
@@ -36,10 +39,12 @@ class Settings(BaseSettings):
     signing_key: str = ""
     token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
-    # Field encryption: JSON object {key_id: base64url 32-byte key}; the active key id encrypts.
+    # Field encryption: JSON object {key_id: base64url key} (AES-256-GCM) or {key_id: {"key": ...,
+    # "algorithm": "aes-256-gcm|sm4-gcm"}}; the active key id encrypts (hub.security.fields).
     field_keys: str = f'{{"demo": "{DEMO_FIELD_KEY}"}}'
     field_key_id: str = "demo"
     blind_index_key: str = DEMO_BLIND_INDEX_KEY
+    blind_index_algorithm: str = "hmac-sha256"  # or hmac-sm3; fixed once data is indexed
 
     max_body_bytes: int = 5 * 1024 * 1024
     max_bundle_entries: int = 1000
@@ -62,6 +67,9 @@ class Settings(BaseSettings):
     # MLLP senders wait for a reply, so by default every message is answered; set this to let
     # MSH-15 (NE, ER, SU) suppress commit ACKs for senders that really do not wait.
     mllp_honour_accept_ack_type: bool = False
+    # Facility codes whose messages are also validated structurally with hl7apy before the ACK
+    # (JSON list or comma-separated: H001,H002); others get the fast checks only.
+    hl7_strict_facilities: Annotated[frozenset[str], NoDecode] = frozenset()
     inbox_max_attempts: int = Field(default=5, ge=1)  # then the message is dead-lettered
     inbox_retry_base_seconds: float = Field(default=2.0, gt=0)  # doubled per attempt
     inbox_batch_size: int = Field(default=100, ge=1)  # messages per processing transaction
@@ -69,8 +77,33 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)  # transient failures, then dead-lettered
     outbox_retry_base_seconds: float = Field(default=5.0, gt=0)  # doubled per attempt
     outbound_timeout_seconds: float = Field(default=30.0, gt=0)  # connect and ACK/response wait
+    # FHIR writes by facility systems (adapters/fhir_inbound): per facility code, the identifier
+    # systems it uses for its own local numbers, rewritten to the facility's namespace.
+    fhir_local_identifier_systems: dict[str, list[str]] = {}
     # Regional consent policy (JSON/TOML); None: the packaged consent/data/default_policy.json
     consent_policy_file: Path | None = None
+    # Audit records are kept at least six months; `hub audit prune` removes older ones.
+    audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
+
+    @field_validator("hl7_strict_facilities", mode="before")
+    @classmethod
+    def _facility_codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [code.strip() for code in text.split(",") if code.strip()]
+        return value
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _keep_audit_six_months(cls, days: int) -> int:
+        if days < MIN_AUDIT_RETENTION_DAYS:
+            raise ValueError(
+                f"HUB_AUDIT_RETENTION_DAYS is {days}: audit records must be kept at least "
+                f"{MIN_AUDIT_RETENTION_DAYS} days (six months)"
+            )
+        return days
 
     @property
     def effective_database_url(self) -> str:

@@ -52,6 +52,7 @@ class Hl7Gateway:
             facilities_by_sending_name(facilities or load_facilities()),
             self.settings.hl7_default_charset,
             self.settings.mllp_honour_accept_ack_type,
+            self.settings.hl7_strict_facilities,
         )
         self.writer = InboxWriter(self.cipher, self.dispatcher.notify)
         self.server = MllpServer(

@@ -21,6 +21,7 @@ from adapters.hl7v2.errors import ErrorCode, Hl7Error, Hl7Reject
 from adapters.hl7v2.mappings import SUPPORTED_EVENTS, MappingContext, map_message
 from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.parse import Message, delimiters_of, normalise_segments, parse_message
+from adapters.hl7v2.structure import check_structure
 from hub.region.facilities import Facility
 
 log = logging.getLogger("hub.hl7v2.intake")
@@ -73,10 +74,12 @@ class Intake:
         facilities_by_hl7_name: Mapping[str, Facility],
         default_charset: str,
         honour_accept_ack_type: bool = False,
+        strict_facilities: frozenset[str] = frozenset(),
     ) -> None:
         self.facilities = facilities_by_hl7_name
         self.default_charset = default_charset
         self.honour_accept_ack_type = honour_accept_ack_type
+        self.strict_facilities = strict_facilities  # codes: hl7apy structure check (structure.py)
 
     def check(self, raw: bytes, sender: Sender) -> Received:
         now = datetime.now(UTC)
@@ -95,6 +98,8 @@ class Intake:
             facility = self._facility(message, sender)
             received.facility_code = facility.code
             _check_header(message)
+            if facility.code in self.strict_facilities:
+                check_structure(text)
             context = MappingContext(
                 facility_code=facility.code,
                 received_at=now,

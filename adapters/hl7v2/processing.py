@@ -64,6 +64,7 @@ def facility_actor(facility_code: str) -> Actor:
         facility=facility_code,
         role=Role.facility_system,
         scope="system/*.cruds",
+        purpose_of_use="TREAT",  # a facility feeding its own patients' care
     )
 
 

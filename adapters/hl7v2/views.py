@@ -12,7 +12,7 @@ from adapters.hl7v2 import messages
 from adapters.hl7v2.dispatch import get_dispatcher
 from adapters.hl7v2.models import MessageStatus
 from hub.auth.actor import Actor
-from hub.deps import current_actor, unit_of_work
+from hub.deps import MAX_OFFSET, MAX_ROW_ID, NO_NUL, RowId, current_actor, unit_of_work
 
 router = APIRouter(prefix="/messages", tags=["HL7 v2 message log"])
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -20,8 +20,10 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: Annotated[list[int], Field(min_length=1, max_length=1000)]
-    reason: Annotated[str, Field(min_length=1, max_length=512)]
+    ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]], Field(min_length=1, max_length=1000)
+    ]
+    reason: Annotated[str, Field(min_length=1, max_length=512, pattern=NO_NUL)]
 
 
 class ReplayResult(BaseModel):
@@ -31,14 +33,16 @@ class ReplayResult(BaseModel):
 @router.get("", summary="Search the message log (newest first)")
 def search_messages(
     actor: CurrentActor,
-    facility: Annotated[str | None, Query(max_length=64)] = None,
-    type: Annotated[str | None, Query(max_length=32, description="ADT or ADT^A01")] = None,
+    facility: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    type: Annotated[
+        str | None, Query(max_length=32, pattern=NO_NUL, description="ADT or ADT^A01")
+    ] = None,
     status: MessageStatus | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    control_id: Annotated[str | None, Query(max_length=199)] = None,
+    control_id: Annotated[str | None, Query(max_length=199, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=messages.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> messages.MessagePage:
     with unit_of_work(actor) as store:
         return messages.search_messages(
@@ -48,7 +52,7 @@ def search_messages(
 
 
 @router.get("/{message_id}", summary="One message: raw content, ACK, produced resources")
-def show_message(message_id: int, actor: CurrentActor) -> messages.MessageDetail:
+def show_message(message_id: RowId, actor: CurrentActor) -> messages.MessageDetail:
     with unit_of_work(actor) as store:
         return messages.show_message(store.session, store.cipher, actor, message_id)
 

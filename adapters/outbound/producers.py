@@ -51,6 +51,7 @@ from adapters.outbound.v2_messages import (
     build_siu,
     control_id_for,
 )
+from consent.enforcement import disclosed
 from hub.fhir.hooks import WriteKind, on_write
 from hub.fhir.search_parameters import SUPPORTED_TYPES
 from hub.fhir.store import FhirStore
@@ -70,14 +71,23 @@ def _send_v2(
     event: str,
     resource: dict[str, Any],
     patient_id: str,
-    build: Builder,
+    build_from: Callable[[dict[str, Any]], Builder],
+    content: dict[str, Any] | None = None,
 ) -> None:
-    """Build and enqueue one message per recipient with an HL7 v2 endpoint (not the writer)."""
+    """Build and enqueue one message per recipient with an HL7 v2 endpoint (not the writer).
+
+    ``content`` (``resource`` unless given: a Task's message carries its ServiceRequest) is
+    decided per recipient as that facility treating the patient; the message is built from what
+    the decision shows (``build_from``), or not sent at all."""
     session, cipher = store.session, store.cipher
     source = f"{resource['resourceType']}/{resource['id']}/_history/{_version(resource)}"
     for destination in sorted(set(recipients) - {store.actor.facility}):
         if not has_endpoint(session, cipher, destination, Channel.HL7V2):
             continue
+        shown = disclosed(session, destination, content or resource, event, store.base_url)
+        if shown is None:
+            continue  # the patient's consent keeps this facility out (audited)
+        build = build_from(shown)
         key = f"{destination}|{event}|{source}"
         header = Header(
             hl7_facility_name(session, cipher, destination), control_id_for(key), datetime.now(UTC)
@@ -113,10 +123,10 @@ def appointment_changed(
     else:
         return
     actors = [p.get("actor") for p in appointment.get("participant") or []]
-    data = appointment_data(appointment)
     _send_v2(store, _facilities(store, actors), f"SIU^{trigger}", appointment,
              subject_of(appointment, "participant"),
-             lambda header, patient: build_siu(trigger, header, data, patient))  # fmt: skip
+             lambda shown: lambda header, patient: build_siu(
+                 trigger, header, appointment_data(shown), patient))  # fmt: skip
 
 
 def is_referral(request: dict[str, Any]) -> bool:
@@ -149,9 +159,9 @@ def referral_changed(
         code, recipients = "RRI", performers | requesters
     else:
         return
-    data = referral_data(request)
     _send_v2(store, recipients, f"{code}^I12", request, subject_of(request, "subject"),
-             lambda header, patient: build_referral(code, header, data, patient))  # fmt: skip
+             lambda shown: lambda header, patient: build_referral(
+                 code, header, referral_data(shown), patient))  # fmt: skip
 
 
 @on_write("Task")
@@ -175,10 +185,12 @@ def referral_task_changed(
     if previous is not None and previous.get("status") == task.get("status"):
         return
     performers, requesters = _referral_parties(store, request)
-    data = referral_data(request, status=str(task.get("status") or ""))
+    status = str(task.get("status") or "")
     patient = subject_of(task, "for") or subject_of(request, "subject")
     _send_v2(store, performers | requesters, "RRI^I12", task, patient,
-             lambda header, pid: build_referral("RRI", header, data, pid))  # fmt: skip
+             lambda shown: lambda header, pid: build_referral(
+                 "RRI", header, referral_data(shown, status=status), pid),
+             content=request)  # fmt: skip
 
 
 def notify_subscribers(

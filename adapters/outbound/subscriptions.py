@@ -36,6 +36,7 @@ from adapters.outbound.endpoints import FacilityEndpoint, fhir_endpoint_for_url
 from adapters.outbound.models import Channel
 from adapters.outbound.outbox import OutboundMessage
 from adapters.outbound.resources import load_resource
+from consent.enforcement import disclosed
 from hub.fhir.models import ResourceRow, TokenIndex
 from hub.security.fields import FieldCipher
 
@@ -142,9 +143,13 @@ def notifications(
     for sub in active_subscriptions(session, cipher, resource_type):
         if not matches(sub.criteria, resource, cipher, base_url):
             continue
+        event = f"Subscription/{sub.subscription_id}"
+        shown = disclosed(session, sub.endpoint.facility, resource, event, base_url)
+        if shown is None:
+            continue  # the subscriber's facility may not see this patient's data (audited)
         body: Any = None
         if sub.content == "full-resource":
-            body = resource
+            body = shown  # redacted where the consent withholds an element
         elif sub.content == "id-only":
             body = {"resourceType": resource_type, "id": resource.get("id"),
                     "meta": {"versionId": version}}  # fmt: skip
@@ -155,7 +160,6 @@ def notifications(
             "mime_type": sub.mime_type or "application/fhir+json",
             "body": body,
         }
-        event = f"Subscription/{sub.subscription_id}"
         out.append(
             OutboundMessage(
                 destination=sub.endpoint.facility,

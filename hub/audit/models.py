@@ -1,14 +1,19 @@
 """Append-only audit log, hash-chained: each row's hash covers its content and the previous hash.
 
 ``audit_head`` holds the chain's tip in one row; writers lock it (SELECT ... FOR UPDATE) just
-before commit, so the chain order is the commit order even with several API replicas.
+before commit, so the chain order is the commit order even with several API replicas. It also holds
+the chain's anchor: the last record removed by retention pruning (``hub audit prune``), from which
+verification starts instead of the genesis hash.
+
+The consent columns (``decision`` ... ``denied``) came with migration 0008; rows written before it
+hold their defaults, which the hash leaves out, so those rows verify as they were written.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, BigId, UTCDateTime
@@ -21,6 +26,8 @@ class AuditRecord(Base):
     __table_args__ = (
         Index("ix_audit_recorded", "recorded"),
         Index("ix_audit_client", "client_id"),
+        Index("ix_audit_break_glass", "break_glass"),
+        Index("ix_audit_purpose", "purpose_of_use"),
     )
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -38,6 +45,12 @@ class AuditRecord(Base):
     outcome_text: Mapped[str | None] = mapped_column(String(255), nullable=True)
     source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     query_params: Mapped[str | None] = mapped_column(String(512), nullable=True)  # names only
+    # The consent decision the access rested on (None: none applied, e.g. exempt roles).
+    decision: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    consents: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON "Consent/id" list
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    break_glass_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    denied: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON "Type/id" withheld
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -60,3 +73,22 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigId)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # Where verification starts: the last pruned record (0 and the genesis hash until a prune).
+    anchor_seq: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
+    anchor_hash: Mapped[str] = mapped_column(
+        String(64), default=GENESIS_HASH, server_default=GENESIS_HASH
+    )
+
+
+class AuditReview(Base):
+    """An operator's after-the-fact review of a break-glass access (one per record)."""
+
+    __tablename__ = "audit_review"
+
+    seq: Mapped[int] = mapped_column(
+        BigId, ForeignKey("audit_log.seq", ondelete="CASCADE"), primary_key=True
+    )
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewer: Mapped[str] = mapped_column(String(128))  # client id of the operator
+    reviewer_facility: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)

@@ -4,6 +4,9 @@ Services call ``record_access`` while they work; the entries wait on the session
 written by ``flush_pending_audit`` right before the commit of the same transaction, so an
 access is never committed without its record. Refused or failed requests, whose transaction
 rolls back, are written by ``record_standalone`` in a transaction of their own.
+
+The consent fields (``decision`` ... ``denied``, migration 0008) enter the hashed row only when
+set, so records written before them hash, and verify, exactly as they did.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from hub.audit.models import GENESIS_HASH, AuditHead, AuditPatient, AuditRecord
 from hub.auth.actor import Actor
 
 PENDING_AUDIT = _PENDING = "hub_audit_pending"  # session.info key of unwritten entries
+EMERGENCY_PURPOSE = "ETREAT"  # break-glass purpose of use (hub.auth.purpose.PurposeOfUse)
+CONSENT_COLUMNS = ("decision", "consents", "break_glass", "break_glass_reason", "denied")
 
 ACTION_BY_INTERACTION = {
     "create": "C",
@@ -54,6 +59,13 @@ class AuditEntry:
     outcome_text: str | None = None
     query_params: str | None = None
     recorded: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The consent decision ("permit", "deny", "permit-with-redaction"; None: none applied), the
+    # consents it rested on ("Consent/id"), whether break-glass changed it, and what it withheld.
+    decision: str | None = None
+    consents: list[str] = field(default_factory=list)
+    break_glass: bool = False
+    break_glass_reason: str | None = None
+    denied: list[str] = field(default_factory=list)
 
 
 def record_access(session: Session, entry: AuditEntry) -> None:
@@ -91,11 +103,36 @@ def _entry_row(entry: AuditEntry, seq: int) -> dict[str, object]:
         "outcome_text": entry.outcome_text[:255] if entry.outcome_text else None,
         "source_address": actor.source_address,
         "query_params": entry.query_params[:512] if entry.query_params else None,
+        "decision": entry.decision,
+        "consents": json.dumps(entry.consents[:500]) if entry.consents else None,
+        "break_glass": entry.break_glass,
+        "break_glass_reason": _reason(entry),
+        "denied": json.dumps(entry.denied[:500]) if entry.denied else None,
     }
 
 
-def _hashable(row: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in row.items() if k not in ("prev_hash", "hash")}
+def _reason(entry: AuditEntry) -> str | None:
+    """The break-glass reason; any emergency (ETREAT) access keeps the token's reason."""
+    reason = entry.break_glass_reason
+    if reason is None and entry.actor.purpose_of_use == EMERGENCY_PURPOSE:
+        reason = entry.actor.purpose_reason
+    return reason[:255] if reason else None
+
+
+def hashed_row(row: dict[str, object]) -> dict[str, object]:
+    """What the hash covers: the consent columns only when set (older rows have them unset)."""
+    return {
+        k: v
+        for k, v in row.items()
+        if k not in ("prev_hash", "hash") and not (k in CONSENT_COLUMNS and v in (None, False))
+    }
+
+
+def record_row(rec: AuditRecord) -> dict[str, object]:
+    """A stored record's hashed row, as :func:`write_entries` hashed it."""
+    row = {c: getattr(rec, c) for c in _entry_columns()}
+    row["recorded"] = rec.recorded.astimezone(UTC).isoformat()
+    return hashed_row(row)
 
 
 def flush_pending_audit(session: Session) -> None:
@@ -168,7 +205,7 @@ def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
     for entry in entries:
         seq += 1
         row = _entry_row(entry, seq)
-        digest = row_hash(prev, row)
+        digest = row_hash(prev, hashed_row(row))
         stored = dict(row, recorded=entry.recorded, prev_hash=prev, hash=digest)
         rows.append(stored)
         patient_rows.extend({"seq": seq, "patient_id": p} for p in set(entry.patients))
@@ -212,9 +249,18 @@ class ChainProblem:
 
 
 def verify_chain(session: Session, batch: int = 5000) -> Iterator[ChainProblem]:
-    """Recompute every hash in order; yield each break (edited, inserted or deleted records)."""
-    prev, expected_seq, last = GENESIS_HASH, 1, 0
-    offset_seq = 0
+    """Recompute every hash in order; yield each break (edited, inserted or deleted records).
+
+    The chain starts at the head's anchor: the genesis hash, or the last record pruned.
+    """
+    anchor = session.execute(
+        select(AuditHead.anchor_seq, AuditHead.anchor_hash).where(AuditHead.id == 1)
+    ).first()
+    anchor_seq, prev = (0, GENESIS_HASH) if anchor is None else (anchor[0], anchor[1])
+    expected_seq, last = anchor_seq + 1, anchor_seq
+    offset_seq = anchor_seq
+    # A moved anchor must be attested by the prune record written in the chain after it.
+    attestation, attested = anchor_attestation(anchor_seq, prev), anchor_seq == 0
     while True:
         records = (
             session.execute(
@@ -233,16 +279,22 @@ def verify_chain(session: Session, batch: int = 5000) -> Iterator[ChainProblem]:
                 yield ChainProblem(rec.seq, f"records {expected_seq}..{rec.seq - 1} are missing")
             if rec.prev_hash != prev:
                 yield ChainProblem(rec.seq, "previous-hash link broken")
-            row = {c: getattr(rec, c) for c in _entry_columns()}
-            row["recorded"] = rec.recorded.astimezone(UTC).isoformat()
-            if row_hash(rec.prev_hash, row) != rec.hash:
+            if row_hash(rec.prev_hash, record_row(rec)) != rec.hash:
                 yield ChainProblem(rec.seq, "content does not match its hash (edited)")
             prev, expected_seq, last = rec.hash, rec.seq + 1, rec.seq
+            attested = attested or rec.outcome_text == attestation
         offset_seq = records[-1].seq
         session.expunge_all()
+    if not attested:
+        yield ChainProblem(anchor_seq, "no prune record attests the anchor (records removed)")
     head = session.get(AuditHead, 1)
     if head is not None and (head.last_seq != last or head.last_hash != prev):
         yield ChainProblem(last, "chain tip does not match the head (records deleted at the end)")
+
+
+def anchor_attestation(anchor_seq: int, anchor_hash: str) -> str:
+    """The outcome text of the prune record that moved the chain's anchor here."""
+    return f"pruned up to record {anchor_seq}; chain anchor {anchor_hash}"
 
 
 def _entry_columns() -> list[str]:
@@ -262,4 +314,5 @@ def _entry_columns() -> list[str]:
         "outcome_text",
         "source_address",
         "query_params",
+        *CONSENT_COLUMNS,
     ]

@@ -1,27 +1,38 @@
-"""AuditEvent, read-only, served from the hash-chained audit log."""
+"""AuditEvent, read-only, served from the hash-chained audit log; break-glass review.
+
+A patient token sees the patient's own access log: ``patient=`` may name only that patient (else
+403), a search without it is narrowed to them, and each event is rendered for the patient
+(:func:`hub.audit.render.to_audit_event`). A facility's system or practitioner sees the accesses
+made under that facility's name only: who looked at which patient elsewhere is not theirs to
+know. ``/audit/break-glass`` lists emergency accesses for
+operators and auditors; operators mark them reviewed.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import ColumnElement, func, select
 
 from hub.audit.models import AuditPatient, AuditRecord
+from hub.audit.render import to_audit_event
+from hub.audit.review_views import router as review_router
+from hub.auth.actor import Actor
+from hub.auth.roles import Role
 from hub.auth.scopes import Interaction
 from hub.deps import CurrentActor, unit_of_work
-from hub.errors import InvalidRequest, NotFound
+from hub.errors import Forbidden, InvalidRequest, NotFound
 from hub.fhir import access
-from hub.fhir.responses import fhir_response
+from hub.fhir.responses import FhirJsonResponse, fhir_response
 from hub.fhir.search.dates import DateFormatError, date_range
 from hub.fhir.search.params import int_param, split_prefix
 from hub.settings import get_settings
 
-router = APIRouter(prefix="/fhir/AuditEvent", tags=["FHIR R4"])
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
-RESTFUL = "http://hl7.org/fhir/restful-interaction"
-PURPOSE = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+router = APIRouter()
+fhir_router = APIRouter(
+    prefix="/fhir/AuditEvent", tags=["FHIR R4"], default_response_class=FhirJsonResponse
+)
 SUPPORTED = {
     "date",
     "patient",
@@ -36,49 +47,14 @@ SUPPORTED = {
 }
 
 
-def to_audit_event(rec: AuditRecord, base_url: str) -> dict[str, Any]:
-    agent: dict[str, Any] = {
-        "type": {"text": rec.role},
-        "who": {
-            "identifier": {"system": f"{base_url}/client", "value": rec.client_id},
-            "display": f"{rec.role} @ {rec.facility}",
-        },
-        "requestor": True,
-    }
-    if rec.purpose_of_use:
-        agent["purposeOfUse"] = [{"coding": [{"system": PURPOSE, "code": rec.purpose_of_use}]}]
-    if rec.source_address:
-        agent["network"] = {"address": rec.source_address, "type": "2"}
-    entities: list[dict[str, Any]] = [
-        {"what": {"reference": ref}} for ref in json.loads(rec.resources)
-    ]
-    entities += [
-        {"what": {"reference": f"Patient/{p}"}, "role": {"code": "1", "display": "Patient"}}
-        for p in json.loads(rec.patients)
-    ]
-    event: dict[str, Any] = {
-        "resourceType": "AuditEvent",
-        "id": str(rec.seq),
-        "type": {"system": DCM, "code": "110110", "display": "Patient Record"},
-        "subtype": [{"system": RESTFUL, "code": rec.interaction}],
-        "action": rec.action,
-        "recorded": rec.recorded.isoformat(),
-        "outcome": rec.outcome,
-        "agent": [agent],
-        "source": {"observer": {"display": "Yichang Regional Health Hub"}, "site": rec.facility},
-        "extension": [
-            {"url": f"{base_url}/StructureDefinition/audit-chain-hash", "valueString": rec.hash}
-        ],
-    }
-    if rec.outcome_text:
-        event["outcomeDesc"] = rec.outcome_text
-    if entities:
-        event["entity"] = entities
-    return event
-
-
-def _conditions(params: list[tuple[str, str]], patient_only: str | None) -> list[Any]:
+def _conditions(params: list[tuple[str, str]], actor: Actor) -> list[Any]:
+    """SQL for the search ``params``, narrowed to what ``actor`` may see of the log: a patient
+    the accesses to their record, a facility (system or practitioner) its own accesses, the
+    roles that oversee the hub (auditors, operators) everything."""
+    patient_only = actor.patient
     conds: list[ColumnElement[bool]] = []
+    if actor.role in (Role.facility_system, Role.practitioner):
+        conds.append(AuditRecord.facility == actor.facility)
     for key, value in params:
         if key not in SUPPORTED:
             raise InvalidRequest(
@@ -86,6 +62,8 @@ def _conditions(params: list[tuple[str, str]], patient_only: str | None) -> list
             )
         if key == "patient":
             pid = value.removeprefix("Patient/")
+            if patient_only is not None and pid != patient_only:
+                raise Forbidden("a patient may see only the accesses to their own record")
             conds.append(
                 AuditRecord.seq.in_(select(AuditPatient.seq).where(AuditPatient.patient_id == pid))
             )
@@ -128,7 +106,11 @@ def _seq(value: str) -> int:
     return int(value)
 
 
-@router.get("", summary="Search the audit log as AuditEvent")
+def _render(rec: AuditRecord, base_url: str, actor: Actor) -> dict[str, Any]:
+    return to_audit_event(rec, base_url, for_patient=actor.patient)
+
+
+@fhir_router.get("", summary="Search the audit log as AuditEvent")
 def search_audit(request: Request, actor: CurrentActor) -> Response:
     params = request.query_params.multi_items()
     settings = get_settings()
@@ -137,9 +119,7 @@ def search_audit(request: Request, actor: CurrentActor) -> Response:
     offset = int_param("_offset", given.get("_offset") or "0", 0, 10_000_000)
     with unit_of_work(actor) as store:
         access.require(actor, "AuditEvent", Interaction.search)
-        conds = _conditions(
-            [(k, v) for k, v in params if k not in ("_count", "_offset")], actor.patient
-        )
+        conds = _conditions([(k, v) for k, v in params if k not in ("_count", "_offset")], actor)
         session = store.session
         total = session.execute(
             select(func.count()).select_from(AuditRecord).where(*conds)
@@ -159,7 +139,7 @@ def search_audit(request: Request, actor: CurrentActor) -> Response:
         entries = [
             {
                 "fullUrl": f"{base}/AuditEvent/{r.seq}",
-                "resource": to_audit_event(r, base),
+                "resource": _render(r, base, actor),
                 "search": {"mode": "match"},
             }
             for r in rows
@@ -176,14 +156,18 @@ def search_audit(request: Request, actor: CurrentActor) -> Response:
     )
 
 
-@router.get("/{audit_id}", summary="Read one audit record as AuditEvent")
+@fhir_router.get("/{audit_id}", summary="Read one audit record as AuditEvent")
 def read_audit(audit_id: str, actor: CurrentActor) -> Response:
     with unit_of_work(actor) as store:
         access.require(actor, "AuditEvent", Interaction.read)
-        conds = _conditions([("_id", audit_id)], actor.patient)
+        conds = _conditions([("_id", audit_id)], actor)
         rec = store.session.execute(select(AuditRecord).where(*conds)).scalar_one_or_none()
         if rec is None:
             raise NotFound(f"AuditEvent/{audit_id[:64]} is not known")
         store.audit("read", "AuditEvent", [f"AuditEvent/{rec.seq}"], [])
-        body = to_audit_event(rec, get_settings().fhir_base_url)
+        body = _render(rec, get_settings().fhir_base_url, actor)
     return fhir_response(body)
+
+
+router.include_router(fhir_router)
+router.include_router(review_router)

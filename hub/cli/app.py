@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli.audit_commands import audit_break_glass, audit_prune
 from hub.cli.auth_commands import clients_app, token_command
 from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
+from hub.cli.keys_commands import keys_app
 from hub.cli.mpi_commands import mpi_app
 from hub.cli.progress import progress_bar
 
@@ -27,10 +29,13 @@ synth_app = typer.Typer(help="Synthetic data for tests and benchmarks", no_args_
 app.add_typer(db_app, name="db")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(audit_app, name="audit")
+audit_app.command("break-glass")(audit_break_glass)
+audit_app.command("prune")(audit_prune)
 app.add_typer(synth_app, name="synth")
 app.add_typer(clients_app, name="clients")
 app.add_typer(mpi_app, name="mpi")
 app.add_typer(messages_app, name="messages")
+app.add_typer(keys_app, name="keys")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
@@ -50,6 +55,25 @@ def db_upgrade() -> None:
 
     upgrade_database()
     console.print("database is at the latest schema")
+
+
+@db_app.command(
+    "reindex",
+    help="Rebuild the search index rows of stored resources (after an upgrade that indexes "
+    "more, e.g. the origin and sensitivity rows the consent filter reads). Safe while serving.",
+)
+def db_reindex(
+    resource_type: Annotated[
+        str | None, typer.Option("--type", help="Only this resource type")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    from hub.cli.progress import progress_bar
+    from hub.fhir.reindex import count_resources, reindex
+
+    with progress_bar("reindexing", count_resources(resource_type)) as advance:
+        done = reindex(resource_type, batch_size=batch_size, progress=advance)
+    console.print(f"reindexed {done} resources")
 
 
 @app.command(help="Load the region's facilities and, optionally, a synthetic population.")

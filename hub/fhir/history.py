@@ -41,10 +41,19 @@ def history(
         if row is None:
             raise NotFound(f"{resource_type}/{resource_id[:64]} is not known")
         conds.append(ResourceVersionRow.rid == row.rid)
-        if store.actor.patient is not None and row.content is not None:
-            store._require_visible(resource_type, store.to_stored(row, 0).as_dict(), definition)
+        if row.content is not None:
+            current = store.to_stored(row, row.version_id)
+            store._require_visible(resource_type, current.as_dict(), definition)
+            store.guard.require(current, definition)  # a denied resource has no history to show
     elif store.actor.patient is not None:
         raise Forbidden("type-level history is not available to patient tokens")
+    else:
+        visible = [ResourceRow.resource_type == resource_type]
+        consented = store.guard.search_condition(resource_type, definition, visible)
+        if consented is not None:  # versions of the resources whose current state may be seen
+            conds.append(
+                ResourceVersionRow.rid.in_(select(ResourceRow.rid).where(*visible, consented))
+            )
     if since is not None:
         conds.append(ResourceVersionRow.last_updated >= since)
     total = store.session.execute(
@@ -61,17 +70,19 @@ def history(
         .scalars()
         .all()
     )
-    entries = [
-        HistoryEntry(
-            r.resource_type,
-            r.resource_id,
-            r.version_id,
-            r.last_updated,
-            r.method,
-            store.to_stored(r, r.version_id) if r.content is not None else None,
+    entries = []
+    for r in rows:
+        stored = store.to_stored(r, r.version_id) if r.content is not None else None
+        if stored is not None:
+            # Each version is decided on its own content (labels may differ between versions).
+            stored = store.guard.screen(stored, definition)
+            if stored is None:
+                continue
+        entries.append(
+            HistoryEntry(
+                r.resource_type, r.resource_id, r.version_id, r.last_updated, r.method, stored
+            )
         )
-        for r in rows
-    ]
     interaction = "history-instance" if resource_id else "history-type"
     store.audit(
         interaction,

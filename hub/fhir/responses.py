@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import Response
+from fastapi.responses import JSONResponse
 
 from hub.fhir.history import HistoryEntry
 from hub.fhir.search.engine import SearchResult
@@ -21,6 +22,39 @@ from hub.fhir.store import StoredResource
 
 FHIR_JSON = "application/fhir+json"
 ALWAYS_KEPT = {"resourceType", "id", "meta"}
+OPERATION_OUTCOME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"const": "OperationOutcome"},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"enum": ["fatal", "error", "warning", "information"]},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                    "expression": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+
+class FhirJsonResponse(JSONResponse):
+    """Declares a route's body as JSON of type ``application/fhir+json`` in the OpenAPI document."""
+
+    media_type = FHIR_JSON
+
+
+def outcome_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry whose body is an OperationOutcome (see ``hub.app``)."""
+    content = {FHIR_JSON: {"schema": OPERATION_OUTCOME_SCHEMA}}
+    return {"description": description, "content": content}
 
 
 def fhir_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -9,13 +9,21 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from hub.deps import CurrentActor, JsonBody, unit_of_work
+from adapters.fhir_inbound import inbound_qualifier
+from hub.deps import MAX_OFFSET, CurrentActor, JsonBody, RowId, unit_of_work
 from hub.errors import InvalidRequest, outcome_info
 from hub.fhir.bundle import BundleProcessor
 from hub.fhir.capability import capability_statement
 from hub.fhir.conditional import conditional_create, conditional_delete, conditional_update
 from hub.fhir.history import history
-from hub.fhir.responses import fhir_response, history_bundle, resource_headers, search_bundle
+from hub.fhir.responses import (
+    FhirJsonResponse,
+    fhir_response,
+    history_bundle,
+    outcome_response,
+    resource_headers,
+    search_bundle,
+)
 from hub.fhir.search.dates import DateFormatError, date_range
 from hub.fhir.search.engine import run_search
 from hub.fhir.search.params import parse_search
@@ -42,17 +50,42 @@ RESOURCE_BODY = {
         },
     }
 }
+_SEARCH_PARAMETERS = {  # the type-independent ones; each type's own are in /fhir/metadata
+    "_id": "Logical id(s), comma-separated",
+    "_lastUpdated": "Date with prefix, e.g. ge2024-01-01",
+    "_count": "Page size",
+    "_offset": "Page start",
+    "_sort": "Search parameter names, comma-separated, - for descending",
+    "_total": "none, estimate or accurate",
+    "_summary": "count to return only the total",
+    "_elements": "Elements to return, comma-separated",
+    "_include": "Type:parameter[:target] of resources to include",
+    "_revinclude": "Type:parameter[:target] of resources referring to the matches",
+}
+SEARCH_PARAMETERS = {
+    "parameters": [
+        {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
+        for name, text in _SEARCH_PARAMETERS.items()
+    ]
+}
 FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/fhir+json": {"schema": {"type": "object"}}},
         "description": "A FHIR resource or Bundle",
     },
-    400: {"description": "OperationOutcome: invalid request or resource"},
-    401: {"description": "OperationOutcome: missing or invalid token"},
-    403: {"description": "OperationOutcome: refused by scope or compartment"},
-    404: {"description": "OperationOutcome: unknown type or id"},
+    400: outcome_response("OperationOutcome: invalid request or resource"),
+    401: outcome_response("OperationOutcome: missing or invalid token"),
+    403: outcome_response("OperationOutcome: refused by scope or compartment"),
+    404: outcome_response("OperationOutcome: unknown type or id"),
 }
-router = APIRouter(prefix="/fhir", tags=["FHIR R4"], responses=FHIR_RESPONSES)
+WRITTEN: dict[int | str, dict[str, Any]] = {201: {**FHIR_RESPONSES[200], "description": "Created"}}
+DELETED: dict[int | str, dict[str, Any]] = {204: {"description": "Deleted (or nothing to delete)"}}
+router = APIRouter(
+    prefix="/fhir",
+    tags=["FHIR R4"],
+    responses=FHIR_RESPONSES,
+    default_response_class=FhirJsonResponse,
+)
 
 
 def _type(value: Any) -> str:
@@ -114,6 +147,7 @@ def metadata() -> Response:
 @router.post("", summary="Process a batch or transaction Bundle", openapi_extra=RESOURCE_BODY)
 @router.post("/", include_in_schema=False)  # clients joining "" onto the base URL send "/fhir/"
 def post_bundle(actor: CurrentActor, body: JsonBody, prefer: PreferHeader = None) -> Response:
+    body = inbound_qualifier(actor).bundle(body)  # a facility's local identifiers, namespaced
     with unit_of_work(actor) as store:
         processor = BundleProcessor(
             store,
@@ -131,7 +165,7 @@ def _search_dict(store: FhirStore, resource_type: str, query: list[tuple[str, st
     return orjson.loads(do_search(store, resource_type, query))
 
 
-@router.get("/{resource_type}", summary="Search")
+@router.get("/{resource_type}", summary="Search", openapi_extra=SEARCH_PARAMETERS)
 def search(
     resource_type: TypePath, request: Request, actor: CurrentActor, prefer: PreferHeader = None
 ) -> Response:
@@ -167,6 +201,7 @@ async def search_post(
     "/{resource_type}",
     summary="Create (conditional with If-None-Exist)",
     openapi_extra=RESOURCE_BODY,
+    responses=WRITTEN,
 )
 def create(
     resource_type: TypePath,
@@ -177,6 +212,9 @@ def create(
 ) -> Response:
     rtype = _type(resource_type)
     _require_object(body)
+    inbound = inbound_qualifier(actor)
+    body = inbound.resource(rtype, body)
+    if_none_exist = inbound.criteria(rtype, if_none_exist) if if_none_exist else None
     with unit_of_work(actor) as store:
         if if_none_exist:
             stored, created = conditional_create(store, rtype, body, if_none_exist)
@@ -185,7 +223,9 @@ def create(
     return _written(stored, 201 if created else 200, prefer)
 
 
-@router.put("/{resource_type}", summary="Conditional update", openapi_extra=RESOURCE_BODY)
+@router.put(
+    "/{resource_type}", summary="Conditional update", openapi_extra=RESOURCE_BODY, responses=WRITTEN
+)
 def update_conditional(
     resource_type: TypePath,
     request: Request,
@@ -194,17 +234,20 @@ def update_conditional(
     prefer: PreferHeader = None,
 ) -> Response:
     _require_object(body)
+    rtype, inbound = _type(resource_type), inbound_qualifier(actor)
+    query = inbound.query(rtype, request.query_params.multi_items())
+    body = inbound.resource(rtype, body)
     with unit_of_work(actor) as store:
-        stored, created = conditional_update(
-            store, _type(resource_type), request.query_params.multi_items(), body
-        )
+        stored, created = conditional_update(store, rtype, query, body)
     return _written(stored, 201 if created else 200, prefer)
 
 
-@router.delete("/{resource_type}", summary="Conditional delete")
+@router.delete("/{resource_type}", summary="Conditional delete", responses=DELETED)
 def delete_conditional(resource_type: TypePath, request: Request, actor: CurrentActor) -> Response:
+    rtype = _type(resource_type)
+    query = inbound_qualifier(actor).query(rtype, request.query_params.multi_items())
     with unit_of_work(actor) as store:
-        conditional_delete(store, _type(resource_type), request.query_params.multi_items())
+        conditional_delete(store, rtype, query)
     return Response(status_code=204)
 
 
@@ -230,6 +273,7 @@ def read(resource_type: TypePath, resource_id: IdPath, actor: CurrentActor) -> R
     "/{resource_type}/{resource_id}",
     summary="Update (or create with this id)",
     openapi_extra=RESOURCE_BODY,
+    responses=WRITTEN,
 )
 def update(
     resource_type: TypePath,
@@ -240,6 +284,7 @@ def update(
     prefer: PreferHeader = None,
 ) -> Response:
     _require_object(body)
+    body = inbound_qualifier(actor).resource(_type(resource_type), body)
     with unit_of_work(actor) as store:
         stored, created = store.update(
             _type(resource_type), resource_id, body, if_match=parse_if_match(if_match)
@@ -247,7 +292,7 @@ def update(
     return _written(stored, 201 if created else 200, prefer)
 
 
-@router.delete("/{resource_type}/{resource_id}", summary="Delete")
+@router.delete("/{resource_type}/{resource_id}", summary="Delete", responses=DELETED)
 def delete(resource_type: TypePath, resource_id: IdPath, actor: CurrentActor) -> Response:
     with unit_of_work(actor) as store:
         version = store.delete(_type(resource_type), resource_id)
@@ -269,7 +314,7 @@ def instance_history(
 
 @router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Version read")
 def vread(
-    resource_type: TypePath, resource_id: IdPath, version_id: int, actor: CurrentActor
+    resource_type: TypePath, resource_id: IdPath, version_id: RowId, actor: CurrentActor
 ) -> Response:
     with unit_of_work(actor) as store:
         stored = store.vread(_type(resource_type), resource_id, version_id)
@@ -284,7 +329,7 @@ def _history(
     offset: int,
     since: str | None,
 ) -> Response:
-    if not 0 <= count <= get_settings().max_page_size or offset < 0:
+    if not 0 <= count <= get_settings().max_page_size or not 0 <= offset <= MAX_OFFSET:
         raise InvalidRequest("_count or _offset is out of range", expression=["_count"])
     since_at: datetime | None = None
     if since:

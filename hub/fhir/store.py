@@ -16,8 +16,11 @@ import orjson
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from consent.enforcement import ConsentGuard, DecisionTally
+from consent.pdp import FACILITY_SOURCE
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
+from hub.auth.roles import Role
 from hub.auth.scopes import Interaction
 from hub.errors import (
     Conflict,
@@ -73,6 +76,16 @@ class StoredResource:
         return result
 
 
+def _stamp_origin(meta: dict[str, Any], actor: Actor) -> None:
+    """meta.source names the facility that wrote the resource; the consent policy lets a facility
+    always see what it recorded. Only the hub sets it: a facility cannot claim another's origin,
+    a patient none; operators' corrections keep the origin they were given."""
+    if actor.role in (Role.facility_system, Role.practitioner):
+        meta["source"] = f"{FACILITY_SOURCE}{actor.facility}"
+    elif actor.role is Role.patient and str(meta.get("source", "")).startswith(FACILITY_SOURCE):
+        del meta["source"]
+
+
 def check_id(resource_id: str) -> None:
     if not 1 <= len(resource_id) <= 64 or not set(resource_id) <= _ID_CHARS:
         raise InvalidRequest(f"{resource_id[:70]!r} is not a valid FHIR id")
@@ -96,6 +109,7 @@ class FhirStore:
         self.actor = actor
         self.cipher = cipher
         self.base_url = base_url
+        self.guard = ConsentGuard(session, actor, base_url)
 
     # -- registry -----------------------------------------------------------------------
     def definition(self, resource_type: str) -> ResourceDef:
@@ -122,6 +136,8 @@ class FhirStore:
         patients: list[str],
         query_params: str | None = None,
     ) -> None:
+        """Queue the audit record of one interaction, with the consent decisions it took."""
+        tally, self.guard.tally = self.guard.tally, DecisionTally()
         record_access(
             self.session,
             AuditEntry(
@@ -131,6 +147,11 @@ class FhirStore:
                 resources,
                 patients,
                 query_params=query_params,
+                decision=tally.decision,
+                consents=list(tally.consents),
+                break_glass=tally.break_glass_reason is not None,
+                break_glass_reason=tally.break_glass_reason,
+                denied=tally.denied,
             ),
         )
 
@@ -293,6 +314,7 @@ class FhirStore:
         stored = self.to_stored(row, row.version_id)
         resource = stored.as_dict()
         self._require_visible(resource_type, resource, definition)
+        stored = self.guard.require(stored, definition)
         self.audit(
             "read",
             resource_type,
@@ -315,6 +337,7 @@ class FhirStore:
         stored = self.to_stored(version, version_id)
         resource = stored.as_dict()
         self._require_visible(resource_type, resource, definition)
+        stored = self.guard.require(stored, definition)
         self.audit(
             "vread",
             resource_type,
@@ -340,6 +363,7 @@ class FhirStore:
 
     def _stamp(self, body: dict[str, Any], version: int, now: datetime) -> str:
         meta = dict(body.get("meta") or {})
+        _stamp_origin(meta, self.actor)
         meta["versionId"] = str(version)
         meta["lastUpdated"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         body["meta"] = meta

@@ -15,10 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
+from hub.audit.service import flush_pending_audit
 from hub.auth.actor import Actor
 from hub.auth.scopes import Interaction
 from hub.deps import CurrentActor, JsonBody, unit_of_work
-from hub.errors import Forbidden, InvalidRequest
+from hub.errors import Forbidden, InvalidRequest, NotFound
 from hub.fhir import access
 from hub.fhir.responses import fhir_response
 from hub.fhir.store import FhirStore
@@ -31,6 +32,7 @@ from hub.mpi.lookup import (
     CrossReference,
     MatchResult,
     PersonHit,
+    PixmError,
     cross_reference,
     match_patient,
     read_person,
@@ -247,6 +249,10 @@ def pix_parameters(xref: CrossReference, targets: list[str]) -> dict[str, Any]:
     return body
 
 
+def _not_found() -> PixmError:
+    return PixmError("sourceIdentifier Patient Identifier not found", status=404, code="not-found")
+
+
 # -- views -----------------------------------------------------------------------------------
 
 
@@ -254,6 +260,22 @@ def _require(actor: Actor, interaction: Interaction) -> None:
     access.require(actor, "Patient", interaction)
     if actor.patient is not None:
         raise Forbidden("patient-context tokens cannot query the patient index")
+
+
+def _keep_audit(store: FhirStore) -> None:
+    """Commit the audit record of a consent refusal (with its consents) before answering 404."""
+    flush_pending_audit(store.session)
+    store.session.commit()
+
+
+def _consented(store: FhirStore, hits: list[PersonHit]) -> list[PersonHit]:
+    """The hits whose every source record the consent decision lets the caller see; the others
+    are left out as if the index held no such person (the issue: no trace of a denied record)."""
+    return [
+        hit
+        for hit in hits
+        if store.guard.permits_patients(source_patients(store.session, [hit.person_id]))
+    ]
 
 
 def _audit(
@@ -273,9 +295,10 @@ def match(actor: CurrentActor, body: JsonBody) -> Response:
         result: MatchResult = match_patient(store.session, store.cipher, features,
                                             only_certain=request.only_certain,
                                             count=request.count)  # fmt: skip
-        patients = source_patients(store.session, [h.person_id for h in result.hits])
+        hits = _consented(store, result.hits)
+        patients = source_patients(store.session, [h.person_id for h in hits])
         _audit(store, "operation", patients, "$match")
-    return fhir_response(searchset(result.hits, result.withheld))
+    return fhir_response(searchset(hits, result.withheld))
 
 
 @router.get("/fhir/Patient/$ihe-pix", summary="IHE PIXm ITI-83: cross-referenced identifiers")
@@ -284,6 +307,10 @@ def ihe_pix(request: Request, actor: CurrentActor) -> Response:
     system, value, targets = parse_pix_query(request.query_params.multi_items())
     with unit_of_work(actor) as store:
         xref = cross_reference(store.session, store.cipher, system, value, targets)
+        if not store.guard.permits_patients(xref.patient_ids):
+            _audit(store, "operation", xref.patient_ids, "$ihe-pix")
+            _keep_audit(store)
+            raise _not_found()  # exactly as for an unknown identifier: a denial reveals nothing
         _audit(store, "operation", xref.patient_ids, "$ihe-pix")
     return fhir_response(pix_parameters(xref, targets))
 
@@ -298,6 +325,7 @@ def find_persons(request: Request, actor: CurrentActor) -> Response:
     )
     with unit_of_work(actor) as store:
         hits = search_persons(store.session, store.cipher, features, identifier, count=count)
+        hits = _consented(store, hits)
         patients = source_patients(store.session, [h.person_id for h in hits])
         _audit(store, "search-type", patients, ",".join(sorted({k for k, _ in params})))
     return fhir_response(searchset(hits))
@@ -310,7 +338,12 @@ def read_golden_record(enterprise_id: EidPath, actor: CurrentActor) -> Response:
     _require(actor, Interaction.read)
     with unit_of_work(actor) as store:
         record = read_person(store.session, store.cipher, enterprise_id)
-        _audit(store, "read", source_patients(store.session, [record.person_id]))
+        sources = source_patients(store.session, [record.person_id])
+        if not store.guard.permits_patients(sources):
+            _audit(store, "read", sources)
+            _keep_audit(store)
+            raise NotFound("no person has this enterprise id")  # as for an unknown one
+        _audit(store, "read", sources)
     body = record.golden
     if record.replaces:
         link = {"other": {"identifier": {"system": ENTERPRISE_ID_SYSTEM, "value": record.replaces}},

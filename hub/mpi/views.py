@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
-from hub.deps import current_actor, unit_of_work
+from hub.deps import MAX_OFFSET, NO_NUL, RowId, current_actor, unit_of_work
 from hub.errors import Forbidden
 from hub.mpi import stewardship
 from hub.mpi.stewardship import (
@@ -27,8 +27,8 @@ from hub.mpi.stewardship import (
 
 router = APIRouter(prefix="/mpi", tags=["Master patient index"])
 
-Reason = Annotated[str, Field(min_length=1, max_length=512)]
-Code = Annotated[str, Field(min_length=1, max_length=128)]
+Reason = Annotated[str, Field(min_length=1, max_length=512, pattern=NO_NUL)]
+Code = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 async def _steward(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
@@ -57,12 +57,12 @@ class ResolveRequest(_Body):
 
 
 class SourceRef(_Body):
-    facility: Annotated[str, Field(min_length=1, max_length=64)]
+    facility: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
     source_id: Code
 
 
 class LinkRequest(SourceRef):
-    enterprise_id: Annotated[str, Field(min_length=1, max_length=32)]
+    enterprise_id: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
     reason: Reason
 
 
@@ -72,8 +72,8 @@ class UnlinkRequest(SourceRef):
 
 class MergeRequest(_Body):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    from_: Annotated[str, Field(alias="from", min_length=1, max_length=32)]
-    into: Annotated[str, Field(min_length=1, max_length=32)]
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=32, pattern=NO_NUL)]
+    into: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
     reason: Reason
 
 
@@ -82,7 +82,7 @@ class UndoRequest(_Body):
 
 
 class SplitRequest(_Body):
-    enterprise_id: Annotated[str, Field(min_length=1, max_length=32)]
+    enterprise_id: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
     sources: Annotated[list[SourceRef], Field(min_length=1, max_length=500)]
     reason: Reason
 
@@ -92,7 +92,7 @@ def list_reviews(
     actor: Reader,
     status: Literal["open", "claimed", "resolved", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=stewardship.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ReviewPage:
     with unit_of_work(actor) as store:
         return stewardship.list_reviews(store.session, actor, limit=limit, offset=offset,
@@ -100,13 +100,13 @@ def list_reviews(
 
 
 @router.post("/reviews/{review_id}/claim", summary="Claim a review item")
-def claim_review(review_id: int, actor: Steward) -> ReviewItem:
+def claim_review(review_id: RowId, actor: Steward) -> ReviewItem:
     with unit_of_work(actor) as store:
         return stewardship.claim_review(store.session, actor, review_id=review_id)
 
 
 @router.post("/reviews/{review_id}/resolve", summary="Resolve a review item: match or no-match")
-def resolve_review(review_id: int, body: ResolveRequest, actor: Steward) -> ReviewItem:
+def resolve_review(review_id: RowId, body: ResolveRequest, actor: Steward) -> ReviewItem:
     with unit_of_work(actor) as store:
         return stewardship.resolve_review(
             store.session, store.cipher, actor,
@@ -117,8 +117,8 @@ def resolve_review(review_id: int, body: ResolveRequest, actor: Steward) -> Revi
 @router.get("/links", summary="The person one facility's source record is linked to")
 def source_link(
     actor: Reader,
-    facility: Annotated[str, Query(min_length=1, max_length=64)],
-    source_id: Annotated[str, Query(min_length=1, max_length=128)],
+    facility: Annotated[str, Query(min_length=1, max_length=64, pattern=NO_NUL)],
+    source_id: Annotated[str, Query(min_length=1, max_length=128, pattern=NO_NUL)],
 ) -> SourcePerson:
     with unit_of_work(actor) as store:
         return stewardship.source_link(store.session, actor, facility=facility, source_id=source_id)
@@ -149,7 +149,7 @@ def merge_persons(body: MergeRequest, actor: Steward) -> MergeResult:
 
 
 @router.post("/merges/{merge_id}/undo", summary="Undo one merge")
-def undo_merge(merge_id: int, body: UndoRequest, actor: Steward) -> MergeResult:
+def undo_merge(merge_id: RowId, body: UndoRequest, actor: Steward) -> MergeResult:
     with unit_of_work(actor) as store:
         return stewardship.undo_merge(store.session, store.cipher, actor, event_id=merge_id,
                                       reason=body.reason)  # fmt: skip
@@ -165,6 +165,8 @@ def split_person(body: SplitRequest, actor: Steward) -> LinkResult:
 
 
 @router.get("/persons/{enterprise_id}/links", summary="A person's source records and history")
-def person_links(enterprise_id: str, actor: Reader) -> PersonLinks:
+def person_links(
+    enterprise_id: Annotated[str, Path(max_length=32, pattern=NO_NUL)], actor: Reader
+) -> PersonLinks:
     with unit_of_work(actor) as store:
         return stewardship.person_links(store.session, actor, enterprise_id=enterprise_id)

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.auth.purpose import DEFAULT_PURPOSE
 from hub.auth.roles import DEFAULT_SCOPES, Role
 
 
@@ -100,7 +101,8 @@ def make_token(live_hub: LiveHub) -> TokenFactory:
             role=role,
             scope=scope or DEFAULT_SCOPES[role],
             patient=patient,
-            purpose_of_use=purpose,
+            # As the token endpoint does: a role's default purpose when none is asked for.
+            purpose_of_use=purpose or DEFAULT_PURPOSE[role],
         )
         return token
 

@@ -7,6 +7,7 @@ database, and kills them with SIGKILL where a crash would hurt most.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -62,8 +63,11 @@ class Stack:
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = (self.run_dir / f"{name}-{uuid.uuid4().hex[:6]}.log").open("wb")
+        assert name not in self.processes, f"{name} is already running"
+        # A session of its own: SIGKILL then reaches the whole process group, Celery's pool
+        # children included (killed alone, the parent leaves them running, orphaned).
         self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                                env=self.env)  # fmt: skip
+                                                env=self.env, start_new_session=True)  # fmt: skip
 
     def start_broker(self) -> None:
         assert REDIS is not None
@@ -82,7 +86,8 @@ class Stack:
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
-        process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
 
     def close(self) -> None:

@@ -191,12 +191,16 @@ def test_last_updated(api: httpx.Client, find: Finder) -> None:
 # -- token -----------------------------------------------------------------------------------
 
 
-def test_token_forms(api: httpx.Client, find: Finder) -> None:
+def test_token_forms(
+    api: httpx.Client, find: Finder, client_for: Callable[..., httpx.Client]
+) -> None:
     m, mrn = new_marker(), new_marker()
     with_system = create(
         api, patient(m, identifier=marked(m, {"system": MRN_SYSTEM, "value": mrn}))
     )
-    without_system = create(api, patient(m, identifier=marked(m, {"value": mrn})))
+    # a practitioner: a facility system's system-less numbers get its namespace (fhir_inbound)
+    practitioner = client_for(role=Role.practitioner)
+    without_system = create(practitioner, patient(m, identifier=marked(m, {"value": mrn})))
     other_system = create(
         api, patient(m, identifier=marked(m, {"system": "urn:other", "value": mrn}))
     )

@@ -31,7 +31,7 @@ K1, K2 = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
 BLIND = secrets.token_urlsafe(32)
 
 
-def cipher(keys: dict[str, str], active: str, blind: str = BLIND) -> FieldCipher:
+def cipher(keys: dict[str, Any], active: str, blind: str = BLIND) -> FieldCipher:
     settings = Settings(
         environment=Environment.TEST,
         field_keys=json.dumps(keys),
@@ -193,3 +193,95 @@ def test_unusable_key_configuration_is_refused() -> None:
         cipher({"k1": "c2hvcnQ"}, "k1")
     with pytest.raises(FieldKeyError):
         cipher({"a:b": K1}, "a:b")
+
+
+# --- algorithms: SM4-GCM fields and an HMAC-SM3 blind index -------------------------------
+
+
+def sm4(key: str = K2, key_id: str = "s1") -> dict[str, Any]:
+    return {key_id: {"key": key, "algorithm": "sm4-gcm"}}
+
+
+def test_sm4_gcm_roundtrip() -> None:
+    s1 = cipher(sm4(), "s1")
+    sealed = s1.encrypt(RESIDENT_ID)
+    assert sealed.startswith("enc:s1:") and RESIDENT_ID not in sealed
+    assert s1.decrypt(sealed) == RESIDENT_ID
+    assert s1.encrypt(RESIDENT_ID) != sealed  # fresh nonce each time
+    blob = s1.seal_bytes(b"MSH|^~\\&|")
+    assert blob.startswith(b"s1:") and s1.open_bytes(blob) == b"MSH|^~\\&|"
+
+
+def test_sm4_gcm_is_standard_sm4_in_gcm_mode() -> None:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from hub.security.algorithms import SM4GCM
+
+    key, nonce = bytes(range(16)), bytes(12)
+    sealed = SM4GCM(key).encrypt(nonce, b"hello", b"aad")
+    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, sealed[-16:])).decryptor()
+    decryptor.authenticate_additional_data(b"aad")
+    assert decryptor.update(sealed[:-16]) + decryptor.finalize() == b"hello"
+
+
+def test_sm4_gcm_tampering_is_refused() -> None:
+    s1 = cipher(sm4(), "s1")
+    sealed = s1.encrypt(RESIDENT_ID)
+    flipped = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    with pytest.raises(InvalidTag):
+        s1.decrypt(flipped)
+    blob = bytearray(s1.seal_bytes(b"payload"))
+    blob[-1] ^= 1
+    with pytest.raises(InvalidTag):
+        s1.open_bytes(bytes(blob))
+    with pytest.raises(InvalidTag):  # the key id is authenticated: no relabelling
+        cipher(sm4() | sm4(key_id="s2"), "s1").decrypt(sealed.replace("enc:s1:", "enc:s2:"))
+    with pytest.raises(InvalidTag):  # the same secret as an AES key opens nothing
+        cipher({"s1": K2}, "s1").decrypt(sealed)
+
+
+def test_mixed_keys_and_algorithms_stay_readable() -> None:
+    aes_value = cipher({"k1": K1}, "k1").encrypt(RESIDENT_ID)
+    aes_blob = cipher({"k1": K1}, "k1").seal_bytes(b"raw")
+    both = cipher({"k1": K1} | sm4(), "s1")
+    sm4_value = both.encrypt(PHONE)
+    assert both.decrypt(aes_value) == RESIDENT_ID and both.decrypt(sm4_value) == PHONE
+    assert both.open_bytes(aes_blob) == b"raw"
+    resealed = both.reseal(aes_value)
+    assert resealed.startswith("enc:s1:") and both.decrypt(resealed) == RESIDENT_ID
+    assert both.reseal(resealed) == resealed and both.reseal("plain") == "plain"
+    assert both.reseal_bytes(aes_blob).startswith(b"s1:")
+    back = cipher({"k1": K1} | sm4(), "k1")  # and back again, after switching the active key
+    assert back.decrypt(sm4_value) == PHONE and back.reseal(sm4_value).startswith("enc:k1:")
+
+
+def test_sm3_blind_index_is_deterministic_keyed_and_not_sha256() -> None:
+    def blind(algorithm: str, key: str = BLIND) -> FieldCipher:
+        settings = Settings(
+            environment=Environment.TEST, field_keys=json.dumps({"k1": K1}), field_key_id="k1",
+            blind_index_key=key, blind_index_algorithm=algorithm,
+        )  # fmt: skip
+        return FieldCipher.from_settings(settings)
+
+    sm3, sha = blind("hmac-sm3"), blind("hmac-sha256")
+    value = identifier_blind_index(sm3, RESIDENT_ID)
+    assert value == identifier_blind_index(blind("hmac-sm3"), RESIDENT_ID.lower())
+    assert value.startswith("bi:") and len(value) == len(identifier_blind_index(sha, RESIDENT_ID))
+    assert value != identifier_blind_index(sha, RESIDENT_ID)
+    assert value != identifier_blind_index(blind("hmac-sm3", K2), RESIDENT_ID)
+    assert phone_blind_index(sm3, PHONE) == phone_blind_index(sm3, "+86 138 0000 0000")
+    # the default is unchanged: HMAC-SHA-256, so existing indexes stay valid
+    assert identifier_blind_index(sha, RESIDENT_ID) == identifier_blind_index(
+        cipher({"k1": K1}, "k1"), RESIDENT_ID
+    )
+    with pytest.raises(FieldKeyError):
+        blind("hmac-md5")
+
+
+def test_key_specifications_are_checked() -> None:
+    with pytest.raises(FieldKeyError):
+        cipher({"s1": {"key": K1, "algorithm": "des"}}, "s1")
+    with pytest.raises(FieldKeyError):
+        cipher({"s1": {"algorithm": "sm4-gcm"}}, "s1")
+    explicit = cipher({"k1": {"key": K1, "algorithm": "aes-256-gcm"}}, "k1")
+    assert explicit.decrypt(cipher({"k1": K1}, "k1").encrypt(PHONE)) == PHONE

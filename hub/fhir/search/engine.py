@@ -10,6 +10,7 @@ from sqlalchemy import false, func, select
 from hub.auth.scopes import Interaction, allows
 from hub.fhir import access
 from hub.fhir.models import ReferenceIndex, ResourceRow
+from hub.fhir.registry import ResourceDef
 from hub.fhir.search.params import Include, SearchRequest
 from hub.fhir.search.query import QueryContext, criterion_condition, sort_expression
 from hub.fhir.search_parameters import RESOURCE_DEFS
@@ -35,9 +36,20 @@ def _conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
         ResourceRow.deleted == false(),
     ]
     conds.extend(criterion_condition(resource_type, c, ctx) for c in request.criteria)
+    return visible_only(store, resource_type, definition, conds)
+
+
+def visible_only(
+    store: FhirStore, resource_type: str, definition: ResourceDef, conds: list[Any]
+) -> list[Any]:
+    """``conds`` plus what the caller may see: its patient compartment, then the consent filter
+    (which reads the conditions before it, to find the patients they reach)."""
     restriction = access.compartment_condition(store.actor, resource_type, definition)
     if restriction is not None:
         conds.append(restriction)
+    consented = store.guard.search_condition(resource_type, definition, conds)
+    if consented is not None:
+        conds.append(consented)
     return conds
 
 
@@ -62,7 +74,11 @@ def run_search(store: FhirStore, request: SearchRequest, query_names: str = "") 
         rows = store.session.execute(stmt).scalars().all()
         result.more = len(rows) > request.count
         rows = rows[: request.count]
-        result.matches = [store.to_stored(r, r.version_id) for r in rows]
+        # The query already left out what consent denies; screening applies redactions and
+        # re-checks each row exactly (see consent.enforcement).
+        result.matches = store.guard.screen_all(
+            [store.to_stored(r, r.version_id) for r in rows], RESOURCE_DEFS
+        )
         result.included = _includes(store, request, result.matches)
         if not result.more and (rows or request.offset == 0):
             page_end = request.offset + len(rows)
@@ -93,11 +109,11 @@ def _visible_rows(store: FhirStore, resource_type: str, *conds: Any) -> list[Sto
     if definition is None or not allows(store.actor.scopes, resource_type, Interaction.read):
         return []  # included resources the caller may not read are left out, not an error
     where = [ResourceRow.resource_type == resource_type, ResourceRow.deleted == false(), *conds]
-    restriction = access.compartment_condition(store.actor, resource_type, definition)
-    if restriction is not None:
-        where.append(restriction)
+    visible_only(store, resource_type, definition, where)
     rows = store.session.execute(select(ResourceRow).where(*where).limit(MAX_INCLUDED))
-    return [store.to_stored(r, r.version_id) for r in rows.scalars()]
+    return store.guard.screen_all(
+        [store.to_stored(r, r.version_id) for r in rows.scalars()], RESOURCE_DEFS
+    )
 
 
 def _includes(

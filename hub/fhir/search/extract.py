@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from consent.pdp import origin_facility
+from consent.sensitivity import classify
 from hub.fhir.registry import ParamType, ResourceDef, SearchParam
 from hub.fhir.search.dates import MAX_DT, MIN_DT, DateFormatError, date_range
 from hub.security.fields import (
@@ -25,6 +27,10 @@ from hub.security.fields import (
 )
 
 MAX_INDEXED_LEN = 255
+# Index rows no search parameter exposes, written for the consent filter in SQL
+# (consent.enforcement): the facility in meta.source, and the sensitivity labels.
+ORIGIN_PARAM = "_hub-origin"
+LABEL_PARAM = "_hub-label"
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # ASCII and the CJK Unified Ideographs (and Extension A): unchanged by NFKD, never combining.
@@ -213,6 +219,11 @@ def extract_index(
         if name in ("_id", "_lastUpdated"):
             continue  # answered from the resource table
         _extract_param(rows, resource, param, cipher, base_url)
+    # Internal rows for the consent filter in SQL (consent.enforcement): origin and labels.
+    origin = origin_facility(resource)
+    if origin:
+        rows.tokens.append((ORIGIN_PARAM, None, origin[:MAX_INDEXED_LEN]))
+    rows.tokens.extend((LABEL_PARAM, None, label) for label in sorted(classify(resource).labels))
     # Deduplicate: the same value reached by two paths is indexed once.
     rows.tokens = list(dict.fromkeys(rows.tokens))
     rows.strings = list(dict.fromkeys(rows.strings))

@@ -1,0 +1,87 @@
+"""Retention: removing audit records older than ``HUB_AUDIT_RETENTION_DAYS``, chain kept whole.
+
+Pruning removes the oldest stretch of the chain whose records are all older than the cutoff and
+moves the chain's anchor (in ``audit_head``) to the last record removed, so verification starts
+from that record's hash instead of the genesis hash. The prune is itself an audit record, written
+in the same transaction, whose outcome text attests the new anchor; ``verify_chain`` requires that
+attestation, so records removed at the start without a prune are still detected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from hub.audit.models import AuditHead, AuditPatient, AuditRecord, AuditReview
+from hub.audit.service import AuditEntry, anchor_attestation, record_access
+from hub.auth.actor import SYSTEM_ACTOR, Actor
+
+
+class PruneError(Exception):
+    """The chain cannot be pruned as it is (a record the anchor needs is missing)."""
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    removed: int
+    anchor_seq: int
+    anchor_hash: str
+    cutoff: datetime
+
+
+def retention_cutoff(retention_days: int, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=retention_days)
+
+
+def prune_audit(
+    session: Session, *, cutoff: datetime, actor: Actor = SYSTEM_ACTOR, dry_run: bool = False
+) -> PruneResult:
+    """Remove the records before the first one recorded at or after ``cutoff``; move the anchor.
+
+    Records are removed as a prefix of the chain (by sequence), so a record committed late with
+    an earlier time never leaves a gap. The caller commits (``session_scope``).
+    """
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        return PruneResult(0, 0, "", cutoff)
+    first_kept = session.execute(
+        select(func.min(AuditRecord.seq)).where(
+            AuditRecord.seq > head.anchor_seq, AuditRecord.recorded >= cutoff
+        )
+    ).scalar_one()
+    upto = head.last_seq if first_kept is None else first_kept - 1
+    if upto <= head.anchor_seq:
+        return PruneResult(0, head.anchor_seq, head.anchor_hash, cutoff)
+    anchor_hash = session.execute(
+        select(AuditRecord.hash).where(AuditRecord.seq == upto)
+    ).scalar_one_or_none()
+    if anchor_hash is None:
+        raise PruneError(f"record {upto}, the new anchor, is missing: run hub audit verify")
+    removed = session.execute(
+        select(func.count()).select_from(AuditRecord).where(AuditRecord.seq <= upto)
+    ).scalar_one()
+    result = PruneResult(removed, upto, anchor_hash, cutoff)
+    if dry_run:
+        return result
+    for model in (AuditPatient, AuditReview, AuditRecord):
+        session.execute(delete(model).where(model.seq <= upto))
+    session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(anchor_seq=upto, anchor_hash=anchor_hash)
+    )
+    session.expire(head)
+    record_access(
+        session,
+        AuditEntry(
+            actor,
+            "operation",
+            "AuditEvent",
+            outcome_text=anchor_attestation(upto, anchor_hash),
+            query_params="$prune",
+        ),
+    )
+    return result
