@@ -48,7 +48,7 @@ from consent.sensitivity import classify
 from consent.service import rules_for
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
-from hub.errors import ConsentRefused, FhirError
+from hub.errors import ConsentRefused
 from hub.fhir.access import PATIENT, patients_of
 from hub.fhir.models import ReferenceIndex, ResourceRow, TokenIndex
 from hub.fhir.registry import ResourceDef
@@ -279,12 +279,12 @@ class ConsentGuard:
             .scalars()
             .all()
         )
-        if len(consented) > MAX_CONSENTED_PATIENTS:
-            raise FhirError(
-                "the search reaches too many patients with consent directives; narrow it",
-                status=400,
-                code="too-costly",
-            )
+        # Beyond the limit the patients with consents are not decided one by one: their data is
+        # left out of this search (never shown undecided); a search by patient finds it.
+        crowd = len(consented) > MAX_CONSENTED_PATIENTS
+        if crowd:
+            consented = []
+            self.tally.withheld_by_query = True
         rules = rules_for(self.session, consented)
         labels = set(self.policy.sensitive_labels)
         for patient_rules in rules.values():
@@ -299,10 +299,8 @@ class ConsentGuard:
                 labels=frozenset({label}) if label else frozenset(),
                 reference=reference,
             )
-            decision = decide_access(request, rules.get(patient or "", []), self.policy)
-            if decision.break_glass:
-                self.tally.break_glass_reason = decision.break_glass_reason
-            return decision.permitted
+            # Break-glass is flagged by the screening of what is actually returned, not here.
+            return decide_access(request, rules.get(patient or "", []), self.policy).permitted
 
         base_deny = [p for p in consented if not permits(p, None)]
         label_deny = {
@@ -326,17 +324,13 @@ class ConsentGuard:
 
         clauses: list[ColumnElement[bool]] = []
         default_base = permits(None, None)
-        if base_deny or not default_base:
-            clauses.append(
-                or_(
-                    query.has_label(ordered_labels),
-                    not_(query.refers_to(base_deny, not default_base)),
-                )
-            )
+        if base_deny or not default_base or crowd:
+            refs = query.refers_to(base_deny, not default_base, crowd)
+            clauses.append(or_(query.has_label(ordered_labels), not_(refs)))
         for label in ordered_labels:
             default = permits(None, label)
-            if label_deny[label] or not default:
-                refs = query.refers_to(label_deny[label], not default)
+            if label_deny[label] or not default or crowd:
+                refs = query.refers_to(label_deny[label], not default, crowd)
                 clauses.append(not_(and_(query.has_label([label]), refs)))
         if not clauses and not deny_ids:
             return None
@@ -390,24 +384,31 @@ class _PatientQuery:
             .distinct()
         )
 
-    def refers_to(self, patients: list[str], also_unconsented: bool) -> ColumnElement[bool]:
-        """Rows about one of ``patients`` (or, if asked, about a patient with no consent)."""
-        if self.resource_type == PATIENT:
-            target: Any = ResourceRow.resource_id
-            chosen = target.in_(patients) if patients else false()
+    def refers_to(
+        self, patients: list[str], also_unconsented: bool, also_consented: bool = False
+    ) -> ColumnElement[bool]:
+        """Rows about one of ``patients``, or if asked about any patient without (or with) a
+        consent."""
+
+        def who(target: Any) -> ColumnElement[bool]:
+            chosen: ColumnElement[bool] = target.in_(patients) if patients else false()
+            if also_unconsented and also_consented:
+                return true()
             if also_unconsented:
                 chosen = or_(chosen, not_(self._has_consent(target)))
+            if also_consented:
+                chosen = or_(chosen, self._has_consent(target))
             return chosen
+
+        if self.resource_type == PATIENT:
+            return who(ResourceRow.resource_id)
         ref = aliased(ReferenceIndex)
-        who: ColumnElement[bool] = ref.target_id.in_(patients) if patients else false()
-        if also_unconsented:
-            who = or_(who, not_(self._has_consent(ref.target_id)))
         return exists(
             select(ref.rid).where(
                 ref.rid == ResourceRow.rid,
                 ref.param.in_(self.compartment),
                 ref.target_type == PATIENT,
-                who,
+                who(ref.target_id),
             )
         )
 

@@ -1,8 +1,9 @@
 """Access policy for the store: scopes and the patient compartment, decided in one place.
 
 Every store operation asks here before touching data. Compartment rules are compiled into the
-search query itself, so paging and totals never count what the caller may not see. (Consent
-decisions join this choke point in the consent module.)
+search query itself, so paging and totals never count what the caller may not see. The second
+gate, the patient's consent, is ``consent.enforcement`` (``FhirStore.guard``), asked on the same
+paths right after this one.
 """
 
 from __future__ import annotations

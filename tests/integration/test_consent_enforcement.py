@@ -365,10 +365,29 @@ def quiet_outbox(database: str) -> Iterator[None]:
     dispatch.install(previous)
 
 
+def _write_as(facility: str, role: Role, *resources: dict[str, Any]) -> list[str]:
+    """Write in this process, as the outbound tests do: the live hub's own outbox dispatcher
+    then never starts (it would sweep, and deliver, the rows other tests are timing)."""
+    from hub.auth.actor import Actor
+    from hub.fhir.store import FhirStore
+    from hub.settings import get_settings
+
+    writer = Actor.build(client_id=f"test-{facility}", facility=facility, role=role,
+                         scope="system/*.cruds", purpose_of_use="TREAT")  # fmt: skip
+    with session_scope() as session:
+        store = FhirStore(session, writer, get_cipher(), get_settings().fhir_base_url)
+        return [
+            store.update(r["resourceType"], r["id"], r)[0].resource_id
+            if r.get("id")
+            else store.create(r["resourceType"], r).resource_id
+            for r in resources
+        ]
+
+
 def test_outbound_messages_and_notifications_respect_consent(
-    world: World, api: httpx.Client, client_for: ClientFactory, quiet_outbox: None
+    world: World, quiet_outbox: None
 ) -> None:
-    operator = client_for(role=Role.operator, facility="HUB", client_id="ops")
+    code = f"x-{uuid.uuid4().hex[:8]}"  # this test's own criteria: no other write matches them
     endpoint = {
         "resourceType": "Endpoint",
         "id": "H002-consent-ep",
@@ -381,18 +400,21 @@ def test_outbound_messages_and_notifications_respect_consent(
         "payloadType": [{"text": "any"}],
         "address": "http://127.0.0.1:9/H002",
     }
-    assert operator.put("/Endpoint/H002-consent-ep", json=endpoint).status_code in (200, 201)
+    _write_as("HUB", Role.operator, endpoint)
     subscription = {
         "resourceType": "Subscription",
         "status": "active",
         "reason": "检验结果",
-        "criteria": "Observation?code=2339-0",
+        "criteria": f"Observation?code={code}",
         "channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/H002/notify",
                     "payload": "application/fhir+json"},
     }  # fmt: skip
-    h002 = client_for(facility="H002", client_id="h002-his", purpose="TREAT")
-    assert h002.post("/Subscription", json=subscription).status_code == 201
-    sent = {p: _create(api, _observation(p, "2339-0")) for p in (world.opted_out, world.open_)}
+    encounters = dict(subscription, criteria=f"Encounter?subject=Patient/{world.open_}")
+    _write_as("H002", Role.facility_system, subscription, encounters)
+    patients = (world.opted_out, world.open_)
+    observations = _write_as("H001", Role.facility_system,
+                             *(_observation(p, code) for p in patients))  # fmt: skip
+    sent = dict(zip(patients, observations, strict=True))
     with session_scope() as session:
         sources = set(
             session.scalars(select(OutboxRow.source).where(OutboxRow.destination == "H002"))
@@ -401,8 +423,6 @@ def test_outbound_messages_and_notifications_respect_consent(
     assert not any(s.startswith(f"Observation/{sent[world.opted_out]}/") for s in sources)
 
     # A notification carries the resource as the subscriber may see it: redacted.
-    encounters = dict(subscription, criteria="Encounter?status=in-progress")
-    assert h002.post("/Subscription", json=encounters).status_code == 201
     encounter = {
         "resourceType": "Encounter",
         "status": "in-progress",
@@ -410,7 +430,7 @@ def test_outbound_messages_and_notifications_respect_consent(
         "subject": {"reference": f"Patient/{world.open_}"},
         "reasonCode": [{"coding": [{"system": ICD10, "code": "F32.1"}]}],
     }
-    encounter_id = _create(api, encounter)
+    [encounter_id] = _write_as("H001", Role.facility_system, encounter)
     with session_scope() as session:
         payload = session.scalars(
             select(OutboxRow.payload).where(
@@ -503,3 +523,40 @@ def test_reindex_restores_the_rows_the_consent_filter_reads(
     assert label_rows() == 1
     found = h002.get("/Condition", params={"subject": world.open_, "_total": "accurate"})
     assert _ids(found) == set() and found.json()["total"] == 0
+
+
+def test_a_search_reaching_too_many_consented_patients_leaves_their_data_out(
+    world: World, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limit no consented patient is decided one by one: all of their data stays out
+    (never shown undecided), the rest of the search is answered, and the audit says so."""
+    import consent.enforcement
+    from hub.auth.actor import Actor
+    from hub.fhir.router import do_search
+    from hub.fhir.store import FhirStore
+    from hub.settings import get_settings
+
+    permit = {"type": "permit", "actor": [actor(H002)]}
+    _create(api, _consent(world.open_, permit))  # open_ now has a consent too
+    third = _patient(api, f"MRN-{uuid.uuid4().hex[:10]}")  # no consent
+    third_obs = _create(api, _observation(third))
+    monkeypatch.setattr(consent.enforcement, "MAX_CONSENTED_PATIENTS", 1)
+    h002_actor = Actor.build(client_id="h002-bulk", facility="H002", role=Role.facility_system,
+                             scope="system/*.rs", purpose_of_use="TREAT")  # fmt: skip
+    subjects = f"{world.opted_out},{world.open_},{third}"
+    with session_scope() as session:
+        store = FhirStore(session, h002_actor, get_cipher(), get_settings().fhir_base_url)
+        found = orjson.loads(do_search(store, "Observation", [("subject", subjects)]))
+        assert {e["resource"]["id"] for e in found.get("entry", [])} == {third_obs}
+        assert found["total"] == 1
+    with session_scope() as session:
+        record = (
+            session.execute(
+                select(AuditRecord)
+                .where(AuditRecord.client_id == "h002-bulk")
+                .order_by(AuditRecord.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert record is not None and record.decision == "permit-with-redaction"
