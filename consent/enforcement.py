@@ -224,6 +224,15 @@ class ConsentGuard:
     def screen_all(
         self, items: Sequence[StoredResource], definitions: dict[str, ResourceDef]
     ) -> list[StoredResource]:
+        if self.active and items:  # the page's patients' consents in one query, not one each
+            patients = {
+                patient
+                for item in items
+                for patient in patients_of(
+                    item.as_dict(), definitions[item.resource_type], self.base_url
+                )
+            }
+            rules_for(self.session, sorted(patients))
         kept = (self.screen(item, definitions[item.resource_type]) for item in items)
         return [item for item in kept if item is not None]
 
@@ -302,10 +311,23 @@ class ConsentGuard:
             # Break-glass is flagged by the screening of what is actually returned, not here.
             return decide_access(request, rules.get(patient or "", []), self.policy).permitted
 
-        base_deny = [p for p in consented if not permits(p, None)]
-        label_deny = {
-            label: [p for p in consented if not permits(p, label)] for label in ordered_labels
-        }
+        base = {p: permits(p, None) for p in consented}
+        base_deny = [p for p in consented if not base[p]]
+        label_deny: dict[str, list[str]] = {label: [] for label in ordered_labels}
+        sensitive = self.policy.sensitive_labels
+        for patient in consented:
+            # A label none of this patient's provisions names is decided like any other of its
+            # kind: every such sensitive class alike, any other label like unlabelled data.
+            named = {label for rule in rules[patient] for label in rule.labels or ()}
+            generic = next((label for label in sorted(sensitive) if label not in named), None)
+            as_sensitive = permits(patient, generic) if generic is not None else True
+            for label in ordered_labels:
+                if label in named:
+                    allowed = permits(patient, label)
+                else:
+                    allowed = as_sensitive if label in sensitive else base[patient]
+                if not allowed:
+                    label_deny[label].append(patient)
         allow_ids: list[str] = []
         deny_ids: list[str] = []
         prefix = f"{resource_type}/"
@@ -322,16 +344,25 @@ class ConsentGuard:
         if base_deny or any(label_deny.values()):
             self.tally.withheld_by_query = True
 
+        # Rows about a consented patient outside ``consented`` do not exist among the matches,
+        # so "a patient without consent" is "not one of ``consented``" (a literal list), except
+        # past the limit, where the list is unknown.
+        query.known_consented = None if crowd else consented
         clauses: list[ColumnElement[bool]] = []
         default_base = permits(None, None)
         if base_deny or not default_base or crowd:
             refs = query.refers_to(base_deny, not default_base, crowd)
             clauses.append(or_(query.has_label(ordered_labels), not_(refs)))
+        # One clause per group of labels decided alike (usually: every sensitive class, denied
+        # by default), rather than one per label: fewer subqueries to build and to run.
+        groups: dict[tuple[tuple[str, ...], bool], list[str]] = {}
         for label in ordered_labels:
-            default = permits(None, label)
-            if label_deny[label] or not default or crowd:
-                refs = query.refers_to(label_deny[label], not default, crowd)
-                clauses.append(not_(and_(query.has_label([label]), refs)))
+            key = (tuple(label_deny[label]), permits(None, label))
+            groups.setdefault(key, []).append(label)
+        for (denied, default), members in groups.items():
+            if denied or not default or crowd:
+                refs = query.refers_to(list(denied), not default, crowd)
+                clauses.append(not_(and_(query.has_label(members), refs)))
         if not clauses and not deny_ids:
             return None
         decided: ColumnElement[bool] = and_(*clauses) if clauses else true()
@@ -345,22 +376,28 @@ class ConsentGuard:
         return or_(*exempt, decided)
 
 
+# Built once: aliasing costs more Python time than running the small subqueries it serves.
+_REF = aliased(ReferenceIndex, name="consent_ref")
+_CONSENT = aliased(ReferenceIndex, name="consent_of")
+_TOKEN = aliased(TokenIndex, name="consent_token")
+
+
 class _PatientQuery:
     """SQL pieces over ``fhir_resource`` rows of one type: whose data, labelled how, from where."""
 
     def __init__(self, resource_type: str, compartment: tuple[str, ...]) -> None:
         self.resource_type = resource_type
         self.compartment = compartment
+        self.known_consented: list[str] | None = None  # every consented patient of the matches
 
     @staticmethod
     def _has_consent(patient_id: Any) -> ColumnElement[bool]:
-        consent = aliased(ReferenceIndex)
         return exists(
-            select(consent.rid).where(
-                consent.resource_type == "Consent",
-                consent.param == "patient",
-                consent.target_type == PATIENT,
-                consent.target_id == patient_id,
+            select(_CONSENT.rid).where(
+                _CONSENT.resource_type == "Consent",
+                _CONSENT.param == "patient",
+                _CONSENT.target_type == PATIENT,
+                _CONSENT.target_id == patient_id,
             )
         )
 
@@ -372,17 +409,21 @@ class _PatientQuery:
                 .where(*where, self._has_consent(ResourceRow.resource_id))
                 .distinct()
             )
-        ref = aliased(ReferenceIndex)
         return (
-            select(ref.target_id)
+            select(_REF.target_id)
             .where(
-                ref.rid.in_(select(ResourceRow.rid).where(*where)),
-                ref.param.in_(self.compartment),
-                ref.target_type == PATIENT,
-                self._has_consent(ref.target_id),
+                _REF.rid.in_(select(ResourceRow.rid).where(*where)),
+                _REF.param.in_(self.compartment),
+                _REF.target_type == PATIENT,
+                self._has_consent(_REF.target_id),
             )
             .distinct()
         )
+
+    def _without_consent(self, target: Any) -> ColumnElement[bool]:
+        if self.known_consented is None:
+            return not_(self._has_consent(target))
+        return target.not_in(self.known_consented) if self.known_consented else true()
 
     def refers_to(
         self, patients: list[str], also_unconsented: bool, also_consented: bool = False
@@ -391,60 +432,56 @@ class _PatientQuery:
         consent."""
 
         def who(target: Any) -> ColumnElement[bool]:
-            chosen: ColumnElement[bool] = target.in_(patients) if patients else false()
             if also_unconsented and also_consented:
                 return true()
+            chosen: ColumnElement[bool] = target.in_(patients) if patients else false()
             if also_unconsented:
-                chosen = or_(chosen, not_(self._has_consent(target)))
+                chosen = or_(chosen, self._without_consent(target))
             if also_consented:
                 chosen = or_(chosen, self._has_consent(target))
             return chosen
 
         if self.resource_type == PATIENT:
             return who(ResourceRow.resource_id)
-        ref = aliased(ReferenceIndex)
         return exists(
-            select(ref.rid).where(
-                ref.rid == ResourceRow.rid,
-                ref.param.in_(self.compartment),
-                ref.target_type == PATIENT,
-                who(ref.target_id),
+            select(_REF.rid).where(
+                _REF.rid == ResourceRow.rid,
+                _REF.param.in_(self.compartment),
+                _REF.target_type == PATIENT,
+                who(_REF.target_id),
             )
         )
 
     def about_no_patient(self) -> ColumnElement[bool]:
         if self.resource_type == PATIENT:
             return false()
-        ref = aliased(ReferenceIndex)
         return not_(
             exists(
-                select(ref.rid).where(
-                    ref.rid == ResourceRow.rid,
-                    ref.param.in_(self.compartment),
-                    ref.target_type == PATIENT,
+                select(_REF.rid).where(
+                    _REF.rid == ResourceRow.rid,
+                    _REF.param.in_(self.compartment),
+                    _REF.target_type == PATIENT,
                 )
             )
         )
 
     @staticmethod
     def has_label(labels: Sequence[str]) -> ColumnElement[bool]:
-        token = aliased(TokenIndex)
         return exists(
-            select(token.rid).where(
-                token.rid == ResourceRow.rid,
-                token.param == LABEL_PARAM,
-                token.code.in_(list(labels)),
+            select(_TOKEN.rid).where(
+                _TOKEN.rid == ResourceRow.rid,
+                _TOKEN.param == LABEL_PARAM,
+                _TOKEN.code.in_(list(labels)),
             )
         )
 
     @staticmethod
     def recorded_by(facility: str) -> ColumnElement[bool]:
-        token = aliased(TokenIndex)
         return exists(
-            select(token.rid).where(
-                token.rid == ResourceRow.rid,
-                token.param == ORIGIN_PARAM,
-                token.code == facility,
+            select(_TOKEN.rid).where(
+                _TOKEN.rid == ResourceRow.rid,
+                _TOKEN.param == ORIGIN_PARAM,
+                _TOKEN.code == facility,
             )
         )
 

@@ -103,11 +103,18 @@ def rules_for(session: Session, patient_ids: Sequence[str]) -> dict[str, list[Co
             if consent.get("status") != "active":
                 continue
             try:
-                found[patient_id].extend(consent_rules(consent))
+                found[patient_id].extend(_flattened(content))
             except InvalidResource as exc:
                 log.warning("skipping Consent/%s: %s", consent.get("id"), exc.diagnostics)
         cache.update(found)
     return {p: cache[p] for p in patient_ids}
+
+
+@lru_cache(maxsize=4096)
+def _flattened(content: str) -> tuple[ConsentRule, ...]:
+    """A stored Consent's rules, by its stored text (a new version is new text): flattening is
+    pure, and a search over many patients would otherwise redo it for each, every time."""
+    return tuple(consent_rules(orjson.loads(content)))
 
 
 def forget_cached_rules(session: Session) -> None:
