@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sqlalchemy import false, select
+
+from hub.auth.scopes import Interaction
 from hub.errors import InvalidRequest, PreconditionFailed
+from hub.fhir import access
+from hub.fhir.models import ResourceRow
 from hub.fhir.search.engine import run_search
-from hub.fhir.search.params import parse_search
+from hub.fhir.search.params import SearchRequest, parse_search
+from hub.fhir.search.query import QueryContext, criterion_condition
 from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.store import FhirStore, StoredResource
 
@@ -26,7 +32,35 @@ def matching(
         raise InvalidRequest("a conditional operation needs search criteria")
     request = parse_search(resource_type, pairs, RESOURCE_DEFS, default_count=2, max_count=2)
     request.count, request.total, request.includes = MAX_CONDITIONAL_MATCHES, "none", []
+    if _nothing_matches(store, request):
+        # What run_search would have done for an empty result: its checks and its audit entry.
+        store.audit("search-type", resource_type, [], [], "")
+        return []
     return run_search(store, request).matches
+
+
+def _nothing_matches(store: FhirStore, request: SearchRequest) -> bool:
+    """Whether no row meets the criteria at all, before access and consent conditions.
+
+    Those conditions only ever leave rows out, so then the full search would find nothing
+    either, and this one query spares it the consent condition (a query of its own and much SQL
+    building: ~13 ms of the ~16 ms a conditional lookup took): the usual case of a conditional
+    write that creates (an HL7 v2 message's new Encounter, Observations, ...). Its only other
+    effect on the audit record, a break-glass reason, cannot arise from an empty search unless
+    the actor asks under a break-glass purpose: that case takes the full search.
+    """
+    resource_type = request.resource_type
+    access.require(store.actor, resource_type, Interaction.search)
+    guard = store.guard
+    if guard.active and store.actor.purpose_of_use in guard.policy.break_glass_purposes:
+        return False
+    ctx = QueryContext(RESOURCE_DEFS, store.cipher, store.base_url)
+    conds = [
+        ResourceRow.resource_type == resource_type,
+        ResourceRow.deleted == false(),
+        *(criterion_condition(resource_type, c, ctx) for c in request.criteria),
+    ]
+    return store.session.execute(select(ResourceRow.rid).where(*conds).limit(1)).first() is None
 
 
 def conditional_create(

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from adapters.hl7v2.client import send_messages
+from adapters.hl7v2.dispatch import INBOX
 from adapters.hl7v2.models import MessageStatus
+from hub.dispatch import install_dispatcher
 from tests.integration.hl7_harness import inbox_rows, msa
 from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn
 
@@ -95,11 +97,27 @@ class Stack:
             self.kill(name)
 
 
+class _Idle:
+    """Stands in for this test process's inbox dispatcher: the stack's own worker processes
+    must be the only ones draining the inbox (an in-process sweeper left by an earlier test
+    would process the messages these tests expect to wait)."""
+
+    def notify(self, keys: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 @pytest.fixture
 def stack(database: str, run_dir: Path) -> Iterator[Stack]:
+    previous = install_dispatcher(INBOX, _Idle())
+    if previous is not None:
+        previous.close()
     created = Stack(run_dir)
     yield created
     created.close()
+    install_dispatcher(INBOX, None)
 
 
 def _wait_status(control_ids: set[str], status: MessageStatus, timeout: float = 90) -> None:
