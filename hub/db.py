@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -123,3 +124,43 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class _WriterGate:
+    """SQLite has one writer, and its busy handler is not fair: a thread that commits and begins
+    again at once can keep another waiting for seconds. Within one process (``hub demo``: the
+    MLLP listener beside in-process processing) this gate takes turns, urgent work first, so an
+    ACK waits for at most one short processing transaction."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent = 0
+
+    @contextmanager
+    def turn(self, *, urgent: bool) -> Iterator[None]:
+        with self._cond:
+            self._urgent += urgent
+            while self._busy or (not urgent and self._urgent):
+                self._cond.wait()
+            self._urgent -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+_GATE = _WriterGate()
+
+
+@contextmanager
+def writer_turn(*, urgent: bool = False) -> Iterator[None]:
+    """A turn at writing, on SQLite (see :class:`_WriterGate`); nothing to wait for elsewhere."""
+    if get_engine().dialect.name != "sqlite":
+        yield
+        return
+    with _GATE.turn(urgent=urgent):
+        yield

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from adapters.hl7v2.intake import Received
 from adapters.hl7v2.models import InboxRow
-from hub.db import session_scope
+from hub.db import session_scope, writer_turn
 from hub.security.fields import FieldCipher
 
 log = logging.getLogger("hub.hl7v2.inbox")
@@ -112,7 +112,7 @@ def commit_frames(
     on_committed: Callable[[set[str]], None] | None = None,
 ) -> list[Stored]:
     """One transaction for a batch; then tell the dispatcher which facilities have new work."""
-    with session_scope() as session:
+    with writer_turn(urgent=True), session_scope() as session:  # the ACK waits on this commit
         answers = store_frames(session, cipher, frames)
     if on_committed is not None:
         fresh = {

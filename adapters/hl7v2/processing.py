@@ -35,7 +35,7 @@ from adapters.hl7v2.parse import parse_message
 from hub.audit.service import PENDING_AUDIT, AuditEntry
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
-from hub.db import session_scope
+from hub.db import session_scope, writer_turn
 from hub.errors import FhirError, InvalidRequest
 from hub.fhir.bundle import BundleProcessor
 from hub.fhir.store import FhirStore
@@ -46,7 +46,7 @@ from hub.security.fields import FieldCipher, get_cipher
 from hub.settings import Settings, get_settings
 
 log = logging.getLogger("hub.hl7v2.processing")
-SQLITE_BATCH = 10
+SQLITE_BATCH = 2  # one writer: each batch holds it; the listener's commits go between
 
 
 @dataclass
@@ -131,7 +131,7 @@ def process_facility(
     cipher = cipher or get_cipher()
     progress = Progress()
     now = datetime.now(UTC)
-    with session_scope() as session:
+    with writer_turn(), session_scope() as session:
         if not _lock_facility(session, facility_code):
             progress.locked = True
             return progress
