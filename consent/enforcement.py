@@ -443,19 +443,6 @@ class _PatientQuery:
 
         if self.resource_type == PATIENT:
             return who(ResourceRow.resource_id)
-        if not also_unconsented and not also_consented:
-            # A short list of patients: one uncorrelated set (PostgreSQL hashes it once) beats a
-            # lookup per matched row when a search matches many rows.
-            if not patients:
-                return false()
-            return ResourceRow.rid.in_(
-                select(_REF.rid).where(
-                    _REF.resource_type == self.resource_type,
-                    _REF.param.in_(self.compartment),
-                    _REF.target_id.in_(patients),
-                    _REF.target_type == PATIENT,
-                )
-            )
         return exists(
             select(_REF.rid).where(
                 _REF.rid == ResourceRow.rid,
