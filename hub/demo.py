@@ -41,7 +41,8 @@ def run_demo(*, host: str, port: int, residents: int, serve: bool, mllp_port: in
         "  export PATH=$PWD/.venv/bin:$PATH\n"
         f"{export_base}"
         "  TOKEN=$(hub token --facility H001 --role practitioner)\n"
-        f"  curl -H \"Authorization: Bearer $TOKEN\" '{base}/fhir/Patient?family=李&_count=3'\n"
+        f'  curl -G -H "Authorization: Bearer $TOKEN" --data-urlencode family=李 '
+        f"-d _count=3 '{base}/fhir/Patient'\n"
         f"API docs: {base}/docs    CapabilityStatement: {base}/fhir/metadata\n",
         flush=True,
     )
