@@ -338,10 +338,12 @@ class ConsentGuard:
                         permitted = permits(patient, None, reference)
                         target = allow_ids if permitted else deny_ids
                         target.append(reference.removeprefix(prefix))
-        for patient in {*base_deny, *(p for d in label_deny.values() for p in d)}:
+        # For the audit: the consents that kept a patient's (non-sensitive) data out. Sensitive
+        # classes withheld by the regional default are not "withheld" news on every search.
+        for patient in base_deny:
             for rule in rules[patient]:
                 self.tally.consents[f"Consent/{rule.consent_id}"] = None
-        if base_deny or any(label_deny.values()):
+        if base_deny or deny_ids:
             self.tally.withheld_by_query = True
 
         # Rows about a consented patient outside ``consented`` do not exist among the matches,
