@@ -23,35 +23,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from bench_db import fresh_database
+
 HEART_RATE, HIV_TEST = "8867-4", "75622-1"
-
-
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    import sqlalchemy as sa
-
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        from hub.db import reset_engine
-
-        reset_engine()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def load(patients: int, per_patient: int, consented: float) -> tuple[list[str], list[str]]:
@@ -134,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp,
-        database(args.backend, Path(tmp)) as url,
+        fresh_database(args.backend, Path(tmp)) as url,
     ):
         os.environ["HUB_DATABASE_URL"] = url
         os.environ.setdefault("HUB_VAR_DIR", str(Path(tmp) / "var"))

@@ -32,11 +32,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench_db import fresh_database
 from hl7_data import FeedMessage, feed
 
 from adapters.hl7v2.ack import Envelope, build_ack
@@ -46,7 +46,6 @@ from adapters.hl7v2.mappings import MappingContext, map_message
 from adapters.hl7v2.parse import parse_message
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOALS = {"acks": 3000.0, "ack_p99_ms": 20.0, "processed_adt": 1000.0, "parser_share": 0.25}
 
 
@@ -110,25 +109,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    import sqlalchemy as sa
-
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Hub:
@@ -231,7 +211,7 @@ def ingest(backend: str, messages: list[FeedMessage], connections: int, label: s
     the ACK figures are the listener's alone."""
     with (
         tempfile.TemporaryDirectory(prefix="hl7-bench-") as tmp,
-        database(backend, Path(tmp)) as url,
+        fresh_database(backend, Path(tmp)) as url,
     ):
         broker = backend == "postgresql"
         later = worker_later and broker

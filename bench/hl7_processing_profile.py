@@ -17,35 +17,10 @@ import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'profile.db'}"
-        return
-    import sqlalchemy as sa
-
-    name = f"hub_profile_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        from hub.db import get_engine
-
-        get_engine().dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from bench_db import fresh_database
 
 
 def main() -> None:
@@ -59,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="hl7-profile-") as tmp,
-        database(args.backend, Path(tmp)) as url,
+        fresh_database(args.backend, Path(tmp), "hub_profile") as url,
     ):
         os.environ.update(HUB_DATABASE_URL=url, HUB_VAR_DIR=str(Path(tmp) / "var"),
                           HUB_CELERY_BROKER_URL="")  # fmt: skip

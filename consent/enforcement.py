@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, not_, or_, select, true
+from sqlalchemy.orm import Session
 
 from consent.pdp import (
     AccessRequest,
@@ -46,13 +46,13 @@ from consent.pdp import (
 from consent.policy import RegionalPolicy, get_policy
 from consent.sensitivity import classify
 from consent.service import rules_for
+from consent.sql_filter import PatientQuery
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import ConsentRefused
 from hub.fhir.access import PATIENT, patients_of
-from hub.fhir.models import ReferenceIndex, ResourceRow, TokenIndex
+from hub.fhir.models import ResourceRow
 from hub.fhir.registry import ResourceDef
-from hub.fhir.search.extract import LABEL_PARAM, ORIGIN_PARAM
 
 if TYPE_CHECKING:
     from hub.fhir.store import StoredResource
@@ -282,7 +282,7 @@ class ConsentGuard:
         compartment = tuple(definition.patient_compartment)
         if resource_type != PATIENT and not compartment:
             return None  # directory data (Organization, Practitioner, ...): no patient's data
-        query = _PatientQuery(resource_type, compartment)
+        query = PatientQuery(resource_type, compartment)
         consented = list(
             self.session.execute(query.consented_among(where).limit(MAX_CONSENTED_PATIENTS + 1))
             .scalars()
@@ -376,116 +376,6 @@ class ConsentGuard:
         if self.policy.own_records_visible:
             exempt.append(query.recorded_by(self.actor.facility))
         return or_(*exempt, decided)
-
-
-# Built once: aliasing costs more Python time than running the small subqueries it serves.
-_REF = aliased(ReferenceIndex, name="consent_ref")
-_CONSENT = aliased(ReferenceIndex, name="consent_of")
-_TOKEN = aliased(TokenIndex, name="consent_token")
-
-
-class _PatientQuery:
-    """SQL pieces over ``fhir_resource`` rows of one type: whose data, labelled how, from where."""
-
-    def __init__(self, resource_type: str, compartment: tuple[str, ...]) -> None:
-        self.resource_type = resource_type
-        self.compartment = compartment
-        self.known_consented: list[str] | None = None  # every consented patient of the matches
-
-    @staticmethod
-    def _has_consent(patient_id: Any) -> ColumnElement[bool]:
-        return exists(
-            select(_CONSENT.rid).where(
-                _CONSENT.resource_type == "Consent",
-                _CONSENT.param == "patient",
-                _CONSENT.target_type == PATIENT,
-                _CONSENT.target_id == patient_id,
-            )
-        )
-
-    def consented_among(self, where: Sequence[Any]) -> Any:
-        """The ids of the patients with consents whose data is among the rows ``where`` matches."""
-        if self.resource_type == PATIENT:
-            return (
-                select(ResourceRow.resource_id)
-                .where(*where, self._has_consent(ResourceRow.resource_id))
-                .distinct()
-            )
-        return (
-            select(_REF.target_id)
-            .where(
-                _REF.rid.in_(select(ResourceRow.rid).where(*where)),
-                _REF.param.in_(self.compartment),
-                _REF.target_type == PATIENT,
-                self._has_consent(_REF.target_id),
-            )
-            .distinct()
-        )
-
-    def _without_consent(self, target: Any) -> ColumnElement[bool]:
-        if self.known_consented is None:
-            return not_(self._has_consent(target))
-        return target.not_in(self.known_consented) if self.known_consented else true()
-
-    def refers_to(
-        self, patients: list[str], also_unconsented: bool, also_consented: bool = False
-    ) -> ColumnElement[bool]:
-        """Rows about one of ``patients``, or if asked about any patient without (or with) a
-        consent."""
-
-        def who(target: Any) -> ColumnElement[bool]:
-            if also_unconsented and also_consented:
-                return true()
-            chosen: ColumnElement[bool] = target.in_(patients) if patients else false()
-            if also_unconsented:
-                chosen = or_(chosen, self._without_consent(target))
-            if also_consented:
-                chosen = or_(chosen, self._has_consent(target))
-            return chosen
-
-        if self.resource_type == PATIENT:
-            return who(ResourceRow.resource_id)
-        return exists(
-            select(_REF.rid).where(
-                _REF.rid == ResourceRow.rid,
-                _REF.param.in_(self.compartment),
-                _REF.target_type == PATIENT,
-                who(_REF.target_id),
-            )
-        )
-
-    def about_no_patient(self) -> ColumnElement[bool]:
-        if self.resource_type == PATIENT:
-            return false()
-        return not_(
-            exists(
-                select(_REF.rid).where(
-                    _REF.rid == ResourceRow.rid,
-                    _REF.param.in_(self.compartment),
-                    _REF.target_type == PATIENT,
-                )
-            )
-        )
-
-    @staticmethod
-    def has_label(labels: Sequence[str]) -> ColumnElement[bool]:
-        return exists(
-            select(_TOKEN.rid).where(
-                _TOKEN.rid == ResourceRow.rid,
-                _TOKEN.param == LABEL_PARAM,
-                _TOKEN.code.in_(list(labels)),
-            )
-        )
-
-    @staticmethod
-    def recorded_by(facility: str) -> ColumnElement[bool]:
-        return exists(
-            select(_TOKEN.rid).where(
-                _TOKEN.rid == ResourceRow.rid,
-                _TOKEN.param == ORIGIN_PARAM,
-                _TOKEN.code == facility,
-            )
-        )
 
 
 def recipient_guard(session: Session, facility: str, base_url: str = "") -> ConsentGuard:

@@ -98,19 +98,19 @@ class Intake:
             facility = self._facility(message, sender)
             received.facility_code = facility.code
             _check_header(message)
-            if facility.code in self.strict_facilities:
-                check_structure(text)
             context = MappingContext(
                 facility_code=facility.code,
                 received_at=now,
                 message_key=f"{facility.code}/{message.control_id}",
             )
             try:
+                if facility.code in self.strict_facilities:
+                    check_structure(text)  # hl7apy: its own exceptions must not escape either
                 mapped = map_message(message, context)
             except Hl7Error:
                 raise
             except Exception as exc:  # a mapping bug must not cost the sender its message
-                log.exception("mapping failed unexpectedly (%s)", type(exc).__name__)
+                log.exception("checking or mapping failed unexpectedly (%s)", type(exc).__name__)
                 raise internal_error("the hub could not map this message; it is kept for the "
                                      "operators") from None  # fmt: skip
             received.resource_types = mapped.resource_types

@@ -78,13 +78,18 @@ def test_only_the_configured_facility_is_strict() -> None:
 def test_the_lenient_path_never_runs_hl7apy(monkeypatch: pytest.MonkeyPatch) -> None:
     import hl7apy.parser
 
+    calls: list[str] = []
+
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("hl7apy ran for a lenient facility")
+        calls.append("hl7apy")
+        raise AssertionError("hl7apy ran")
 
     monkeypatch.setattr(hl7apy.parser, "parse_message", refuse)
     assert LENIENT.check(_message(EVN, PID, PV1), Sender()).ack_code == "AA"
-    with pytest.raises(AssertionError):  # while a strict facility's message does run it
-        STRICT.check(_message(EVN, PID, PV1), Sender())
+    assert calls == []
+    # while a strict facility's message does run it (its failure answered AR 207, not raised)
+    assert STRICT.check(_message(EVN, PID, PV1), Sender()).ack_code == "AR"
+    assert calls == ["hl7apy"]
 
 
 def test_the_setting_takes_a_list_of_codes() -> None:
@@ -127,3 +132,14 @@ def test_a_corpus_message_missing_evn_is_refused() -> None:
     with pytest.raises(Hl7Error) as caught:
         check_structure(text.strip())
     assert caught.value.location == "EVN"
+
+
+def test_a_structure_check_bug_is_answered_and_the_message_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(_: str) -> None:
+        raise TypeError("hl7apy bug")
+
+    monkeypatch.setattr("adapters.hl7v2.intake.check_structure", broken)
+    assert _answer(_message(EVN, PID, PV1))[::3] == ("AR", "rejected")  # kept for the operators
+    assert _answer(_message(EVN, PID, PV1))[1] == "207"
