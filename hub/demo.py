@@ -47,9 +47,10 @@ def run_demo(*, host: str, port: int, residents: int, serve: bool, mllp_port: in
         flush=True,
     )
     if serve:
-        from hub.cli.hl7_commands import start_mllp_in_background
+        from hub.cli.hl7_commands import check_mllp_senders, start_mllp_in_background
         from hub.server import run_server
 
+        check_mllp_senders()
         start_mllp_in_background(mllp_port)
         print(f"HL7 v2 (MLLP) listener on {host}:{mllp_port}; try: hub messages list", flush=True)
         run_server(host, port)

@@ -84,10 +84,11 @@ def _refused_actor(claims: dict[str, Any], request: Request) -> Actor | None:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-async def json_body(request: Request) -> Any:
+async def read_body(request: Request) -> bytes:
+    """The request body, refused (413) beyond ``max_body_bytes`` without reading further."""
     limit = get_settings().max_body_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -95,13 +96,46 @@ async def json_body(request: Request) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body, refused (400) when empty, malformed or nested deeper than
+    ``max_json_depth``: validation and indexing recurse once per level, so a deep body is
+    turned away here, before any of them runs."""
+    raw = await read_body(request)
     if not raw.strip():
         raise InvalidRequest("the request has no body")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    depth = get_settings().max_json_depth
+    if nested_deeper_than(body, depth):
+        raise InvalidRequest(
+            f"the body nests JSON objects and arrays too deep (at most {depth} levels)",
+            code="too-costly",
+        )
+    return body
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds objects and arrays more than ``limit`` levels deep (a scalar is
+    level 0, ``{}`` level 1). Level by level, without recursion: the check must not itself
+    exhaust the stack it protects."""
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level = below
+    return False
 
 
 JsonBody = Annotated[Any, Depends(json_body)]

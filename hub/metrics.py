@@ -2,21 +2,53 @@
 
 Counters live per process (listener, API); the backlog is read from the database, so any API
 replica reports the same cluster-wide figures.
+
+The figures tell how busy each facility's feed is and where processing stalls, so they are
+for those who run the hub: an operator token, or the static bearer secret
+``HUB_METRICS_TOKEN`` given to a Prometheus scraper. Anything else is refused like any API call
+(401 without a token, 403 for other roles), as an OperationOutcome.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters.hl7v2.messages import status_counts
 from adapters.hl7v2.models import MessageStatus
+from hub.auth.roles import Role
 from hub.db import session_scope
+from hub.deps import bearer_scheme, current_actor
+from hub.errors import Forbidden
+from hub.settings import get_settings
 
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """Let through the scraper's static secret or an operator's access token."""
+    secret = get_settings().metrics_token.encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if secret and hmac.compare_digest(given, secret):  # HTTPBearer took only "Bearer" schemes
+        return
+    actor = await current_actor(request, credentials)  # 401 without a valid token
+    if actor.role is not Role.operator:
+        raise Forbidden("metrics are for operators (or the scraper's HUB_METRICS_TOKEN)")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    include_in_schema=False,
+    dependencies=[Depends(metrics_reader)],
+)
 def metrics() -> Response:
     with session_scope() as session:
         counts = status_counts(session)

@@ -6,18 +6,24 @@ refused in production, where every secret must come from the environment.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import json
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_FIELD_KEY = "ZGVtby1maWVsZC1rZXktbm90LWZvci1wcm9kdWN0aW9uLg"  # refused in production
 DEMO_BLIND_INDEX_KEY = "ZGVtby1ibGluZC1pbmRleC1rZXktbm90LWZvci1wcm9k"
 MIN_AUDIT_RETENTION_DAYS = 183  # six months
+MIN_AUDIT_HMAC_KEY_CHARS = 32
+MIN_METRICS_TOKEN_LENGTH = 32
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Environment(StrEnum):
@@ -50,6 +56,17 @@ class Settings(BaseSettings):
     max_bundle_entries: int = 1000
     default_page_size: int = 50
     max_page_size: int = 1000
+    # Bounds on what one request may ask of the hub, each refused with 400 and an
+    # OperationOutcome naming the limit (beyond them the databases' query parsers give out).
+    max_search_parameters: int = Field(default=100, ge=1, le=1000)  # name=value pairs per search
+    max_search_values: int = Field(default=100, ge=1, le=1000)  # comma-separated values of one
+    max_search_values_total: int = Field(default=1000, ge=1, le=10000)  # ... of all, summed
+    # Nesting of a JSON body (objects and arrays); resource validation recurses once per level,
+    # and about 240 levels exhaust Python's stack, hence the upper bound.
+    max_json_depth: int = Field(default=64, ge=8, le=128)
+    # GET /metrics answers operator tokens; this static bearer secret also opens it to a
+    # Prometheus scraper (empty: operator tokens only).
+    metrics_token: str = ""
 
     celery_broker_url: str = ""  # empty: tasks run in-process
     celery_queue: str = "hub"  # one queue per deployment (tests use their own)
@@ -63,6 +80,11 @@ class Settings(BaseSettings):
     mllp_tls_cert: Path | None = None  # PEM certificate chain: TLS on when set
     mllp_tls_key: Path | None = None
     mllp_tls_client_ca: Path | None = None  # when set, client certificates are required
+    # Senders without a client certificate, per facility code (or HL7 name): the addresses or
+    # networks each may send from, JSON {"H001": ["10.1.2.3", "10.1.2.0/24"]}. When set, such a
+    # sender's message is refused unless MSH-4 names a facility listed for its source address.
+    # Production needs this or client certificates (adapters/hl7v2/sender.py).
+    mllp_plaintext_sources: Annotated[dict[str, tuple[Network, ...]], NoDecode] = {}
     hl7_default_charset: str = "UNICODE UTF-8"  # when MSH-18 is empty
     # MLLP senders wait for a reply, so by default every message is answered; set this to let
     # MSH-15 (NE, ER, SU) suppress commit ACKs for senders that really do not wait.
@@ -84,6 +106,14 @@ class Settings(BaseSettings):
     consent_policy_file: Path | None = None
     # Audit records are kept at least six months; `hub audit prune` removes older ones.
     audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
+    # Keys of the audit chain (hub.audit.keys); empty in development: generated into var/.
+    # The HMAC-SHA256 key of the record hashes (a secret of at least 32 characters).
+    audit_hmac_key: str = ""
+    # The Ed25519 private key signing checkpoints: base64url of its 32 raw bytes.
+    audit_checkpoint_key: str = ""
+    # The Ed25519 public keys (base64url, comma-separated) that verify checkpoints; empty: the
+    # public half of HUB_AUDIT_CHECKPOINT_KEY. Set it to verify where the private key is not.
+    audit_checkpoint_public_keys: str = ""
 
     @field_validator("hl7_strict_facilities", mode="before")
     @classmethod
@@ -95,6 +125,28 @@ class Settings(BaseSettings):
             return [code.strip() for code in text.split(",") if code.strip()]
         return value
 
+    @field_validator("mllp_plaintext_sources", mode="before")
+    @classmethod
+    def _source_networks(cls, value: object) -> object:
+        name = "HUB_MLLP_PLAINTEXT_SOURCES"
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError(f"{name} must be a JSON object") from None
+        if not isinstance(value, dict):
+            raise ValueError(f'{name} must be a JSON object {{"H001": ["10.1.2.0/24"]}}')
+        sources: dict[str, tuple[Network, ...]] = {}
+        for facility, addresses in value.items():
+            listed = [addresses] if isinstance(addresses, str) else addresses
+            if not isinstance(listed, list | tuple) or not listed:
+                raise ValueError(f"{name}: {facility} needs a list of addresses or networks")
+            try:
+                sources[str(facility)] = tuple(ipaddress.ip_network(str(a)) for a in listed)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {facility}: {exc}") from None
+        return sources
+
     @field_validator("audit_retention_days")
     @classmethod
     def _keep_audit_six_months(cls, days: int) -> int:
@@ -104,6 +156,34 @@ class Settings(BaseSettings):
                 f"{MIN_AUDIT_RETENTION_DAYS} days (six months)"
             )
         return days
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, token: str) -> str:
+        if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"HUB_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters "
+                "(or empty: operator tokens only)"
+            )
+        return token
+
+    @field_validator("audit_hmac_key")
+    @classmethod
+    def _long_audit_hmac_key(cls, key: str) -> str:
+        if key and len(key) < MIN_AUDIT_HMAC_KEY_CHARS:
+            raise ValueError(
+                f"HUB_AUDIT_HMAC_KEY must be at least {MIN_AUDIT_HMAC_KEY_CHARS} characters"
+            )
+        return key
+
+    @field_validator("audit_checkpoint_key", "audit_checkpoint_public_keys")
+    @classmethod
+    def _ed25519_keys(cls, text: str, info: ValidationInfo) -> str:
+        keys = text.split(",") if info.field_name == "audit_checkpoint_public_keys" else [text]
+        for key in (k.strip() for k in keys):
+            if key and len(ed25519_key_bytes(key)) != 32:
+                raise ValueError("an Ed25519 key is 32 bytes, base64url-encoded")
+        return text
 
     @property
     def effective_database_url(self) -> str:
@@ -132,9 +212,21 @@ class Settings(BaseSettings):
             problems.append("HUB_FIELD_KEYS / HUB_FIELD_KEY_ID still hold the demo key")
         if self.blind_index_key == DEMO_BLIND_INDEX_KEY:
             problems.append("HUB_BLIND_INDEX_KEY still holds the demo key")
+        if not self.audit_hmac_key:
+            problems.append("HUB_AUDIT_HMAC_KEY must be set")
+        if not self.audit_checkpoint_key:
+            problems.append("HUB_AUDIT_CHECKPOINT_KEY must be set")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+
+def ed25519_key_bytes(text: str) -> bytes:
+    """The raw bytes of a base64url-encoded key (b"" if it is not base64url)."""
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return b""
 
 
 @lru_cache

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.audit.keys import new_checkpoint_key
 from hub.auth.tokens import generate_signing_key
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="hub-tests-"))
+METRICS_TOKEN = secrets.token_urlsafe(32)
 _PG_DB: str | None = None
 _PG_ADMIN_URL: str | None = None
 
@@ -53,10 +55,14 @@ def _configure_environment() -> None:
             "HUB_FIELD_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}),
             "HUB_FIELD_KEY_ID": "k1",
             "HUB_BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+            "HUB_AUDIT_HMAC_KEY": secrets.token_urlsafe(32),
+            "HUB_AUDIT_CHECKPOINT_KEY": new_checkpoint_key(),  # both required in production
             "HUB_MAX_BODY_BYTES": str(2 * 1024 * 1024),
             "HUB_MAX_BUNDLE_ENTRIES": "200",
             # session-wide clients hold one token for the whole run, which can outlast 5 min
             "HUB_TOKEN_TTL_SECONDS": "3600",
+            # the static bearer secret a Prometheus scraper would hold (GET /metrics)
+            "HUB_METRICS_TOKEN": METRICS_TOKEN,
         }
     )
 

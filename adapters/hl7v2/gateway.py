@@ -2,7 +2,9 @@
 
 ``hub mllp`` runs :func:`serve_mllp`; ``hub demo`` and the tests start :class:`Hl7Gateway` in
 their own event loop. The ACK leaves only after the inbox commit that holds the message; if the
-commit fails the sender gets AR 207 and keeps the message in its own queue.
+commit fails the sender gets AR 207 and keeps the message in its own queue. The sender policy
+(``sender.py``) is settled at construction: a configuration that cannot identify senders in
+production raises :class:`~adapters.hl7v2.sender.SenderConfigError` before anything listens.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from adapters.hl7v2.inbox import InboxWriter
 from adapters.hl7v2.intake import Intake, Received, Sender
 from adapters.hl7v2.listener import MllpServer, Peer, Rejection
 from adapters.hl7v2.models import MessageStatus
+from adapters.hl7v2.sender import sender_policy
 from adapters.hl7v2.tls import server_context
 from hub.dispatch import Dispatcher
 from hub.region.facilities import Facility, load_facilities
@@ -46,13 +49,16 @@ class Hl7Gateway:
         port: int | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        by_name = facilities_by_sending_name(facilities or load_facilities())
+        self.sender_policy = sender_policy(self.settings, by_name)  # refuses before listening
         self.cipher = cipher or get_cipher()
         self.dispatcher = dispatcher or get_dispatcher()
         self.intake = Intake(
-            facilities_by_sending_name(facilities or load_facilities()),
+            by_name,
             self.settings.hl7_default_charset,
             self.settings.mllp_honour_accept_ack_type,
             self.settings.hl7_strict_facilities,
+            self.sender_policy,
         )
         self.writer = InboxWriter(self.cipher, self.dispatcher.notify)
         self.server = MllpServer(
@@ -79,6 +85,10 @@ class Hl7Gateway:
     async def start(self) -> None:
         self.writer.start()
         await self.server.start()
+        if self.sender_policy.authenticates:
+            log.info("MLLP %s", self.sender_policy.describe())
+        else:
+            log.warning("%s", self.sender_policy.describe())
 
     async def close(self) -> None:
         await self.server.close()
@@ -91,7 +101,9 @@ class Hl7Gateway:
     async def handle(self, payload: bytes, peer: Peer) -> bytes | None:
         started = time.perf_counter()
         names = tuple(n for n in (peer.cert_common_name, peer.cert_organization) if n)
-        frame = self.intake.check(payload, Sender(f"{peer.host}:{peer.port}", names))
+        frame = self.intake.check(payload, Sender(f"{peer.host}:{peer.port}", names, peer.host))
+        if frame.sender_refusal is not None:
+            log.warning("HL7 v2 message from %s refused: %s", peer.host, frame.sender_refusal)
         try:
             stored = await self.writer.submit(frame)
         except Exception:
@@ -99,6 +111,8 @@ class Hl7Gateway:
             envelope_ack = build_ack(frame.envelope, "AR", internal_error())
             return frame.ack_bytes(envelope_ack)
         outcome = "duplicate" if stored.duplicate else frame.ack_code
+        if frame.sender_refusal is not None:
+            outcome = "sender-refused"
         metrics.MESSAGES.labels(outcome=outcome).inc()
         metrics.ACK_LATENCY.observe(time.perf_counter() - started)
         return frame.ack_bytes(stored.ack) if stored.ack else None

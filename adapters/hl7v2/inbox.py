@@ -2,10 +2,12 @@
 
 ``store_frames`` writes one batch in one transaction: accepted messages with
 ``INSERT .. ON CONFLICT DO NOTHING`` on (facility, MSH-10), so a repeated message keeps its
-first row and gets that row's ACK back; refused ones as plain rows. ``InboxWriter`` is the group
-commit: every connection's frames queue up, one thread commits whatever is waiting, and each
-ACK is released only after the commit that holds its message. While a commit runs the next
-batch gathers, so batches grow with load and a lone message waits for no one.
+first row and gets that row's ACK back; refused ones as plain rows, and one refused because its
+connection may not send for MSH-4 (``sender.py``) with an audit record in the same transaction.
+``InboxWriter`` is the group commit: every connection's frames queue up, one thread commits
+whatever is waiting, and each ACK is released only after the commit that holds its message.
+While a commit runs the next batch gathers, so batches grow with load and a lone message waits
+for no one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from sqlalchemy.orm import Session
 
 from adapters.hl7v2.intake import Received
 from adapters.hl7v2.models import InboxRow
+from hub.audit.service import AuditEntry, record_access
+from hub.auth.actor import Actor
+from hub.auth.roles import Role
 from hub.db import session_scope, writer_turn
 from hub.security.fields import FieldCipher
 
@@ -59,9 +64,14 @@ def _row(frame: Received, cipher: FieldCipher) -> dict[str, object]:
 def store_frames(session: Session, cipher: FieldCipher, frames: list[Received]) -> list[Stored]:
     """Write a batch (the caller commits); answers in the frames' order."""
     accepted = [f for f in frames if f.accepted]
-    refused = [f for f in frames if not f.accepted]
+    refused = [f for f in frames if not f.accepted and f.sender_refusal is None]
     if refused:
         session.execute(insert(InboxRow), [_row(f, cipher) for f in refused])
+    for frame in frames:
+        if frame.sender_refusal is not None:
+            keep = insert(InboxRow).returning(InboxRow.id)
+            row_id = session.execute(keep, _row(frame, cipher)).scalar_one()
+            record_access(session, _sender_refusal_entry(frame, row_id))
     inserted: set[tuple[str | None, str]] = set()
     if accepted:
         dialect = session.get_bind().dialect.name
@@ -88,6 +98,26 @@ def store_frames(session: Session, cipher: FieldCipher, frames: list[Received]) 
         else:
             answers.append(Stored(frame.ack, duplicate=False))
     return answers
+
+
+def _sender_refusal_entry(frame: Received, row_id: int) -> AuditEntry:
+    """A message refused because its connection may not send for MSH-4: nobody authenticated
+    sent it, so the actor is the source address only."""
+    actor = Actor.build(
+        client_id="hl7v2-sender",
+        facility="-",
+        role=Role.facility_system,
+        scope="",
+        source_address=frame.peer.rpartition(":")[0] or frame.peer,
+    )
+    return AuditEntry(
+        actor,
+        "receive",
+        "HL7v2Message",
+        [f"HL7v2Message/{row_id}"],
+        outcome="4",
+        outcome_text=f"HL7 v2 sender refused: {frame.sender_refusal}",
+    )
 
 
 def _key(frame: Received) -> tuple[str | None, str]:

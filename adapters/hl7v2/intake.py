@@ -1,9 +1,10 @@
 """Everything decided about a frame before it is stored and acknowledged: pure, no I/O.
 
 Checks run in order and the first failure answers: character set (MSH-18), envelope (MSH),
-sending facility (MSH-4, and the client certificate under TLS), version (MSH-12), processing id
-(MSH-11), supported message type and event (MSH-9), then the full mapping of the content, so a
-missing PID-3 or an impossible date is an AE *now*, to the sender, not a dead letter later.
+sending facility (MSH-4, and whether this connection may send for it: ``sender.py``), version
+(MSH-12), processing id (MSH-11), supported message type and event (MSH-9), then the full
+mapping of the content, so a missing PID-3 or an impossible date is an AE *now*, to the sender,
+not a dead letter later.
 The mapping is pure and costs well under a millisecond; the worker maps again from the stored
 bytes, so nothing decided here has to be carried over.
 """
@@ -21,6 +22,7 @@ from adapters.hl7v2.errors import ErrorCode, Hl7Error, Hl7Reject
 from adapters.hl7v2.mappings import SUPPORTED_EVENTS, MappingContext, map_message
 from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.parse import Message, delimiters_of, normalise_segments, parse_message
+from adapters.hl7v2.sender import SenderPolicy, authenticate_sender
 from adapters.hl7v2.structure import check_structure
 from hub.region.facilities import Facility
 
@@ -31,10 +33,12 @@ PROCESSING_IDS = frozenset({"P", "T", "D"})
 
 @dataclass(frozen=True)
 class Sender:
-    """Where a frame came from: the socket address and, under TLS, the certificate's names."""
+    """Where a frame came from: the socket address (``host:port``, for the log) and, under TLS,
+    the verified certificate's names; ``host`` is the address a source allow-list checks."""
 
     address: str = ""
     certificate_names: tuple[str, ...] = ()
+    host: str = ""
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Received:
     version: str = ""
     charset: str = ""
     error: str | None = None
+    sender_refusal: str | None = None  # set when this connection may not send for MSH-4
     resource_types: tuple[str, ...] = field(default=())
     envelope: Envelope = field(default_factory=Envelope)
 
@@ -75,11 +80,13 @@ class Intake:
         default_charset: str,
         honour_accept_ack_type: bool = False,
         strict_facilities: frozenset[str] = frozenset(),
+        sender_policy: SenderPolicy | None = None,
     ) -> None:
         self.facilities = facilities_by_hl7_name
         self.default_charset = default_charset
         self.honour_accept_ack_type = honour_accept_ack_type
         self.strict_facilities = strict_facilities  # codes: hl7apy structure check (structure.py)
+        self.sender_policy = sender_policy or SenderPolicy()
 
     def check(self, raw: bytes, sender: Sender) -> Received:
         now = datetime.now(UTC)
@@ -95,7 +102,8 @@ class Intake:
             message = parse_message(text, charset)
             envelope = Envelope.of(message)
             self._describe(received, message)
-            facility = self._facility(message, sender)
+            facility = self._facility(message)
+            self._authenticate(received, facility, sender)
             received.facility_code = facility.code
             _check_header(message)
             context = MappingContext(
@@ -136,7 +144,7 @@ class Intake:
         received.message_type = message.message_type[:32]
         received.version = message.version[:16]
 
-    def _facility(self, message: Message, sender: Sender) -> Facility:
+    def _facility(self, message: Message) -> Facility:
         name = message.msh.get(4)
         facility = self.facilities.get(name)
         if facility is None:
@@ -146,14 +154,23 @@ class Intake:
                 code=ErrorCode.TABLE_VALUE_NOT_FOUND,
                 location="MSH-4",
             )
-        names = sender.certificate_names
-        if names and facility.code not in names and facility.hl7_sending_facility not in names:
-            raise Hl7Reject(
-                "MSH-4 does not match the facility named by the client certificate",
-                code=ErrorCode.TABLE_VALUE_NOT_FOUND,
-                location="MSH-4",
-            )
         return facility
+
+    def _authenticate(self, received: Received, facility: Facility, sender: Sender) -> None:
+        """AR 103 at MSH-4 when this connection may not send for ``facility``. Table 0357 has
+        no security code, and 207 tells the sender to resend, which will not help here."""
+        decision = authenticate_sender(
+            peer_host=sender.host,
+            certificate_names=sender.certificate_names,
+            facility=facility,
+            policy=self.sender_policy,
+        )
+        if decision.accepted:
+            return
+        received.sender_refusal = (
+            f"MSH-4 claims facility {facility.code}; {decision.reason} ({decision.basis})"
+        )
+        raise Hl7Reject(decision.reason, code=ErrorCode.TABLE_VALUE_NOT_FOUND, location="MSH-4")
 
 
 def _check_header(message: Message) -> None:

@@ -10,7 +10,8 @@ from prometheus_client import Counter, Histogram
 
 MESSAGES = Counter(
     "hub_hl7_messages_total",
-    "HL7 v2 messages answered by the listener, by outcome (AA, AE, AR, duplicate, store-failed)",
+    "HL7 v2 messages answered by the listener, by outcome "
+    "(AA, AE, AR, duplicate, store-failed, sender-refused)",
     ["outcome"],
 )
 UNFRAMED = Counter(

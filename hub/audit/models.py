@@ -7,13 +7,16 @@ verification starts instead of the genesis hash.
 
 The consent columns (``decision`` ... ``denied``) came with migration 0008; rows written before it
 hold their defaults, which the hash leaves out, so those rows verify as they were written.
+
+Migration 0009 made the hashes keyed (``hash_scheme``, see :mod:`hub.audit.chain`) and added the
+signed checkpoints (``audit_checkpoint``, see :mod:`hub.audit.checkpoints`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, BigId, UTCDateTime
@@ -53,6 +56,8 @@ class AuditRecord(Base):
     denied: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON "Type/id" withheld
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # hub.audit.chain.HashScheme: 0 unkeyed SHA-256 (before migration 0009), 1 HMAC-SHA256.
+    hash_scheme: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class AuditPatient(Base):
@@ -78,6 +83,25 @@ class AuditHead(Base):
     anchor_hash: Mapped[str] = mapped_column(
         String(64), default=GENESIS_HASH, server_default=GENESIS_HASH
     )
+
+
+class AuditCheckpoint(Base):
+    """A signed statement that the chain's hash at record ``seq`` was ``hash`` (Ed25519).
+
+    No foreign key to ``audit_log``: the checkpoint at the chain's anchor outlives the pruned
+    record it names, and deleting a record must not silently delete the checkpoint naming it.
+    """
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (Index("ix_audit_checkpoint_seq", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(16))  # hub.audit.checkpoints.CheckpointKind
+    hash: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(16))  # which public key verifies it
+    signature: Mapped[str] = mapped_column(String(128))  # base64url Ed25519 signature
 
 
 class AuditReview(Base):

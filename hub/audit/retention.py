@@ -5,6 +5,11 @@ moves the chain's anchor (in ``audit_head``) to the last record removed, so veri
 from that record's hash instead of the genesis hash. The prune is itself an audit record, written
 in the same transaction, whose outcome text attests the new anchor; ``verify_chain`` requires that
 attestation, so records removed at the start without a prune are still detected.
+
+The prune also signs a checkpoint at the new anchor (kind ``anchor``, :mod:`hub.audit.checkpoints`)
+and ``verify_chain`` requires it for prunes attested by a keyed record: the HMAC key alone, which
+could forge a prune record, cannot move the anchor. Checkpoints below the anchor stay (they hold
+no personal data); they can no longer be compared with records, only their signatures checked.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.audit.models import AuditHead, AuditPatient, AuditRecord, AuditReview
-from hub.audit.service import AuditEntry, anchor_attestation, record_access
+from hub.audit.chain import anchor_attestation
+from hub.audit.checkpoints import CheckpointKind, signed_checkpoint
+from hub.audit.models import AuditCheckpoint, AuditHead, AuditPatient, AuditRecord, AuditReview
+from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 
 
@@ -73,6 +80,8 @@ def prune_audit(
     session.execute(
         update(AuditHead).where(AuditHead.id == 1).values(anchor_seq=upto, anchor_hash=anchor_hash)
     )
+    anchor = signed_checkpoint(upto, anchor_hash, CheckpointKind.ANCHOR)
+    session.execute(insert(AuditCheckpoint).values(anchor))
     session.expire(head)
     record_access(
         session,

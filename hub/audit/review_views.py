@@ -18,7 +18,7 @@ from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.auth.scopes import Interaction
 from hub.db import session_scope
-from hub.deps import CurrentActor, JsonBody
+from hub.deps import CurrentActor, JsonBody, RowId
 from hub.errors import Forbidden, InvalidRequest
 from hub.fhir import access
 from hub.fhir.search.params import int_param
@@ -74,7 +74,7 @@ def break_glass_accesses(request: Request, actor: CurrentActor) -> JSONResponse:
 @router.post(
     "/{seq}/review", status_code=201, summary="Mark a break-glass access reviewed, with a note"
 )
-def review_access(seq: int, body: JsonBody, actor: CurrentActor) -> JSONResponse:
+def review_access(seq: RowId, body: JsonBody, actor: CurrentActor) -> JSONResponse:
     _require_role(actor, frozenset({Role.operator}), Interaction.search)
     note = body.get("note") if isinstance(body, dict) else None
     if not isinstance(note, str):

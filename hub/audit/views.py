@@ -21,7 +21,7 @@ from hub.audit.review_views import router as review_router
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.auth.scopes import Interaction
-from hub.deps import CurrentActor, unit_of_work
+from hub.deps import MAX_ROW_ID, CurrentActor, unit_of_work
 from hub.errors import Forbidden, InvalidRequest, NotFound
 from hub.fhir import access
 from hub.fhir.responses import FhirJsonResponse, fhir_response
@@ -101,7 +101,9 @@ def _conditions(params: list[tuple[str, str]], actor: Actor) -> list[Any]:
 
 
 def _seq(value: str) -> int:
-    if not value.isdigit():
+    """The audit record number an AuditEvent id names; an id no record can have (not ASCII
+    digits, or beyond the BIGINT range) is answered like any unknown id."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 19) or int(value) > MAX_ROW_ID:
         raise NotFound(f"AuditEvent/{value[:64]} is not known")
     return int(value)
 

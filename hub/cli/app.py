@@ -12,7 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.audit_commands import audit_break_glass, audit_prune
+from hub.cli.audit_commands import (
+    audit_break_glass,
+    audit_checkpoint,
+    audit_keygen,
+    audit_prune,
+    audit_verify,
+)
 from hub.cli.auth_commands import clients_app, token_command
 from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
 from hub.cli.keys_commands import keys_app
@@ -29,6 +35,9 @@ synth_app = typer.Typer(help="Synthetic data for tests and benchmarks", no_args_
 app.add_typer(db_app, name="db")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(audit_app, name="audit")
+audit_app.command("verify")(audit_verify)
+audit_app.command("checkpoint")(audit_checkpoint)
+audit_app.command("keygen")(audit_keygen)
 audit_app.command("break-glass")(audit_break_glass)
 audit_app.command("prune")(audit_prune)
 app.add_typer(synth_app, name="synth")
@@ -125,22 +134,6 @@ def facilities_list(
     for row in rows:
         table.add_row(*(row[c] for c in TABLE_COLUMNS))
     Console().print(table)
-
-
-@audit_app.command("verify", help="Recompute the audit hash chain; exit 1 if it is broken.")
-def audit_verify() -> None:
-    from hub.audit.service import verify_chain
-    from hub.db import session_scope
-
-    problems = 0
-    with session_scope() as session:
-        for problem in verify_chain(session):
-            problems += 1
-            console.print(f"[red]record {problem.seq}: {problem.reason}[/red]")
-    if problems:
-        console.print(f"[red]audit chain broken: {problems} problem(s)[/red]")
-        raise typer.Exit(1)
-    console.print("[green]audit chain intact[/green]")
 
 
 @app.command(help="Run the API server (uvicorn).")

@@ -1,18 +1,82 @@
-"""``hub audit break-glass`` and ``hub audit prune`` (``hub audit verify`` lives in app.py).
+"""``hub audit verify``, ``checkpoint``, ``keygen``, ``break-glass`` and ``prune``.
 
-Exit codes: 0 done; 1 the audit chain is broken (prune refuses to run on a broken chain);
-2 the input was refused.
+Exit codes: 0 done; 1 the audit chain is broken (prune and checkpoint refuse to run on a broken
+chain); 2 the input was refused.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from hub.audit.chain import ChainProblem
+
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def audit_verify() -> None:
+    """Recompute the audit chain and check its signed checkpoints; exit 1 if it is broken."""
+    from hub.audit.service import verify_chain
+    from hub.db import session_scope
+
+    with session_scope() as session:
+        problems = list(verify_chain(session))
+    if problems:
+        _print_problems(problems)
+        raise typer.Exit(1)
+    console.print("audit chain intact", style="green")
+
+
+def _print_problems(problems: list[ChainProblem]) -> None:
+    for problem in problems:
+        console.print(f"record {problem.seq}: {problem.reason}", markup=False, style="red")
+    first = min(problem.seq for problem in problems)
+    console.print(
+        f"audit chain broken: {len(problems)} problem(s), the first at record {first}",
+        style="red",
+    )
+
+
+def audit_checkpoint() -> None:
+    """Verify the chain, then sign a checkpoint at its tip (e.g. daily from cron)."""
+    from hub.audit.checkpoints import NothingToSign, write_checkpoint
+    from hub.audit.service import verify_chain
+    from hub.db import session_scope
+
+    with session_scope() as session:
+        problems = list(verify_chain(session))
+    if problems:
+        _print_problems(problems)
+        console.print("no checkpoint written: the audit chain is broken", style="red")
+        raise typer.Exit(1)
+    try:
+        with session_scope() as session:
+            checkpoint = write_checkpoint(session)
+    except NothingToSign as exc:
+        console.print(f"no checkpoint written: {exc}", markup=False)
+        return
+    console.print(
+        f"checkpoint at record {checkpoint.seq}: chain hash {checkpoint.hash}, "
+        f"signed by key {checkpoint.key_id}"
+    )
+
+
+def audit_keygen() -> None:
+    """Print new audit keys (HMAC key, Ed25519 checkpoint key and its public key) as .env lines."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hub.audit.keys import new_checkpoint_key, new_hmac_key, public_key_text
+    from hub.settings import ed25519_key_bytes
+
+    private = new_checkpoint_key()
+    public = public_key_text(Ed25519PrivateKey.from_private_bytes(ed25519_key_bytes(private)))
+    typer.echo(f"HUB_AUDIT_HMAC_KEY={new_hmac_key()}")
+    typer.echo(f"HUB_AUDIT_CHECKPOINT_KEY={private}")
+    typer.echo(f"HUB_AUDIT_CHECKPOINT_PUBLIC_KEYS={public}")
 
 
 def audit_break_glass(
@@ -70,8 +134,7 @@ def audit_prune(
     with session_scope() as session:
         problems = list(verify_chain(session))
     if problems:
-        for problem in problems:
-            console.print(f"record {problem.seq}: {problem.reason}", markup=False, style="red")
+        _print_problems(problems)
         console.print("not pruned: the audit chain is broken (see hub audit verify)", style="red")
         raise typer.Exit(1)
     try:

@@ -32,6 +32,7 @@ def mllp_command(
     from adapters.hl7v2.gateway import serve_mllp
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    check_mllp_senders()
     if metrics_port:
         from prometheus_client import start_http_server
 
@@ -60,9 +61,28 @@ def worker_command(
     celery_app.worker_main(argv)
 
 
+def check_mllp_senders() -> None:
+    """Refuse, before anything starts, a listener configuration that cannot identify senders
+    safely (e.g. production without client certificates or source allow-list): a message and
+    exit code 2. The listener itself logs how it identifies senders when it starts."""
+    from adapters.hl7v2.gateway import facilities_by_sending_name
+    from adapters.hl7v2.sender import SenderConfigError, sender_policy
+    from hub.region.facilities import load_facilities
+    from hub.settings import get_settings
+
+    try:
+        sender_policy(get_settings(), facilities_by_sending_name(load_facilities()))
+    except SenderConfigError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
 def start_mllp_in_background(port: int) -> threading.Thread:
-    """For ``hub demo``: the listener in a thread of its own, processing in-process."""
+    """For ``hub demo``: the listener in a thread of its own, processing in-process; its
+    warnings (an unauthenticated listener, refused senders) on stderr."""
     from adapters.hl7v2.gateway import serve_mllp
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     thread = threading.Thread(target=lambda: asyncio.run(serve_mllp(port=port)),
                               name="mllp-listener", daemon=True)  # fmt: skip

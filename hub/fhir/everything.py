@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import false, func, select
 
 from hub.auth.scopes import Interaction, allows
-from hub.deps import CurrentActor, unit_of_work
+from hub.deps import MAX_OFFSET, CurrentActor, unit_of_work
 from hub.errors import Gone, InvalidRequest, NotFound
 from hub.fhir import access
 from hub.fhir.models import ReferenceIndex, ResourceRow
@@ -126,7 +126,7 @@ def patient_everything(
     patient_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")],
     actor: CurrentActor,
     _count: Annotated[int, Query(ge=1, le=MAX_COUNT)] = 200,
-    _offset: Annotated[int, Query(ge=0)] = 0,
+    _offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     _type: str = "",
 ) -> Response:
     types = [t.strip() for t in _type.split(",") if t.strip()] or None

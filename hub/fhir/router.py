@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from adapters.fhir_inbound import inbound_qualifier
-from hub.deps import MAX_OFFSET, CurrentActor, JsonBody, RowId, unit_of_work
+from hub.deps import MAX_OFFSET, CurrentActor, JsonBody, RowId, read_body, unit_of_work
 from hub.errors import InvalidRequest, outcome_info
 from hub.fhir.bundle import BundleProcessor
 from hub.fhir.capability import capability_statement
@@ -181,7 +181,7 @@ def search(
 async def search_post(
     resource_type: TypePath, request: Request, actor: CurrentActor, prefer: PreferHeader = None
 ) -> Response:
-    form = (await request.body()).decode("utf-8", "replace")
+    form = (await read_body(request)).decode("utf-8", "replace")  # bounded like JSON bodies
     params = request.query_params.multi_items() + parse_qsl(form, keep_blank_values=True)
     from starlette.concurrency import run_in_threadpool
 

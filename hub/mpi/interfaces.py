@@ -140,7 +140,9 @@ def parse_person_query(
             values[key] = value.strip()
     count = default_count
     if "_count" in values:
-        if not values["_count"].isdigit() or not 1 <= int(values["_count"]) <= max_count:
+        given = values["_count"]
+        digits = given.isascii() and given.isdigit() and len(given) < 10  # int() takes more
+        if not digits or not 1 <= int(given) <= max_count:
             raise InvalidRequest("_count is out of range", expression=["_count"])
         count = int(values.pop("_count"))
     if not values:

@@ -108,6 +108,8 @@ TOO_BIG = str(2**63)  # one past BIGINT: once a 500 from the database driver
         ("GET", f"/fhir/Patient/p1/_history/{TOO_BIG}"),
         ("GET", f"/fhir/Patient/_history?_offset={TOO_BIG}"),
         ("GET", f"/mpi/reviews?offset={TOO_BIG}"),
+        ("POST", f"/audit/break-glass/{TOO_BIG}/review"),
+        ("GET", f"/fhir/Patient/p1/$everything?_offset={TOO_BIG}"),
     ],
 )
 def test_out_of_range_numbers_are_refused_as_bad_input(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,20 +18,25 @@ from adapters.hl7v2.models import InboxRow, MessageStatus
 from adapters.hl7v2.parse import parse_message
 from hub.db import session_scope
 from hub.dispatch import InProcessDispatcher
+from hub.settings import Settings
 
 
 class RunningGateway:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.dispatcher = InProcessDispatcher(INBOX, sweep_seconds=0.5)
-        self.gateway = Hl7Gateway(dispatcher=self.dispatcher, port=0)
+        self.gateway = Hl7Gateway(settings, dispatcher=self.dispatcher, port=0)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(10)
         self.port = self.gateway.port
 
-    def send(self, *payloads: bytes, timeout: float = 30) -> list[bytes]:
-        return send_messages("127.0.0.1", self.port, list(payloads), timeout=timeout)
+    def send(
+        self, *payloads: bytes, timeout: float = 30, ssl_context: ssl.SSLContext | None = None
+    ) -> list[bytes]:
+        return send_messages(
+            "127.0.0.1", self.port, list(payloads), timeout=timeout, ssl_context=ssl_context
+        )
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.gateway.close(), self._loop).result(30)
@@ -40,8 +46,10 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway() -> Iterator[RunningGateway]:
-    running = RunningGateway()
+def running_gateway(settings: Settings | None = None) -> Iterator[RunningGateway]:
+    """A gateway on a free port; ``settings`` (e.g. TLS, source allow-list) default to the
+    test environment's."""
+    running = RunningGateway(settings)
     try:
         yield running
     finally:

@@ -18,8 +18,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hub.audit.models import GENESIS_HASH, AuditHead, AuditRecord
-from hub.audit.service import AuditEntry, record_row, record_standalone, row_hash
+from hub.audit.chain import record_hash
+from hub.audit.checkpoints import CheckpointKind, signed_checkpoint
+from hub.audit.keys import audit_hmac_key
+from hub.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditPatient, AuditRecord
+from hub.audit.service import AuditEntry, record_standalone
 from hub.auth.actor import Actor
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.auth.service import get_issuer
@@ -305,7 +308,8 @@ def engine(database: str) -> Iterator[sa.Engine]:
 
 
 def age_records(engine: sa.Engine, upto_seq: int, days: int) -> None:
-    """Make the records up to ``upto_seq`` look ``days`` old, rehashing the chain after them."""
+    """Make the records up to ``upto_seq`` look ``days`` old, rehashing the chain after them and
+    signing its checkpoints again (as if the records had been written that long ago)."""
     from sqlalchemy.orm import Session
 
     when = datetime.now(UTC) - timedelta(days=days)
@@ -313,17 +317,33 @@ def age_records(engine: sa.Engine, upto_seq: int, days: int) -> None:
         head = session.get(AuditHead, 1)
         assert head is not None
         prev = head.anchor_hash if head.anchor_seq else GENESIS_HASH
-        records = session.execute(
-            sa.select(AuditRecord)
-            .where(AuditRecord.seq > head.anchor_seq)
-            .order_by(AuditRecord.seq)
-        ).scalars()
+        records = (
+            session.execute(
+                sa.select(AuditRecord)
+                .where(AuditRecord.seq > head.anchor_seq)
+                .order_by(AuditRecord.seq)
+            )
+            .scalars()
+            .all()
+        )
+        patients: dict[int, list[str]] = {}
+        for seq, patient_id in session.execute(
+            sa.select(AuditPatient.seq, AuditPatient.patient_id)
+        ):
+            patients.setdefault(seq, []).append(patient_id)
+        hashes: dict[int, str] = {}
         for rec in records:
             if rec.seq <= upto_seq:
                 rec.recorded = when
             rec.prev_hash = prev
-            rec.hash = prev = row_hash(prev, record_row(rec))
+            rec.hash = prev = record_hash(rec, patients.get(rec.seq, []), key=audit_hmac_key())
+            hashes[rec.seq] = rec.hash
         head.last_hash = prev
+        for cp in session.execute(sa.select(AuditCheckpoint)).scalars().all():
+            if cp.seq in hashes:
+                session.delete(cp)
+                kind = CheckpointKind(cp.kind)
+                session.add(AuditCheckpoint(**signed_checkpoint(cp.seq, hashes[cp.seq], kind)))
         session.commit()
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,15 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from adapters.hl7v2.client import MllpClient, MllpConnectionError, send_messages
 from adapters.hl7v2.framing import RejectionReason, encode_frame
 from adapters.hl7v2.listener import MllpServer, Peer, Rejection
 from adapters.hl7v2.tls import client_context, server_context
+from tests.pki import LOOPBACK_SAN, issue, name, new_key, write_pem
 
 Handler = Callable[[bytes, Peer], Awaitable[bytes | None]]
 
@@ -278,76 +273,25 @@ class Pki:
     rogue_key: Path
 
 
-def _name(cn: str, org: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-    if org:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-    return x509.Name(attrs)
-
-
-def _issue(
-    subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool = False,
-    san: list[x509.GeneralName] | None = None,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
-        builder = builder.add_extension(usage, critical=True)
-    if san:
-        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Path:
-    path.with_suffix(".key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
-    keys = {n: ec.generate_private_key(ec.SECP256R1()) for n in ("ca", "rca", "s", "c", "r")}
-    ca_name, rogue_ca_name = _name("Test Hub CA"), _name("Rogue CA")
-    ca = _issue(ca_name, keys["ca"], ca_name, keys["ca"], ca=True)
-    rogue_ca = _issue(rogue_ca_name, keys["rca"], rogue_ca_name, keys["rca"], ca=True)
-    san: list[x509.GeneralName] = [
-        x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-    ]
-    server = _issue(_name("localhost"), keys["s"], ca_name, keys["ca"], san=san)
-    client = _issue(_name("FAC0042", "Yichang Central Hospital"), keys["c"], ca_name, keys["ca"])
-    rogue = _issue(_name("FAC0042", "Impostor"), keys["r"], rogue_ca_name, keys["rca"])
-    _write(d / "ca.pem", ca, keys["ca"])
-    _write(d / "rogue-ca.pem", rogue_ca, keys["rca"])
+    keys = {n: new_key() for n in ("ca", "rca", "s", "c", "r")}
+    ca_name, rogue_ca_name = name("Test Hub CA"), name("Rogue CA")
+    ca = issue(ca_name, keys["ca"], ca_name, keys["ca"], ca=True)
+    rogue_ca = issue(rogue_ca_name, keys["rca"], rogue_ca_name, keys["rca"], ca=True)
+    server = issue(name("localhost"), keys["s"], ca_name, keys["ca"], san=LOOPBACK_SAN)
+    client = issue(name("FAC0042", "Yichang Central Hospital"), keys["c"], ca_name, keys["ca"])
+    rogue = issue(name("FAC0042", "Impostor"), keys["r"], rogue_ca_name, keys["rca"])
+    write_pem(d / "ca.pem", ca, keys["ca"])
+    write_pem(d / "rogue-ca.pem", rogue_ca, keys["rca"])
     return Pki(
         ca=d / "ca.pem",
-        server_cert=_write(d / "server.pem", server, keys["s"]),
+        server_cert=write_pem(d / "server.pem", server, keys["s"]),
         server_key=d / "server.key",
-        client_cert=_write(d / "client.pem", client, keys["c"]),
+        client_cert=write_pem(d / "client.pem", client, keys["c"]),
         client_key=d / "client.key",
-        rogue_cert=_write(d / "rogue.pem", rogue, keys["r"]),
+        rogue_cert=write_pem(d / "rogue.pem", rogue, keys["r"]),
         rogue_key=d / "rogue.key",
     )
 

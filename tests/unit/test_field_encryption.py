@@ -11,6 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
 
+from hub.audit.keys import new_checkpoint_key
 from hub.auth.tokens import generate_signing_key
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
 from hub.security.fields import (
@@ -160,6 +161,8 @@ def _production(**overrides: Any) -> Settings:
         "field_keys": json.dumps({"2030-01": K1}),
         "field_key_id": "2030-01",
         "blind_index_key": BLIND,
+        "audit_hmac_key": "an audit HMAC key of at least 32 characters",
+        "audit_checkpoint_key": new_checkpoint_key(),
     }
     return Settings(**(values | overrides))
 

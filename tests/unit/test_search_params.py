@@ -9,6 +9,7 @@ from hub.fhir.registry import ParamType
 from hub.fhir.search.params import (
     Criterion,
     Include,
+    SearchLimits,
     SearchRequest,
     parse_search,
     split_or_values,
@@ -299,3 +300,80 @@ def test_total_summary_and_elements() -> None:
 
 def test_format_and_pretty_are_not_criteria() -> None:
     assert parse("Patient", ("_format", "json"), ("_pretty", "true")).criteria == []
+
+
+# -- limits: what one search may ask ---------------------------------------------------------
+
+LIMITS = SearchLimits(parameters=5, values=3, total_values=8)
+
+
+def limited(resource_type: str, *pairs: tuple[str, str]) -> SearchRequest:
+    return parse_search(
+        resource_type, list(pairs), RESOURCE_DEFS, default_count=20, max_count=100, limits=LIMITS
+    )
+
+
+def too_costly(resource_type: str, *pairs: tuple[str, str]) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as caught:
+        limited(resource_type, *pairs)
+    assert (caught.value.status, caught.value.code) == (400, "too-costly")
+    return caught.value
+
+
+def test_parameters_beyond_the_limit_are_refused() -> None:
+    assert len(limited("Observation", *[("code", "a")] * 5).criteria) == 5
+    assert "at most 5 parameters" in too_costly("Observation", *[("code", "a")] * 6).diagnostics
+    # result parameters and those lenient handling would ignore count as well
+    too_costly("Observation", *[("code", "a")] * 4, ("_count", "1"), ("_sort", "date"))
+
+
+def test_values_beyond_the_limit_are_refused_naming_the_parameter() -> None:
+    assert only(limited("Observation", ("code", "a,b,c"))).values == ("a", "b", "c")
+    for key, raw in (
+        ("code", "a,b,c,d"),
+        ("_sort", "date,code,subject,_id"),
+        ("_elements", "code,status,subject,note"),
+        ("_include", ",".join(["Observation:subject"] * 4)),
+    ):
+        assert too_costly("Observation", (key, raw)).expression == [key]
+
+
+def test_values_of_all_parameters_together_are_bounded() -> None:
+    assert len(limited("Observation", *[("code", "a,b")] * 4).criteria) == 4
+    error = too_costly("Observation", *[("code", "a,b,c")] * 3)
+    assert "at most 8 values in all" in error.diagnostics
+
+
+def test_limits_default_to_the_settings() -> None:
+    assert len(parse("Observation", *[("code", "a")] * 100).criteria) == 100
+    assert refused("Observation", *[("code", "a")] * 101).code == "too-costly"
+    assert refused("Observation", ("code", ",".join(["a"] * 101))).code == "too-costly"
+
+
+def test_repeated_sort_keys_and_includes_are_kept_once() -> None:
+    request = parse(
+        "Observation",
+        ("_sort", "date,-date,code"),
+        ("_include", "Observation:subject,Observation:subject"),
+        ("_include", "Observation:subject"),
+    )
+    assert request.sort == [("date", False), ("code", False)]
+    assert request.includes == [Include("Observation", "subject", None, False)]
+
+
+def test_chains_of_more_than_two_links_are_refused() -> None:
+    two = only(parse("Observation", ("subject:Patient.organization.name", "x")))
+    assert (two.target_type, two.chain) == ("Patient", "organization.name")
+    key = "subject:Patient.organization.partof.name"
+    error = refused("Observation", (key, "x"))
+    assert (error.code, error.expression) == ("too-costly", [key])
+
+
+@pytest.mark.parametrize("raw", ["1e309", "gt1e400|http://unitsofmeasure.org|mg", "9" * 400])
+def test_numbers_no_double_holds_are_refused(raw: str) -> None:
+    assert refused("Observation", ("value-quantity", raw)).expression == ["value-quantity"]
+
+
+@pytest.mark.parametrize("raw", ["1e308", "1e-9999999", "-5.4|http://unitsofmeasure.org|mg"])
+def test_numbers_a_double_holds_are_kept(raw: str) -> None:
+    assert only(parse("Observation", ("value-quantity", raw))).values == (raw,)

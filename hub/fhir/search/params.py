@@ -3,18 +3,32 @@
 ``name[:modifier]=value[,value...]``: a comma is OR, repeating the name is AND, ``\\,`` is a
 literal comma. Chains (``subject:Patient.identifier=...``) keep the rest of the chain as text
 and are parsed against the target type by the query builder.
+
+What one search may ask is bounded here, before any SQL is built (the databases' query parsers
+give out well before a URL does, and their planners slow down steeply): name=value pairs per
+request, values per parameter and in all (settings ``max_search_parameters``,
+``max_search_values``, ``max_search_values_total``), reference links per chain, and the
+magnitude of numbers; beyond them the search is refused with 400 (``too-costly``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from hub.errors import InvalidRequest
 from hub.fhir.registry import ParamType, ResourceDef, SearchParam
+from hub.settings import get_settings
 
 _NAME_END = re.compile(r"[:.]")
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+# Reference links in one chain: subject:Patient.organization.name has two. A third nests the
+# subqueries deeper than SQLite's parser goes once consent filtering wraps them.
+MAX_CHAIN_LINKS = 2
+# Numbers are indexed as doubles; beyond about 1e308 a value has no double, and the decimal
+# arithmetic of the precision range overflows.
+MAX_NUMBER_EXPONENT = 308
 RESULT_PARAMS = {
     "_count",
     "_offset",
@@ -57,6 +71,29 @@ class Include:
     param: str
     target_type: str | None
     reverse: bool
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """How much one search may ask for (from the settings by default)."""
+
+    parameters: int  # name=value pairs in one search
+    values: int  # comma-separated values of one parameter
+    total_values: int  # values of all its parameters together
+
+    @classmethod
+    def from_settings(cls) -> SearchLimits:
+        settings = get_settings()
+        return cls(
+            settings.max_search_parameters,
+            settings.max_search_values,
+            settings.max_search_values_total,
+        )
+
+
+def too_costly(message: str, name: str | None = None) -> InvalidRequest:
+    """A search beyond one of the limits above: 400, issue code ``too-costly``."""
+    return InvalidRequest(message, expression=[name] if name else None, code="too-costly")
 
 
 @dataclass
@@ -141,7 +178,14 @@ def parse_search(
     default_count: int,
     max_count: int,
     lenient: bool = False,
+    limits: SearchLimits | None = None,
 ) -> SearchRequest:
+    """The typed search of ``query``; ``limits`` default to the deployment's settings."""
+    limits = limits or SearchLimits.from_settings()
+    if len(query) > limits.parameters:
+        raise too_costly(
+            f"a search takes at most {limits.parameters} parameters, this one has {len(query)}"
+        )
     definition = definitions[resource_type]
     request = SearchRequest(resource_type, count=default_count)
     for key, raw in query:
@@ -149,7 +193,7 @@ def parse_search(
         name = _NAME_END.split(key, maxsplit=1)[0]
         modifier_text = key[len(name) + 1 :] if key[len(name) : len(name) + 1] == ":" else ""
         if name in RESULT_PARAMS:
-            _apply_result_param(request, name, raw, definitions, max_count)
+            _apply_result_param(request, name, raw, definitions, max_count, limits.values)
             continue
         param = definition.params.get(name)
         if param is None:
@@ -159,7 +203,14 @@ def parse_search(
             raise InvalidRequest(
                 f"unknown search parameter {name!r} for {resource_type}", expression=[name]
             )
-        request.criteria.append(_criterion(param, modifier_text, raw, definitions, key))
+        request.criteria.append(
+            _criterion(param, modifier_text, raw, definitions, key, limits.values)
+        )
+    total = sum(len(criterion.values) for criterion in request.criteria)
+    if total > limits.total_values:
+        raise too_costly(
+            f"a search takes at most {limits.total_values} values in all, this one has {total}"
+        )
     return request
 
 
@@ -169,6 +220,7 @@ def _criterion(
     raw: str,
     definitions: dict[str, ResourceDef],
     key: str,
+    max_values: int | None = None,
 ) -> Criterion:
     modifier: str | None = modifier_text or None
     chain: str | None = None
@@ -177,6 +229,8 @@ def _criterion(
         raise InvalidRequest(
             f"{param.name} is not a reference parameter and cannot be chained", expression=[key]
         )
+    if key.count(".") > MAX_CHAIN_LINKS:
+        raise too_costly(f"a chain has at most {MAX_CHAIN_LINKS} reference links", key)
     if "." in key:
         head, _, chain = key.partition(".")
         _, _, modifier = head.partition(":")
@@ -190,8 +244,12 @@ def _criterion(
             f"modifier :{modifier} is not supported on {param.name}", expression=[key]
         )
     values = split_or_values(raw)
+    _at_most(values, key, max_values)
     if not values:
         raise InvalidRequest(f"search parameter {param.name} has an empty value", expression=[key])
+    if param.type in (ParamType.QUANTITY, ParamType.NUMBER) and modifier is None:
+        for value in values:
+            _check_magnitude(value, key)
     if chain is not None and target_type is None:
         targets = [t for t in param.targets if t in definitions]
         if len(targets) != 1:
@@ -203,12 +261,38 @@ def _criterion(
     return Criterion(param, modifier, values, chain, target_type)
 
 
+def _at_most(values: list[str] | tuple[str, ...], key: str, limit: int | None) -> None:
+    """Refuse more than ``limit`` comma-separated values (None: the settings' limit)."""
+    limit = limit or get_settings().max_search_values
+    if len(values) > limit:
+        raise too_costly(
+            f"a search parameter takes at most {limit} comma-separated values, "
+            f"{key[:64]} has {len(values)}",
+            key,
+        )
+
+
+def _check_magnitude(value: str, key: str) -> None:
+    """Refuse numbers no double can hold; the query builder reports malformed ones."""
+    number_text = split_prefix(value)[1].partition("|")[0]
+    try:
+        number = Decimal(number_text)
+    except InvalidOperation:
+        return
+    if number.is_finite() and number.adjusted() > MAX_NUMBER_EXPONENT:
+        raise InvalidRequest(
+            f"{key[:64]}: {number_text[:30]!r} is out of range (at most 1e{MAX_NUMBER_EXPONENT})",
+            expression=[key],
+        )
+
+
 def _apply_result_param(
     request: SearchRequest,
     name: str,
     raw: str,
     definitions: dict[str, ResourceDef],
     max_count: int,
+    max_values: int,
 ) -> None:
     if name == "_count":
         # _count is a hint: the server may return fewer than asked for, never more.
@@ -217,17 +301,24 @@ def _apply_result_param(
         request.offset = int_param(name, raw, 0, 10_000_000)
     elif name == "_sort":
         definition = definitions[request.resource_type]
-        for item in raw.split(","):
+        keys = raw.split(",")
+        _at_most(keys, name, max_values)
+        for item in keys:
             descending = item.startswith("-")
             pname = item.lstrip("-")
             if pname not in definition.params:
                 raise InvalidRequest(
                     f"cannot sort by unknown parameter {pname!r}", expression=["_sort"]
                 )
-            request.sort.append((pname, descending))
+            if all(pname != sorted_by for sorted_by, _ in request.sort):  # later ones add nothing
+                request.sort.append((pname, descending))
     elif name in ("_include", "_revinclude"):
-        for item in split_or_values(raw):
-            request.includes.append(_parse_include(name, item, definitions, request.resource_type))
+        includes = split_or_values(raw)
+        _at_most(includes, name, max_values)
+        for item in includes:
+            include = _parse_include(name, item, definitions, request.resource_type)
+            if include not in request.includes:
+                request.includes.append(include)
     elif name == "_total":
         if raw not in ("none", "estimate", "accurate"):
             raise InvalidRequest("_total must be none, estimate or accurate", expression=[name])
@@ -239,7 +330,9 @@ def _apply_result_param(
             )
         request.summary_count = raw == "count"
     elif name == "_elements":
-        request.elements = tuple(e.strip() for e in raw.split(",") if e.strip())
+        elements = raw.split(",")
+        _at_most(elements, name, max_values)
+        request.elements = tuple(e.strip() for e in elements if e.strip())
 
 
 def split_prefix(value: str) -> tuple[str, str]:
