@@ -119,9 +119,10 @@ def _ids(bundle: httpx.Response) -> set[str]:
 
 
 def _refused(response: httpx.Response) -> None:
-    assert response.status_code == 403, response.text
+    """Refused by consent: answered exactly like an id that does not exist (no enumeration)."""
+    assert response.status_code == 404, response.text
     issue = response.json()["issue"][0]
-    assert issue["code"] == "suppressed"
+    assert issue["code"] == "not-found"
     assert "consent" in issue["diagnostics"]
 
 
@@ -189,7 +190,7 @@ def test_bundle_entries_are_decided_one_by_one(world: World, h002: httpx.Client)
     response = h002.post("", json=bundle)
     assert response.status_code == 200, response.text
     refused, searched, shown = response.json()["entry"]
-    assert refused["response"]["status"].startswith("403")
+    assert refused["response"]["status"].startswith("404")
     assert "resource" not in refused
     assert searched["resource"]["total"] == 0
     assert shown["response"]["status"].startswith("200")
@@ -211,7 +212,7 @@ def test_everything_as_facility_patient_and_operator(
     patient = client_for(role=Role.patient, patient=world.open_, client_id="patient-app")
     own = _ids(patient.get(f"/Patient/{world.open_}/$everything"))
     assert {world.open_, world.hiv, world.encounter} <= own
-    assert patient.get(f"/Patient/{world.opted_out}/$everything").status_code == 403
+    assert patient.get(f"/Patient/{world.opted_out}/$everything").status_code == 404
     operator = client_for(role=Role.operator, facility="HUB", client_id="ops")
     assert world.observations[world.opted_out] in _ids(
         operator.get(f"/Patient/{world.opted_out}/$everything")
