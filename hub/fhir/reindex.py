@@ -3,9 +3,10 @@
 Index rows are derived data: written with each version by the store, they change meaning when a
 search parameter is added or when the hub indexes something new (the origin and sensitivity
 rows the consent filter reads, ``hub.fhir.search.extract``). Reindexing recomputes them from the
-current content in batches of rows (and Patients stored without an origin, from before every
-write path stamped one, get the origin the patient index registered them under), each batch its own short transaction keyed by ``rid``, so
-the hub keeps serving and an interrupted run can simply be started again.
+current content in batches of rows, each batch its own short transaction keyed by ``rid``, so
+the hub keeps serving and an interrupted run can simply be started again. Patients stored
+without an origin (from before every write path stamped one) get the origin the patient index
+registered them under.
 """
 
 from __future__ import annotations

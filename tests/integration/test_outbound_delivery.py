@@ -34,8 +34,8 @@ from adapters.outbound.v2_messages import control_id_for
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
-from hub.errors import Forbidden
 from hub.dispatch import InProcessDispatcher
+from hub.errors import Forbidden
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.models import PersonRow, SourceRow
