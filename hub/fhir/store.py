@@ -390,9 +390,7 @@ class FhirStore:
         )
         self.session.execute(
             update(_VERSION_TABLE)
-            .where(
-                _VERSION_TABLE.c.rid == row.rid, _VERSION_TABLE.c.version_id == row.version_id
-            )
+            .where(_VERSION_TABLE.c.rid == row.rid, _VERSION_TABLE.c.version_id == row.version_id)
             .values(content=content)
         )
 
