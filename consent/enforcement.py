@@ -185,7 +185,11 @@ class ConsentGuard:
             return None
         resource_type = str(resource.get("resourceType"))
         sensitivity = classify(resource)
-        rules = rules_for(self.session, patients)
+        origin = origin_facility(resource)
+        own = self.policy.own_records_visible and origin == self.actor.facility
+        # What the facility recorded itself is decided before any rule (the decision point's
+        # fixed step): no need to load the person's consents for it.
+        rules = {p: [] for p in patients} if own else rules_for(self.session, patients)
         decisions = [
             decide_access(
                 self._request(
@@ -193,7 +197,7 @@ class ConsentGuard:
                     patient_id,
                     labels=sensitivity.labels,
                     element_labels=sensitivity.element_labels,
-                    origin=origin_facility(resource),
+                    origin=origin,
                     reference=f"{resource_type}/{resource.get('id')}",
                 ),
                 rules[patient_id],

@@ -27,6 +27,8 @@ def linked_patient_ids(patient_id: Any) -> Select[Any]:
         select(_LINKED.patient_id)
         .join(_ASKED, _ASKED.person_id == _LINKED.person_id)
         .where(_ASKED.patient_id == patient_id, _LINKED.patient_id.is_not(None))
+        # ``patient_id`` may be a column of a query several levels out: correlate to it there
+        .correlate_except(_ASKED, _LINKED)
     )
 
 
