@@ -4,7 +4,8 @@
 hand data out go through it, so none can forget the decision:
 
 - :meth:`ConsentGuard.require` (read, vread, instance history, ``$everything``'s Patient): the
-  decision for one resource; a deny raises :class:`hub.errors.ConsentRefused` (403);
+  decision for one resource; a deny raises :class:`hub.errors.ConsentRefused` (404, answered
+  like an unknown id);
 - :meth:`ConsentGuard.screen`: the same for each resource of a search page, an ``_include``, a
   history page, a Bundle's GET entry; denied ones are dropped, redactions applied;
 - :meth:`ConsentGuard.search_condition`: SQL that leaves out what the decision would deny, so
@@ -49,7 +50,7 @@ from consent.service import rules_for
 from consent.sql_filter import PatientQuery
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
-from hub.errors import ConsentRefused
+from hub.errors import ConsentRefused, not_available
 from hub.fhir.access import PATIENT, patients_of
 from hub.fhir.models import ResourceRow
 from hub.fhir.registry import ResourceDef
@@ -62,10 +63,6 @@ REDACTED_LABEL = {
     "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
     "code": "REDACTED",
 }
-_REFUSED = (
-    "refused by the patient's consent or the regional consent policy for purpose {purpose}; "
-    "in an emergency, a token with purpose ETREAT and a reason gives audited access"
-)
 
 
 @dataclass
@@ -188,7 +185,11 @@ class ConsentGuard:
             return None
         resource_type = str(resource.get("resourceType"))
         sensitivity = classify(resource)
-        rules = rules_for(self.session, patients)
+        origin = origin_facility(resource)
+        own = self.policy.own_records_visible and origin == self.actor.facility
+        # What the facility recorded itself is decided before any rule (the decision point's
+        # fixed step): no need to load the person's consents for it.
+        rules = {p: [] for p in patients} if own else rules_for(self.session, patients)
         decisions = [
             decide_access(
                 self._request(
@@ -196,7 +197,7 @@ class ConsentGuard:
                     patient_id,
                     labels=sensitivity.labels,
                     element_labels=sensitivity.element_labels,
-                    origin=origin_facility(resource),
+                    origin=origin,
                     reference=f"{resource_type}/{resource.get('id')}",
                 ),
                 rules[patient_id],
@@ -237,12 +238,14 @@ class ConsentGuard:
         return [item for item in kept if item is not None]
 
     def require(self, stored: StoredResource, definition: ResourceDef) -> StoredResource:
-        """``screen`` for a read: a deny is a 403 that names no consent detail."""
+        """``screen`` for a read: a deny is answered like an unknown id (404, no consent detail);
+        its audit record names the consents it rested on."""
         screened = self.screen(stored, definition)
         if screened is None:
             resource = stored.as_dict()
+            reference = f"{stored.resource_type}/{stored.resource_id}"
             raise ConsentRefused(
-                _REFUSED.format(purpose=self.actor.purpose_of_use or "(none)"),
+                not_available(reference),
                 resources=[f"{stored.resource_type}/{stored.resource_id}"],
                 patients=patients_of(resource, definition, self.base_url),
                 consents=list(self.tally.consents),

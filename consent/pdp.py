@@ -33,14 +33,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from consent.policy import RegionalPolicy
 from hub.auth.purpose import PURPOSE_PARENT, PurposeOfUse
-from hub.fhir.systems import NAMESPACE
 
-# How the store marks the facility that wrote a resource: meta.source = FACILITY_SOURCE + code.
-FACILITY_SOURCE = f"{NAMESPACE}/facility/"
+# Re-exported: the decision reads the origin the store stamped (hub.fhir.origin).
+from hub.fhir.origin import FACILITY_SOURCE as FACILITY_SOURCE
+from hub.fhir.origin import origin_facility as origin_facility
 
 
 class Effect(StrEnum):
@@ -139,15 +138,6 @@ class _Outcome:
     permit: bool
     reasons: list[str] = field(default_factory=list)
     consent_ids: list[str] = field(default_factory=list)
-
-
-def origin_facility(resource: dict[str, Any]) -> str | None:
-    """The facility code in ``meta.source`` when the store stamped it there."""
-    meta = resource.get("meta")
-    source = meta.get("source") if isinstance(meta, dict) else None
-    if isinstance(source, str) and source.startswith(FACILITY_SOURCE):
-        return source.removeprefix(FACILITY_SOURCE) or None
-    return None
 
 
 def decide_access(

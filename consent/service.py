@@ -1,6 +1,7 @@
 """What the enforcement point and the write path need from the database, around the pure parts.
 
-- :func:`patient_rules`: a patient's consent rules, loaded once per session (``session.info``), so
+- :func:`patient_rules`: a patient's consent rules -- the person's, across every record the
+  patient index links to them -- loaded once per session (``session.info``), so
   a search returning a hundred Observations of one patient reads that patient's consents once.
   The Consent write hook empties the cache, so a withdrawal in the same transaction counts at once.
 - :func:`check_consent_write`: the checks a Consent must pass before it is stored (run from the
@@ -28,6 +29,7 @@ from consent.policy import get_policy
 from consent.rules import consent_rules, patient_of, validate_consent
 from hub.errors import InvalidResource
 from hub.fhir.models import ReferenceIndex, ResourceRow
+from hub.mpi.same_person import same_person_records
 
 if TYPE_CHECKING:
     from hub.fhir.store import FhirStore
@@ -61,53 +63,61 @@ def active_consents(session: Session, patient_id: str) -> list[dict[str, Any]]:
 
 
 def patient_rules(session: Session, patient_id: str) -> list[ConsentRule]:
-    """The rules of the patient's active consents, cached for the session.
+    """The rules of the person's active consents (see :func:`rules_for`), cached."""
+    return rules_for(session, [patient_id])[patient_id]
+
+
+def rules_for(session: Session, patient_ids: Sequence[str]) -> dict[str, list[ConsentRule]]:
+    """For each Patient record: the rules of the active consents of the **person** -- written
+    against this record or against any record the patient index links to the same person --
+    cached for the session, with one query for the records not yet cached.
 
     A stored Consent that no longer flattens (it passed the write checks, so only a code change
     can cause this) is skipped and logged by id.
     """
     cache: dict[str, list[ConsentRule]] = session.info.setdefault(CACHE_KEY, {})
-    cached = cache.get(patient_id)
-    if cached is not None:
-        return cached
-    rules: list[ConsentRule] = []
-    for consent in active_consents(session, patient_id):
-        try:
-            rules.extend(consent_rules(consent))
-        except InvalidResource as exc:
-            log.warning("skipping Consent/%s: %s", consent.get("id"), exc.diagnostics)
-    cache[patient_id] = rules
-    return rules
-
-
-def rules_for(session: Session, patient_ids: Sequence[str]) -> dict[str, list[ConsentRule]]:
-    """:func:`patient_rules` for many patients, with one query for those not yet cached."""
-    cache: dict[str, list[ConsentRule]] = session.info.setdefault(CACHE_KEY, {})
     missing = sorted({p for p in patient_ids if p not in cache})
     for start in range(0, len(missing), 500):
-        chunk = missing[start : start + 500]
-        found: dict[str, list[ConsentRule]] = {p: [] for p in chunk}
+        groups = same_person_records(session, missing[start : start + 500])
+        targets = sorted({record for group in groups.values() for record in group})
+        by_record = _active_consents_of(session, targets)
+        for patient_id, group in groups.items():
+            seen: set[str] = set()
+            rules: list[ConsentRule] = []
+            for record in sorted(group):
+                for consent_id, content in by_record.get(record, []):
+                    if consent_id in seen:
+                        continue
+                    seen.add(consent_id)
+                    try:
+                        rules.extend(_flattened(content))
+                    except InvalidResource as exc:
+                        log.warning("skipping Consent/%s: %s", consent_id, exc.diagnostics)
+            cache[patient_id] = rules
+    return {p: cache[p] for p in patient_ids}
+
+
+def _active_consents_of(
+    session: Session, patient_ids: Sequence[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """(id, stored text) of the active consents written against each of these records."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for start in range(0, len(patient_ids), 500):
         rows = session.execute(
-            select(ReferenceIndex.target_id, ResourceRow.content)
+            select(ReferenceIndex.target_id, ResourceRow.resource_id, ResourceRow.content)
             .join(ResourceRow, ResourceRow.rid == ReferenceIndex.rid)
             .where(
                 ReferenceIndex.resource_type == "Consent",
                 ReferenceIndex.param == "patient",
                 ReferenceIndex.target_type == "Patient",
-                ReferenceIndex.target_id.in_(chunk),
+                ReferenceIndex.target_id.in_(patient_ids[start : start + 500]),
                 ResourceRow.deleted == false(),
             )
         )
-        for patient_id, content in rows:
-            consent = orjson.loads(content) if content else {}
-            if consent.get("status") != "active":
-                continue
-            try:
-                found[patient_id].extend(_flattened(content))
-            except InvalidResource as exc:
-                log.warning("skipping Consent/%s: %s", consent.get("id"), exc.diagnostics)
-        cache.update(found)
-    return {p: cache[p] for p in patient_ids}
+        for patient_id, consent_id, content in rows:
+            if content and orjson.loads(content).get("status") == "active":
+                found.setdefault(patient_id, []).append((consent_id, content))
+    return found
 
 
 @lru_cache(maxsize=4096)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from hub.fhir.access import PATIENT
 from hub.fhir.models import ReferenceIndex, ResourceRow, TokenIndex
 from hub.fhir.search.extract import LABEL_PARAM, ORIGIN_PARAM
+from hub.mpi.same_person import linked_patient_ids
 
 # Built once: aliasing costs more Python time than running the small subqueries it serves.
 _REF = aliased(ReferenceIndex, name="consent_ref")
@@ -31,12 +32,16 @@ class PatientQuery:
 
     @staticmethod
     def _has_consent(patient_id: Any) -> ColumnElement[bool]:
+        """A consent of the person: written against this record or one linked to it."""
         return exists(
             select(_CONSENT.rid).where(
                 _CONSENT.resource_type == "Consent",
                 _CONSENT.param == "patient",
                 _CONSENT.target_type == PATIENT,
-                _CONSENT.target_id == patient_id,
+                or_(
+                    _CONSENT.target_id == patient_id,
+                    _CONSENT.target_id.in_(linked_patient_ids(patient_id)),
+                ),
             )
         )
 

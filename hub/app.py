@@ -88,7 +88,8 @@ def _outcome(status: int, code: str, diagnostics: str, **extra: Any) -> dict[str
 async def _fhir_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
     refused = exc if isinstance(exc, ConsentRefused) else None
-    _audit_failure(request, exc.status, _audit_text(exc), refused)
+    text = "refused by consent" if refused is not None else _audit_text(exc)
+    _audit_failure(request, exc.status, text, refused)
     headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if exc.status == 401 else None
     return fhir_response(exc.outcome(), exc.status, headers)
 

@@ -5,9 +5,10 @@ HubError
       +-- InvalidRequest    400      malformed JSON, parameters, ids, bundles
       +-- InvalidResource   400/422  a resource that does not validate
       +-- Unauthorized      401      missing, expired or foreign token
-      +-- Forbidden         403      scope, role or compartment refuses the access
-      |    +-- ConsentRefused 403    the consent decision denies it (audited with its consents)
+      +-- Forbidden         403      scope, role, ownership refuses the access
       +-- NotFound          404      unknown type or id
+      |    +-- ConsentRefused 404    consent or compartment hides it: answered like an unknown id
+      |                              (no enumeration), audited with the consents it rested on
       +-- Gone              410      deleted resource
       +-- MethodNotAllowed  405
       +-- Conflict          409      id clash, several matches for a conditional operation
@@ -77,10 +78,23 @@ class Forbidden(FhirError):
     code = "forbidden"
 
 
-class ConsentRefused(Forbidden):
-    """The consent decision denies the access; carries what the refusal's audit record names."""
+class NotFound(FhirError):
+    status = 404
+    code = "not-found"
 
-    code = "suppressed"
+
+def not_available(reference: str) -> str:
+    """The one answer for an id that does not exist and for one the caller may not see."""
+    return (
+        f"{reference[:140]} is not known, or not available to this caller (consent); in an "
+        "emergency, a token with purpose ETREAT and a reason gives audited access"
+    )
+
+
+class ConsentRefused(NotFound):
+    """The consent decision (or the patient compartment) denies the access. Answered exactly like
+    an unknown id (:func:`not_available`), so refusals cannot tell which ids exist; carries what
+    the refusal's audit record names."""
 
     def __init__(
         self, diagnostics: str, *, resources: list[str], patients: list[str], consents: list[str]
@@ -89,11 +103,6 @@ class ConsentRefused(Forbidden):
         self.resources = resources
         self.patients = patients
         self.consents = consents
-
-
-class NotFound(FhirError):
-    status = 404
-    code = "not-found"
 
 
 class Gone(FhirError):

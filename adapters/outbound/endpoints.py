@@ -11,6 +11,10 @@ Organization (``managingOrganization = Organization/<code>``), ``status = active
 
 Keeping destinations as data in the store (not settings) lets operators change an address
 while messages wait: delivery looks the endpoint up again before each round.
+
+A facility may write Endpoints only for itself (``hub.fhir.write_access``); as a second line,
+delivery trusts an Endpoint for a facility only when that facility recorded it or the hub did
+(an operator): one claiming another facility's Organization is never used.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session
 from adapters.outbound.models import Channel
 from adapters.outbound.resources import load_resource, reference_of, referencing
 from hub.fhir.models import ResourceRow, TokenIndex
+from hub.fhir.origin import origin_facility
 from hub.security.fields import FieldCipher
 
 CONNECTION_TYPES: dict[Channel, str] = {
@@ -63,6 +68,11 @@ class FacilityEndpoint:
         return url == base or url.startswith(base + "/") or url.startswith(base + "?")
 
 
+def trusted_for(endpoint: dict[str, Any], facility: str) -> bool:
+    """Whether ``endpoint`` may carry ``facility``'s messages: written by it or by the hub."""
+    return origin_facility(endpoint) in (None, facility)
+
+
 def _connection_code(endpoint: dict[str, Any]) -> str:
     connection = endpoint.get("connectionType") or {}
     return str(connection.get("code") or "") if isinstance(connection, dict) else ""
@@ -78,7 +88,10 @@ def facility_endpoints(
         for e in referencing(
             session, cipher, "Endpoint", "organization", f"Organization/{facility}"
         )
-        if e.get("status") == "active" and _connection_code(e) == code and e.get("address")
+        if e.get("status") == "active"
+        and _connection_code(e) == code
+        and e.get("address")
+        and trusted_for(e, facility)
     ]
 
 
@@ -114,6 +127,8 @@ def fhir_endpoint_for_url(
         endpoint = load_resource(session, cipher, "Endpoint", endpoint_id) or {}
         kind, _, facility = reference_of(endpoint.get("managingOrganization")).partition("/")
         if endpoint.get("status") != "active" or kind != "Organization":
+            continue
+        if not trusted_for(endpoint, facility):
             continue
         address = str(endpoint.get("address") or "")
         candidate = FacilityEndpoint(facility, Channel.FHIR_REST_HOOK, endpoint_id, address)

@@ -37,7 +37,11 @@ from adapters.outbound.resources import (
     previous_version,
     reference_of,
 )
-from adapters.outbound.subscriptions import forget_subscriptions, notifications
+from adapters.outbound.subscriptions import (
+    check_subscriber,
+    forget_subscriptions,
+    notifications,
+)
 from adapters.outbound.v2_content import (
     appointment_data,
     patient_for,
@@ -52,6 +56,7 @@ from adapters.outbound.v2_messages import (
     control_id_for,
 )
 from consent.enforcement import disclosed
+from hub.auth.roles import FACILITY_ROLES
 from hub.fhir.hooks import WriteKind, on_write
 from hub.fhir.search_parameters import SUPPORTED_TYPES
 from hub.fhir.store import FhirStore
@@ -207,6 +212,8 @@ def subscription_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, subscription: dict[str, Any]
 ) -> None:
     forget_subscriptions(store.session)  # the next write reads the subscriptions again
+    if kind is not WriteKind.DELETE and store.actor.role in FACILITY_ROLES:
+        check_subscriber(store.session, store.cipher, store.actor.facility, subscription)
 
 
 for _type in SUPPORTED_TYPES:

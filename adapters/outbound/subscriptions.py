@@ -3,18 +3,21 @@ notification each gets.
 
 An active rest-hook Subscription is notified when a written resource meets its criteria
 (``criteria.py``: what is and is not supported). Its ``channel.endpoint`` must lie under an
-active ``hl7-fhir-rest`` Endpoint of a facility (``endpoints.py``): that facility is the
-outbox destination, so notifications to one facility stay in order and the hub never calls an
-address no operator registered. A Subscription that fails either check is skipped (logged by
-id). The writer's own facility is notified too: it asked for these resources explicitly.
+active ``hl7-fhir-rest`` Endpoint of a facility (``endpoints.py``), and a facility's
+Subscription under one of its own (checked when it is written, :func:`check_subscriber`, and
+again before delivery): that facility is the outbox destination and the one whose consent
+decision and audit record each notification carries, so notifications to one facility stay in
+order and the hub never calls an address no operator registered. A Subscription that fails
+either check is skipped (logged by id). The writer's own facility is notified too: it asked
+for these resources explicitly.
 
 What is sent follows R4 rest-hook, as a POST to ``channel.endpoint`` with the
 ``channel.header`` lines as headers: no ``channel.payload`` -> an empty body; a payload ->
 the resource as the body in that MIME type. The subscriptions-backport extension
 ``backport-payload-content`` on ``channel.payload`` may ask for ``id-only`` (a body with only
-resourceType, id and versionId) or ``empty``. Limits: consent rules are not applied to the
-notification yet (payload ``full-resource`` sends the resource as stored), ``end`` is honoured
-but ``error`` status handling and handshakes/heartbeats are not implemented.
+resourceType, id and versionId) or ``empty``. Each notification is decided by consent for the
+receiving facility (``consent.enforcement.disclosed``: withheld, or redacted). Limits: ``end`` is
+honoured but ``error`` status handling and handshakes/heartbeats are not implemented.
 
 The active subscriptions are read once per transaction (cached on the session, dropped at its
 end and whenever a Subscription is written in it).
@@ -37,7 +40,9 @@ from adapters.outbound.models import Channel
 from adapters.outbound.outbox import OutboundMessage
 from adapters.outbound.resources import load_resource
 from consent.enforcement import disclosed
+from hub.errors import Forbidden
 from hub.fhir.models import ResourceRow, TokenIndex
+from hub.fhir.origin import origin_facility
 from hub.security.fields import FieldCipher
 
 log = logging.getLogger("hub.outbound.subscriptions")
@@ -90,6 +95,12 @@ def _active(
     if endpoint is None:
         log.warning("Subscription/%s skipped: its endpoint is no registered facility endpoint", sid)
         return None
+    subscriber = origin_facility(subscription)
+    if subscriber is not None and subscriber != endpoint.facility:
+        # Written by one facility, delivering to another's endpoint: a facility receives only
+        # what it may see, at its own address (refused at write time; this guards older rows).
+        log.warning("Subscription/%s skipped: its endpoint belongs to another facility", sid)
+        return None
     headers = tuple(str(h) for h in channel.get("header") or [] if isinstance(h, str))
     return ActiveSubscription(
         sid, criteria, endpoint, url, headers, str(channel.get("payload") or ""),
@@ -126,6 +137,23 @@ def active_subscriptions(
                 cached.setdefault(found.criteria.resource_type, []).append(found)
         session.info[CACHE] = cached
     return cached.get(resource_type, [])
+
+
+def check_subscriber(
+    session: Session, cipher: FieldCipher, facility: str, subscription: dict[str, Any]
+) -> None:
+    """Raise Forbidden unless ``subscription``, written by ``facility``, delivers to one of
+    ``facility``'s own endpoints: nobody subscribes in another facility's name."""
+    channel = subscription.get("channel") or {}
+    if not isinstance(channel, dict) or channel.get("type") != "rest-hook":
+        return  # nothing is delivered for other channel types
+    url = str(channel.get("endpoint") or "")
+    endpoint = fhir_endpoint_for_url(session, cipher, url) if url else None
+    if endpoint is None or endpoint.facility != facility:
+        raise Forbidden(
+            "a facility's Subscription must deliver to one of its own registered Endpoints "
+            "(channel.endpoint under an active hl7-fhir-rest Endpoint it manages)"
+        )
 
 
 def forget_subscriptions(session: Session) -> None:

@@ -11,6 +11,7 @@ Where the consent fields go:
   role 13 Security Resource (object-role);
 - the resources withheld: an ``entity`` each with ``description`` "withheld by consent".
 
+A facility reading its own accesses sees no Consent named (``name_consents``).
 A patient's own access log (``for_patient``) shows only what concerns that patient: records that
 also concern other patients keep the agent, time, purpose and outcome, but name no resources,
 consents or other patients; no record shows the caller's network address.
@@ -54,7 +55,9 @@ def _agent(rec: AuditRecord, base_url: str, for_patient: str | None) -> dict[str
     return agent
 
 
-def _entities(rec: AuditRecord, for_patient: str | None) -> list[dict[str, Any]]:
+def _entities(
+    rec: AuditRecord, for_patient: str | None, name_consents: bool
+) -> list[dict[str, Any]]:
     patients: list[str] = json.loads(rec.patients)
     resources: list[str] = []
     consents: list[str] = []
@@ -64,7 +67,7 @@ def _entities(rec: AuditRecord, for_patient: str | None) -> list[dict[str, Any]]
         patients = [for_patient]
     else:
         resources = json.loads(rec.resources)
-        consents = json.loads(rec.consents) if rec.consents else []
+        consents = json.loads(rec.consents) if rec.consents and name_consents else []
         denied = json.loads(rec.denied) if rec.denied else []
     entities: list[dict[str, Any]] = [{"what": {"reference": ref}} for ref in resources]
     entities += [
@@ -99,8 +102,15 @@ def _subtype_system(interaction: str, base_url: str) -> str:
 
 
 def to_audit_event(
-    rec: AuditRecord, base_url: str, *, for_patient: str | None = None
+    rec: AuditRecord,
+    base_url: str,
+    *,
+    for_patient: str | None = None,
+    name_consents: bool = True,
 ) -> dict[str, Any]:
+    """``rec`` as an AuditEvent. ``name_consents`` False (a facility reading its own log):
+    the Consents a decision rested on are left out -- a refused facility must not learn which
+    Consent refused it, nor its id (the way to tamper with it)."""
     agent = _agent(rec, base_url, for_patient)
     extensions: list[dict[str, Any]] = [
         {"url": _extension(base_url, "audit-chain-hash"), "valueString": rec.hash}
@@ -131,7 +141,7 @@ def to_audit_event(
         event["purposeOfEvent"] = [emergency]
     if rec.outcome_text:
         event["outcomeDesc"] = rec.outcome_text
-    entities = _entities(rec, for_patient)
+    entities = _entities(rec, for_patient, name_consents)
     if entities:
         event["entity"] = entities
     return event

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from hub.audit.models import AuditPatient, AuditRecord
 from hub.audit.render import to_audit_event
@@ -27,6 +27,7 @@ from hub.fhir import access
 from hub.fhir.responses import FhirJsonResponse, fhir_response
 from hub.fhir.search.dates import DateFormatError, date_range
 from hub.fhir.search.params import int_param, split_prefix
+from hub.mpi.same_person import linked_patient_ids
 from hub.settings import get_settings
 
 router = APIRouter()
@@ -64,9 +65,7 @@ def _conditions(params: list[tuple[str, str]], actor: Actor) -> list[Any]:
             pid = value.removeprefix("Patient/")
             if patient_only is not None and pid != patient_only:
                 raise Forbidden("a patient may see only the accesses to their own record")
-            conds.append(
-                AuditRecord.seq.in_(select(AuditPatient.seq).where(AuditPatient.patient_id == pid))
-            )
+            conds.append(_accesses_to_person_of(pid))
         elif key == "agent":
             conds.append(AuditRecord.client_id == value)
         elif key == "facility":
@@ -92,12 +91,18 @@ def _conditions(params: list[tuple[str, str]], actor: Actor) -> list[Any]:
                 )
             )
     if patient_only is not None:
-        conds.append(
-            AuditRecord.seq.in_(
-                select(AuditPatient.seq).where(AuditPatient.patient_id == patient_only)
-            )
-        )
+        conds.append(_accesses_to_person_of(patient_only))
     return conds
+
+
+def _accesses_to_person_of(patient_id: str) -> ColumnElement[bool]:
+    """Records of accesses to this Patient record or any record linked to the same person: a
+    patient's access log follows the person, like their consent."""
+    records = or_(
+        AuditPatient.patient_id == patient_id,
+        AuditPatient.patient_id.in_(linked_patient_ids(patient_id)),
+    )
+    return AuditRecord.seq.in_(select(AuditPatient.seq).where(records))
 
 
 def _seq(value: str) -> int:
@@ -109,7 +114,8 @@ def _seq(value: str) -> int:
 
 
 def _render(rec: AuditRecord, base_url: str, actor: Actor) -> dict[str, Any]:
-    return to_audit_event(rec, base_url, for_patient=actor.patient)
+    overseer = actor.role in (Role.operator, Role.auditor) or actor.patient is not None
+    return to_audit_event(rec, base_url, for_patient=actor.patient, name_consents=overseer)
 
 
 @fhir_router.get("", summary="Search the audit log as AuditEvent")

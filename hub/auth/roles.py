@@ -21,6 +21,9 @@ class Role(StrEnum):
     operator = "operator"
 
 
+# The roles that act in a facility's name: what they write carries the facility as its origin.
+FACILITY_ROLES = frozenset({Role.facility_system, Role.practitioner})
+
 DEFAULT_SCOPES: dict[Role, str] = {
     Role.facility_system: "system/*.cruds",
     Role.practitioner: "user/*.cruds",

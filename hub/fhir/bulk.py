@@ -158,6 +158,7 @@ def _prepare(
         body["id"] = resource_id
         if validate:
             validate_resource(resource_type, body)
+        store.authorize_create(resource_type, body)
         batch.contents.append(store._stamp(body, 1, now))
         batch.ids.append(resource_id)
         rows = extract_index(body, definition, store.cipher, store.base_url)

@@ -17,7 +17,7 @@ from sqlalchemy import false, func, select
 
 from hub.auth.scopes import Interaction, allows
 from hub.deps import MAX_OFFSET, CurrentActor, unit_of_work
-from hub.errors import Gone, InvalidRequest, NotFound
+from hub.errors import Gone, InvalidRequest, NotFound, not_available
 from hub.fhir import access
 from hub.fhir.models import ReferenceIndex, ResourceRow
 from hub.fhir.responses import fhir_response
@@ -59,7 +59,7 @@ def everything(
     access.require(store.actor, "Patient", Interaction.read)
     row = store._row("Patient", patient_id)
     if row is None:
-        raise NotFound(f"Patient/{patient_id[:64]} is not known")
+        raise NotFound(not_available(f"Patient/{patient_id}"))
     if row.deleted or row.content is None:
         raise Gone(f"Patient/{patient_id} was deleted")
     patient = store.to_stored(row, row.version_id)

@@ -17,7 +17,6 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from consent.enforcement import ConsentGuard, DecisionTally
-from consent.pdp import FACILITY_SOURCE
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
@@ -29,6 +28,7 @@ from hub.errors import (
     MethodNotAllowed,
     NotFound,
     PreconditionFailed,
+    not_available,
 )
 from hub.fhir import access
 from hub.fhir.hooks import WriteKind, run_write_hooks
@@ -42,10 +42,12 @@ from hub.fhir.models import (
     StringIndex,
     TokenIndex,
 )
+from hub.fhir.origin import facility_source, patient_source, source_of
 from hub.fhir.registry import ResourceDef
 from hub.fhir.search.extract import extract_index
 from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.validation import validate_resource
+from hub.fhir.write_access import decide_write
 from hub.security.fields import FieldCipher, contains_sealed_values, seal_resource, unseal_resource
 
 _ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -76,14 +78,37 @@ class StoredResource:
         return result
 
 
-def _stamp_origin(meta: dict[str, Any], actor: Actor) -> None:
-    """meta.source names the facility that wrote the resource; the consent policy lets a facility
-    always see what it recorded. Only the hub sets it: a facility cannot claim another's origin,
-    a patient none; operators' corrections keep the origin they were given."""
-    if actor.role in (Role.facility_system, Role.practitioner):
-        meta["source"] = f"{FACILITY_SOURCE}{actor.facility}"
-    elif actor.role is Role.patient and str(meta.get("source", "")).startswith(FACILITY_SOURCE):
-        del meta["source"]
+HUB_FACILITY = "HUB"  # the facility code of the hub's own identities (system, CLI operators)
+
+
+def origin_for(actor: Actor, body: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+    """The ``meta.source`` a write stores: never what a facility or patient claims.
+
+    A resource keeps the origin it was created with (a Task owner's update stays the
+    requester's); a new one is the writer's: its facility, or the patient whose app wrote it.
+    Operators may set or correct an origin explicitly (a bulk load names the facility whose
+    list it loads, through its identity); without one, their writes keep what was there.
+    """
+    claimed = source_of(body)
+    if actor.role is Role.operator:
+        if claimed is not None:
+            return claimed
+        if current is not None:
+            return source_of(current)
+        return facility_source(actor.facility) if actor.facility != HUB_FACILITY else None
+    if current is not None:
+        return source_of(current)
+    if actor.patient is not None or actor.role is Role.patient:
+        return patient_source(actor.patient) if actor.patient else None
+    return facility_source(actor.facility)
+
+
+def _with_origin(body: dict[str, Any], origin: str | None) -> None:
+    meta = dict(body.get("meta") or {})
+    meta.pop("source", None)
+    if origin is not None:
+        meta["source"] = origin
+    body["meta"] = meta
 
 
 def check_id(resource_id: str) -> None:
@@ -200,6 +225,7 @@ class FhirStore:
             check_id(resource_id)
             if self._row(resource_type, resource_id) is not None:
                 raise Conflict(f"{resource_type}/{resource_id} already exists")
+        self.authorize_create(resource_type, body)
         now = datetime.now(UTC)
         stored = self._stamp(body, 1, now)
         rid = self.session.execute(
@@ -224,6 +250,12 @@ class FhirStore:
         run_write_hooks(self, WriteKind.CREATE, resource_type, body)
         return StoredResource(resource_type, body["id"], 1, now, orjson.dumps(body), rid)
 
+    def authorize_create(self, resource_type: str, body: dict[str, Any]) -> None:
+        """Stamp the origin of a new resource and ask the write decision (every create path,
+        bulk load included, comes through here)."""
+        _with_origin(body, origin_for(self.actor, body, None))
+        decide_write(self.actor, WriteKind.CREATE, resource_type, None, body, self.base_url)
+
     def update(
         self,
         resource_type: str,
@@ -245,8 +277,9 @@ class FhirStore:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} does not exist")
             return self.create(resource_type, body, resource_id=resource_id, validated=True), True
         access.require(self.actor, resource_type, Interaction.update)
-        if not row.deleted and row.content is not None:
-            self._require_visible(resource_type, orjson.loads(row.content), definition)
+        current = self._current_for_write(row, definition)
+        _with_origin(body, origin_for(self.actor, body, current))
+        decide_write(self.actor, WriteKind.UPDATE, resource_type, current, body, self.base_url)
         if if_match is not None and if_match != row.version_id:
             raise PreconditionFailed(
                 f"version conflict: {resource_type}/{resource_id} is at version "
@@ -282,8 +315,9 @@ class FhirStore:
         if row is None or row.deleted or row.content is None:
             self.audit("delete", resource_type, [f"{resource_type}/{resource_id}"], [])
             return None
-        current = orjson.loads(row.content)
-        self._require_visible(resource_type, current, definition)
+        current = self._current_for_write(row, definition)
+        assert current is not None
+        decide_write(self.actor, WriteKind.DELETE, resource_type, current, None, self.base_url)
         version = row.version_id + 1
         now = datetime.now(UTC)
         self.session.execute(
@@ -308,7 +342,7 @@ class FhirStore:
         access.require(self.actor, resource_type, Interaction.read)
         row = self._row(resource_type, resource_id)
         if row is None:
-            raise NotFound(f"{resource_type}/{resource_id[:64]} is not known")
+            raise NotFound(not_available(f"{resource_type}/{resource_id}"))
         if row.deleted or row.content is None:
             raise Gone(f"{resource_type}/{resource_id} was deleted")
         stored = self.to_stored(row, row.version_id)
@@ -331,7 +365,7 @@ class FhirStore:
             None if row is None else self.session.get(ResourceVersionRow, (row.rid, version_id))
         )
         if version is None:
-            raise NotFound(f"{resource_type}/{resource_id[:64]} has no version {version_id}")
+            raise NotFound(not_available(f"{resource_type}/{resource_id}/_history/{version_id}"))
         if version.content is None:
             raise Gone(f"{resource_type}/{resource_id} version {version_id} is a deletion")
         stored = self.to_stored(version, version_id)
@@ -346,13 +380,42 @@ class FhirStore:
         )
         return stored
 
+    def restamp_origin(self, row: ResourceRow, body: dict[str, Any], origin: str) -> None:
+        """Repair: give a stored resource (current version) the origin it lacked, in place, as
+        every write path now stamps it (``hub db reindex``)."""
+        _with_origin(body, origin)
+        content = orjson.dumps(seal_resource(body, self.cipher)).decode()
+        self.session.execute(
+            update(ResourceRow).where(ResourceRow.rid == row.rid).values(content=content)
+        )
+        self.session.execute(
+            update(_VERSION_TABLE)
+            .where(_VERSION_TABLE.c.rid == row.rid, _VERSION_TABLE.c.version_id == row.version_id)
+            .values(content=content)
+        )
+
     # -- helpers --------------------------------------------------------------------------
     def _require_visible(
         self, resource_type: str, resource: dict[str, Any], definition: ResourceDef
     ) -> None:
+        """Outside a patient token's compartment: answered like an unknown id."""
         if self.actor.patient is None:
             return
-        access.require_in_compartment(self.actor, resource, definition, self.base_url)
+        if self.actor.patient not in access.patients_of(resource, definition, self.base_url):
+            raise NotFound(not_available(f"{resource_type}/{resource.get('id')}"))
+
+    def _current_for_write(
+        self, row: ResourceRow, definition: ResourceDef
+    ) -> dict[str, Any] | None:
+        """The current content a write replaces, once the writer may see it (like a read:
+        compartment, then consent; refused like an unknown id). None when deleted."""
+        if row.deleted or row.content is None:
+            return None
+        stored = self.to_stored(row, row.version_id)
+        current = stored.as_dict()
+        self._require_visible(row.resource_type, current, definition)
+        self.guard.require(stored, definition)
+        return current
 
     def _row(
         self, resource_type: str, resource_id: str, *, for_update: bool = False
@@ -363,7 +426,6 @@ class FhirStore:
 
     def _stamp(self, body: dict[str, Any], version: int, now: datetime) -> str:
         meta = dict(body.get("meta") or {})
-        _stamp_origin(meta, self.actor)
         meta["versionId"] = str(version)
         meta["lastUpdated"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         body["meta"] = meta

@@ -1,9 +1,10 @@
 """Batch linkage: score every blocked pair once, then cluster under the hard constraint.
 
-Clustering is greedy by match weight with one veto: two records whose resident IDs are both
-valid and different never end up in one person, not even through a chain of records without an
-ID (the transitivity trap twins fall into with plain connected components). The online path
-applies the same veto per candidate person.
+Pairs are decided as registration decides them (the model's thresholds under the household
+ceilings of ``hub.mpi.household``). Clustering is greedy by match weight with one veto: two
+records whose resident IDs are both valid and different never end up in one person, not even
+through a chain of records without an ID (the transitivity trap twins fall into with plain
+connected components). The online path applies the same veto per candidate person.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from hub.mpi.blocking import BlockingIndex, candidate_pairs
 from hub.mpi.compare import compare, record_keys, tf_values
 from hub.mpi.features import MatchFeatures
-from hub.mpi.model import MatchModel
+from hub.mpi.household import capped, ceiling
+from hub.mpi.model import Decision, MatchModel
 
 
 def conflicting_ids(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -79,11 +81,12 @@ def link_batch(
     pairs = blocked_pairs(records, max_block=max_block, candidates_per_record=candidates_per_record)
     for i, j in pairs:
         total += 1
-        weight = model.match_weight(compare(records[i], records[j]), tfs[i])
-        probability = model.match_probability(weight)
-        if probability >= model.upper_threshold:
+        levels = compare(records[i], records[j])
+        weight = model.match_weight(levels, tfs[i])
+        decision = capped(model.decide(model.match_probability(weight)), ceiling(levels))
+        if decision is Decision.LINK:
             scored.append((weight, i, j))
-        elif probability >= model.lower_threshold:
+        elif decision is Decision.REVIEW:
             review += 1
     clusters = _Clusters([r.resident_id for r in records])
     vetoed = 0

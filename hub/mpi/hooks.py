@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.errors import InvalidResource
 from hub.fhir.hooks import WriteKind, on_write
+from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.features import EmptyRecordError, features_from_patient
@@ -56,7 +57,9 @@ def is_retired(patient: dict[str, Any]) -> bool:
 def index_patient(
     store: FhirStore, kind: WriteKind, resource_type: str, patient: dict[str, Any]
 ) -> None:
-    facility = store.actor.facility
+    # The record belongs to the facility that recorded it, whoever writes this version (the
+    # patient's own app changing a phone number, an operator's correction).
+    facility = origin_facility(patient) or store.actor.facility
     source_id = source_id_of(patient, facility)
     actor = f"{store.actor.client_id}@{facility}"
     if kind is WriteKind.DELETE or is_retired(patient):

@@ -34,7 +34,7 @@ from hub.mpi import store as db
 from hub.mpi.features import MatchFeatures
 from hub.mpi.identifiers import InvalidIdError, parse_id
 from hub.mpi.links import follow_merges
-from hub.mpi.model import MatchModel
+from hub.mpi.model import Decision, MatchModel
 from hub.mpi.model_registry import active_model
 from hub.mpi.models import IdentifierRow, PersonRow, SourceRow
 from hub.mpi.service import find_candidates
@@ -94,10 +94,20 @@ def _scored(
 ) -> list[tuple[int, float, MatchGrade]]:
     model = active_model(session)
     return [
-        (c.person_id, c.probability, grade(model, c.probability))
+        (c.person_id, c.probability, _capped_grade(grade(model, c.probability), c.ceiling))
         for c in find_candidates(session, cipher, model, features)
         if c.probability >= floor
     ]
+
+
+def _capped_grade(found: MatchGrade, ceiling: Decision) -> MatchGrade:
+    """A pair the household rules would not link is not ``certain`` (a twin is at most a
+    ``possible`` match of the other; a namesake ``probable``)."""
+    if ceiling is Decision.NEW and found in (MatchGrade.CERTAIN, MatchGrade.PROBABLE):
+        return MatchGrade.POSSIBLE
+    if ceiling is Decision.REVIEW and found is MatchGrade.CERTAIN:
+        return MatchGrade.PROBABLE
+    return found
 
 
 def _hits(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from hub.mpi import store as db
 from hub.mpi.compare import query_keys, record_keys
 from hub.mpi.features import MatchFeatures
+from hub.mpi.id_veto import person_resident_keys, resident_key
 from hub.mpi.model_registry import active_model
 from hub.mpi.models import BlockKeyRow, PersonRow, SourceRow
 from hub.mpi.registration_decide import Pending, StoredSource, decide_batch
@@ -81,12 +82,13 @@ def register_sources(
         if plan.fresh:
             work = [
                 Pending(items[i].features, query[i], db.hashed_keys(cipher, record_keys(
-                    items[i].features)))
+                    items[i].features)), resident_key(cipher, items[i].features))
                 for i in plan.fresh
             ]  # fmt: skip
             stored = _stored_candidates(session, [w.query for w in work])
             opened = _open(session, cipher, [s for ids in stored for s in ids])
-            choices = decide_batch(model, work, stored, opened)
+            held = person_resident_keys(session, {o.person_id for o in opened.values()})
+            choices = decide_batch(model, work, stored, opened, held)
             outcomes = write_batch(session, cipher, [items[i] for i in plan.fresh],
                                    [digests[i] for i in plan.fresh], work, choices,
                                    now)  # fmt: skip

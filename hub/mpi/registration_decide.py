@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 from hub.mpi.compare import compare, tf_values
 from hub.mpi.features import MatchFeatures
+from hub.mpi.household import capped, ceiling, rank
+from hub.mpi.id_veto import conflicts
 from hub.mpi.model import Decision, MatchModel
 
 OUTCOME_CANDIDATES = 5
@@ -30,6 +32,7 @@ class Pending:
     features: MatchFeatures
     query: list[str]  # hashed query keys (looked up)
     record: list[str]  # hashed record keys (stored under)
+    resident_key: str | None = None  # blind index of its valid resident ID (hub.mpi.id_veto)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Option:
     probability: float
     weight: float
     source: int  # a source id, or -(p + 1): the batch's record at position p
+    ceiling: Decision = Decision.LINK  # the most this option may be decided (household rules)
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ def decide_batch(
     work: list[Pending],
     stored: list[list[int]],
     opened: dict[int, StoredSource],
+    held: dict[int, frozenset[str]] | None = None,
 ) -> list[Choice]:
-    """Decide ``work`` in order; ``stored[p]`` are the stored source ids of record ``p``."""
+    """Decide ``work`` in order; ``stored[p]`` are the stored source ids of record ``p``,
+    ``held`` the valid resident-ID keys of the stored persons (the hard rule per person)."""
+    keys_of: dict[int, frozenset[str]] = dict(held or {})  # grows with the batch's persons
     index: dict[str, list[int]] = {}  # record key -> positions decided so far
     persons: list[int] = []
     enterprise_ids: dict[int, str] = {}
@@ -76,15 +83,21 @@ def decide_batch(
         for j in sorted(earlier):
             earlier_option = Option(persons[j], enterprise_ids.get(persons[j]), 0.0, 0.0, -(j + 1))
             _consider(best, model, features, tf, work[j].features, earlier_option)
-        options = sorted(best.values(), key=lambda o: o.weight, reverse=True)
+        if record.resident_key is not None:
+            for person_id, option in best.items():
+                if conflicts(keys_of.get(person_id, frozenset()), record.resident_key):
+                    best[person_id] = replace(option, ceiling=Decision.NEW)
+        options = sorted(best.values(), key=lambda o: _order(model, o), reverse=True)
         top = options[0] if options else None
-        decision = model.decide(top.probability) if top is not None else Decision.NEW
+        decision = _decision(model, top)
         if decision is Decision.LINK and top is not None:
             person = top.person
         else:
             new_persons += 1
             person = -new_persons
         persons.append(person)
+        if record.resident_key is not None:
+            keys_of[person] = keys_of.get(person, frozenset()) | {record.resident_key}
         for key in record.record:
             index.setdefault(key, []).append(position)
         choices.append(Choice(decision, person, top, options[:OUTCOME_CANDIDATES]))
@@ -99,9 +112,22 @@ def _consider(
     other: MatchFeatures,
     option: Option,
 ) -> None:
-    """Score ``other`` for ``option`` (weight and probability still 0); keep the person's best."""
-    weight = model.match_weight(compare(features, other), tf)
+    """Score ``other`` for ``option`` (weight and probability still 0); keep the person's best:
+    the highest decision its ceiling allows, then the highest weight."""
+    levels = compare(features, other)
+    weight = model.match_weight(levels, tf)
+    probability = model.match_probability(weight)
+    scored = replace(option, probability=probability, weight=weight, ceiling=ceiling(levels))
     current = best.get(option.person)
-    if current is None or weight > current.weight:
-        probability = model.match_probability(weight)
-        best[option.person] = replace(option, probability=probability, weight=weight)
+    if current is None or _order(model, scored) > _order(model, current):
+        best[option.person] = scored
+
+
+def _decision(model: MatchModel, option: Option | None) -> Decision:
+    if option is None:
+        return Decision.NEW
+    return capped(model.decide(option.probability), option.ceiling)
+
+
+def _order(model: MatchModel, option: Option) -> tuple[int, float]:
+    return rank(_decision(model, option)), option.weight

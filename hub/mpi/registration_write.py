@@ -104,7 +104,7 @@ def write_batch(
         source = o.source if o.source > 0 else source_ids[-o.source - 1]
         person = person_of(o.person)
         return Candidate(person, o.enterprise_id or eid_of[person], o.probability, o.weight,
-                         source)  # fmt: skip
+                         source, o.ceiling)  # fmt: skip
 
     out = []
     for c in choices:

@@ -7,7 +7,7 @@ are written in the caller's transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from hub.mpi import store as db
 from hub.mpi.compare import compare, query_keys, record_keys, tf_values
 from hub.mpi.features import MatchFeatures
+from hub.mpi.household import capped, ceiling, rank
+from hub.mpi.id_veto import conflicts, person_resident_keys, resident_key
+from hub.mpi.links import move_sources
 from hub.mpi.model import Decision, MatchModel
 from hub.mpi.model_registry import active_model
 from hub.mpi.models import BlockKeyRow, LinkEventRow, PersonRow, ReviewRow, SourceRow
@@ -31,6 +34,20 @@ class Candidate:
     probability: float
     weight: float
     source_row: int
+    # The most this candidate may be decided (hub.mpi.household, hub.mpi.id_veto)
+    ceiling: Decision = Decision.LINK
+
+
+def decide_candidate(model: MatchModel, candidate: Candidate | None) -> Decision:
+    """The model's decision for the best candidate, under the candidate's ceiling."""
+    if candidate is None:
+        return Decision.NEW
+    return capped(model.decide(candidate.probability), candidate.ceiling)
+
+
+def _order(model: MatchModel, candidate: Candidate) -> tuple[int, float]:
+    """Best first: the highest decision allowed, then the highest weight."""
+    return rank(decide_candidate(model, candidate)), candidate.weight
 
 
 @dataclass
@@ -79,12 +96,19 @@ def _candidates(
         if source_id == exclude_source:
             continue
         other = db.open_features(cipher, sealed)
-        weight = model.match_weight(compare(features, other), tf)
+        levels = compare(features, other)
+        weight = model.match_weight(levels, tf)
         candidate = Candidate(person_id, enterprise_id, model.match_probability(weight), weight,
-                              source_id)  # fmt: skip
-        if person_id not in best or candidate.weight > best[person_id].weight:
+                              source_id, ceiling(levels))  # fmt: skip
+        if person_id not in best or _order(model, candidate) > _order(model, best[person_id]):
             best[person_id] = candidate
-    return sorted(best.values(), key=lambda c: c.weight, reverse=True)
+    key = resident_key(cipher, features)
+    if key is not None and best:
+        held = person_resident_keys(session, best, exclude_source=exclude_source)
+        for person_id, candidate in best.items():
+            if conflicts(held[person_id], key):
+                best[person_id] = replace(candidate, ceiling=Decision.NEW)
+    return sorted(best.values(), key=lambda c: _order(model, c), reverse=True)
 
 
 def _event(
@@ -129,7 +153,7 @@ def register_source(
     candidates = _candidates(session, cipher, model, features, hashed,
                              existing.id if existing else None, MAX_CANDIDATES)  # fmt: skip
     top = candidates[0] if candidates else None
-    decision = model.decide(top.probability) if top else Decision.NEW
+    decision = decide_candidate(model, top)
     if existing is not None:
         return _update_source(session, cipher, existing, features, digest, patient_id, now, actor,
                               candidates)  # fmt: skip
@@ -199,6 +223,17 @@ def _update_source(
     person = session.get(PersonRow, source.person_id)
     assert person is not None
     _event(session, "update", source.id, person.id, person.id, source.score, actor)
+    held = person_resident_keys(session, [person.id], exclude_source=source.id)[person.id]
+    if conflicts(held, resident_key(cipher, features)):
+        # The change brings a valid resident ID the person's other records contradict: the
+        # hard rule holds over the update too -- the record becomes a person of its own.
+        alone = db.new_person(session, now)
+        reason = "a changed record holds another valid resident ID"
+        move_sources(session, [source], alone, action="split", at=now, actor=actor,
+                     reason=reason, state="new")  # fmt: skip
+        db.refresh_golden(session, cipher, person)
+        db.refresh_golden(session, cipher, alone)
+        return MatchOutcome(alone.enterprise_id, "new", source.score, candidates[:5])
     db.refresh_golden(session, cipher, person)
     return MatchOutcome(person.enterprise_id, "updated", source.score, candidates[:5])
 

@@ -33,6 +33,7 @@ from hub.mpi.errors import (
     UndoRefused,
 )
 from hub.mpi.history import PersonLinks, SourcePerson, person_links, source_link
+from hub.mpi.id_veto import merge_conflicts, person_resident_keys, source_resident_keys
 from hub.mpi.links import (
     actor_label,
     add_event,
@@ -193,6 +194,8 @@ def resolve_review(
     if target is not None and target.id != current.id:
         if target.status != "active":
             raise LinkConflict(f"candidate person {target.enterprise_id} is no longer active")
+        held = person_resident_keys(session, [target.id])[target.id]
+        _refuse_conflicting_ids(held, source_resident_keys(session, source.id), False)
         move_sources(session, [source], target, action="link", at=now, actor=steward, reason=why)
     else:
         action = "link" if target is not None else "no-match"
@@ -230,6 +233,7 @@ def link_source(
     source_id: str,
     enterprise_id: str,
     reason: str,
+    override_conflicting_ids: bool = False,
 ) -> LinkResult:
     """Link one source to a person by hand (state ``manual``)."""
     text = require_reason(reason)
@@ -239,6 +243,9 @@ def link_source(
     current, target = persons[source.person_id], persons[target.id]
     if target.status != "active":
         raise LinkConflict(f"person {target.enterprise_id} is not active")
+    held = person_resident_keys(session, [target.id])[target.id]
+    _refuse_conflicting_ids(held, source_resident_keys(session, source.id),
+                            override_conflicting_ids)  # fmt: skip
     now, steward = datetime.now(UTC), actor_label(actor)
     events = move_sources(session, [source], target, action="link", at=now, actor=steward,
                           reason=text)  # fmt: skip
@@ -300,12 +307,23 @@ def split_person(
     return LinkResult(new.enterprise_id, [e.id for e in events])
 
 
+def _refuse_conflicting_ids(a: frozenset[str], b: frozenset[str], override: bool) -> None:
+    """Two different valid resident IDs are two people: a steward who knows better (an ID
+    recorded wrongly at the registration desk) says so explicitly, and the reason is kept."""
+    if merge_conflicts(a, b) and not override:
+        raise LinkConflict(
+            "the records hold different valid resident IDs, which means two people (twins are "
+            "the usual case); to link them anyway send override_conflicting_ids: true with the "
+            "reason"
+        )
+
+
 # -- merges ----------------------------------------------------------------------------------
 
 
 def merge_persons(
     session: Session, cipher: FieldCipher, actor: Actor, *, from_eid: str, into_eid: str,
-    reason: str,
+    reason: str, override_conflicting_ids: bool = False,
 ) -> MergeResult:  # fmt: skip
     """Move every source of ``from`` to ``into``; ``from`` is kept as ``merged`` (reversible)."""
     text = require_reason(reason)
@@ -320,6 +338,8 @@ def merge_persons(
     source_person, target = persons[source_person.id], persons[target.id]
     if source_person.status != "active" or target.status != "active":
         raise LinkConflict("both persons of a merge must be active")
+    held = person_resident_keys(session, [source_person.id, target.id])
+    _refuse_conflicting_ids(held[source_person.id], held[target.id], override_conflicting_ids)
     now, steward = datetime.now(UTC), actor_label(actor)
     moving = sources_of(session, source_person.id)
     header = add_event(session, action="merge", at=now, actor=steward, reason=text,

@@ -64,6 +64,8 @@ class SourceRef(_Body):
 class LinkRequest(SourceRef):
     enterprise_id: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
     reason: Reason
+    # Two different valid resident IDs are two people unless the steward says otherwise.
+    override_conflicting_ids: bool = False
 
 
 class UnlinkRequest(SourceRef):
@@ -75,6 +77,7 @@ class MergeRequest(_Body):
     from_: Annotated[str, Field(alias="from", min_length=1, max_length=32, pattern=NO_NUL)]
     into: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
     reason: Reason
+    override_conflicting_ids: bool = False
 
 
 class UndoRequest(_Body):
@@ -126,10 +129,12 @@ def source_link(
 
 @router.post("/links", summary="Link a source record to a person by hand")
 def link_source(body: LinkRequest, actor: Steward) -> LinkResult:
+    override = body.override_conflicting_ids
     with unit_of_work(actor) as store:
         return stewardship.link_source(store.session, store.cipher, actor, facility=body.facility,
                                        source_id=body.source_id, enterprise_id=body.enterprise_id,
-                                       reason=body.reason)  # fmt: skip
+                                       reason=body.reason,
+                                       override_conflicting_ids=override)  # fmt: skip
 
 
 @router.delete("/links", summary="Unlink a source record: it becomes a person of its own")
@@ -143,9 +148,11 @@ def unlink_source(body: UnlinkRequest, actor: Steward) -> LinkResult:
 
 @router.post("/merges", summary="Merge one person into another (reversible)")
 def merge_persons(body: MergeRequest, actor: Steward) -> MergeResult:
+    override = body.override_conflicting_ids
     with unit_of_work(actor) as store:
         return stewardship.merge_persons(store.session, store.cipher, actor, from_eid=body.from_,
-                                         into_eid=body.into, reason=body.reason)  # fmt: skip
+                                         into_eid=body.into, reason=body.reason,
+                                         override_conflicting_ids=override)  # fmt: skip
 
 
 @router.post("/merges/{merge_id}/undo", summary="Undo one merge")

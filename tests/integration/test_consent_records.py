@@ -62,7 +62,12 @@ def consent(patient: str, provision: dict[str, Any] | None = None, **fields: Any
         "organization": [{"reference": "Organization/H001"}],
         "sourceAttachment": SIGNED_FORM,
         "provision": provision
-        or {"type": "permit", "purpose": [{"system": ACT_REASON_SYSTEM, "code": "HRESCH"}]},
+        or {
+            "type": "permit",
+            # another facility: a facility cannot record a permit that reaches itself
+            "actor": [actor("Organization/H002")],
+            "purpose": [{"system": ACT_REASON_SYSTEM, "code": "HRESCH"}],
+        },
     } | fields
 
 

@@ -35,6 +35,7 @@ from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
 from hub.dispatch import InProcessDispatcher
+from hub.errors import Forbidden
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.models import PersonRow, SourceRow
@@ -385,7 +386,9 @@ def test_rest_hook_subscription_is_notified(hook: Hook) -> None:
     quiet = dict(subscription, criteria="Appointment?status=cancelled")
     elsewhere = dict(subscription["channel"], endpoint="http://elsewhere.example/x")
     unregistered = dict(subscription, channel=elsewhere)
-    [sub, _, _] = write(_actor(subscriber), subscription, quiet, unregistered)
+    [sub, _] = write(_actor(subscriber), subscription, quiet)
+    with pytest.raises(Forbidden):  # an address no operator registered for it: refused
+        write(_actor(subscriber), unregistered)
     [pat] = write(_actor(writer), patient(writer, family="司马"))
     [booked] = write(_actor(writer), appointment(pat["id"], subscriber))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +31,24 @@ class SearchResult:
 def _conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
     resource_type = request.resource_type
     definition = store.definition(resource_type)
-    ctx = QueryContext(RESOURCE_DEFS, store.cipher, store.base_url)
+    ctx = QueryContext(RESOURCE_DEFS, store.cipher, store.base_url, chained_visibility(store))
     conds: list[Any] = [
         ResourceRow.resource_type == resource_type,
         ResourceRow.deleted == false(),
     ]
     conds.extend(criterion_condition(resource_type, c, ctx) for c in request.criteria)
     return visible_only(store, resource_type, definition, conds)
+
+
+def chained_visibility(store: FhirStore) -> Callable[[str, ResourceDef, list[Any]], list[Any]]:
+    """What a chained condition may test of its target type: only what the caller could search
+    there itself (scopes, compartment, consent), so a total never reveals what a read refuses."""
+
+    def visible(target_type: str, definition: ResourceDef, conds: list[Any]) -> list[Any]:
+        access.require(store.actor, target_type, Interaction.search)
+        return visible_only(store, target_type, definition, conds)
+
+    return visible
 
 
 def visible_only(

@@ -6,6 +6,7 @@ ANDed, the values inside one criterion ORed. Values are always bound parameters,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -33,12 +34,20 @@ from hub.security.fields import (
     phone_blind_index,
 )
 
+# What a caller may see of a resource type: (type, definition, conditions) -> the conditions
+# with the caller's compartment and consent filter added (``engine.visible_only``).
+Visibility = Callable[[str, ResourceDef, list[Any]], list[Any]]
+
 
 @dataclass(frozen=True)
 class QueryContext:
     definitions: dict[str, ResourceDef]
     cipher: FieldCipher
     base_url: str
+    # Applied to every other resource a condition reaches (a chain's target): a search must
+    # not be able to test what a read of that resource would refuse. None only where a query
+    # merely pre-checks for emptiness (``conditional._nothing_matches``).
+    visible: Visibility | None = None
 
 
 def _escape_like(value: str) -> str:
@@ -304,11 +313,14 @@ def _chained_ids(target_type: str, chain: str, values: tuple[str, ...], ctx: Que
         ctx.definitions,
         key,
     )
-    return select(ResourceRow.resource_id).where(
+    conds: list[Any] = [
         ResourceRow.resource_type == target_type,
         ResourceRow.deleted == false(),
         criterion_condition(target_type, inner, ctx),
-    )
+    ]
+    if ctx.visible is not None:
+        conds = ctx.visible(target_type, definition, conds)
+    return select(ResourceRow.resource_id).where(*conds)
 
 
 def sort_expression(resource_type: str, definition: ResourceDef, name: str, desc: bool) -> Any:

@@ -1,0 +1,86 @@
+"""What a pair's comparison may decide at most, whatever its weight (pure).
+
+Fellegi-Sunter adds evidence: family name, birth date, phone and address agreeing outweigh a
+given name that disagrees. In a household that sum is wrong -- twins and siblings share exactly
+those, and a child is registered under a parent's phone -- so some patterns cap the decision
+that the weight alone would make (``ceiling``); the model's thresholds still decide below the
+cap:
+
+- two different valid resident IDs: never the same person (also per person, across records
+  without an ID: ``hub.mpi.id_veto``);
+- **a household, not a person**: family name and birth date agree but the given names are
+  clearly different -> a new person; merely similar given names (one character apart, not a
+  homophone) with a shared phone or address -> review at most;
+- **namesakes at one address**: the same full name and address with a birth date that is not a
+  near miss (a different day, month or year, not a typo) -> review at most;
+- **namesakes across the region**: name, birth date and sex agree with no identifier, phone or
+  address in common -> review at most (common names share birth dates among four million).
+
+An identifier that agrees exactly (resident ID, insurance number, another shared registry
+number) lifts every cap: it is the one evidence twins never share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hub.mpi.compare import SPECS
+from hub.mpi.model import Decision
+
+_AT = {spec.name: index for index, spec in enumerate(SPECS)}
+_RANK = {Decision.NEW: 0, Decision.REVIEW: 1, Decision.LINK: 2}
+
+# Levels, as in hub.mpi.compare.SPECS (-1: missing on either side).
+ID_DIFFERENT_VALID, ID_NEAR, ID_EXACT = 0, 2, 3
+NAME_DIFFERENT, NAME_SIMILAR, NAME_HOMOPHONE = 0, 1, 3
+BIRTH_NEAR = 3  # a day apart, day/month swapped or one digit mistyped
+SAME = 1  # phone, insurance number
+ADDRESS_TOWNSHIP, ADDRESS_VILLAGE = 2, 3
+OTHER_ID_EXACT = 2
+
+
+def ceiling(levels: Sequence[int]) -> Decision:
+    """The highest decision the comparison vector ``levels`` allows (LINK: no cap)."""
+
+    def level(name: str) -> int:
+        return levels[_AT[name]]
+
+    if level("resident_id") == ID_DIFFERENT_VALID:
+        return Decision.NEW
+    if (
+        level("resident_id") == ID_EXACT
+        or level("insurance_number") == SAME
+        or level("other_id") == OTHER_ID_EXACT
+    ):
+        return Decision.LINK
+    family, given, birth = level("family_name"), level("given_name"), level("birth_date")
+    shared_phone = level("phone") == SAME
+    address = level("address")
+    same_family = family >= NAME_HOMOPHONE
+    same_given = given >= NAME_HOMOPHONE
+    if same_family and birth >= BIRTH_NEAR:
+        if given == NAME_DIFFERENT:
+            return Decision.NEW
+        if given == NAME_SIMILAR and (shared_phone or address >= ADDRESS_VILLAGE):
+            return Decision.REVIEW
+    if same_family and same_given:
+        if address >= ADDRESS_VILLAGE and 0 <= birth < BIRTH_NEAR:
+            return Decision.REVIEW
+        if (
+            birth >= BIRTH_NEAR
+            and level("sex") != 0
+            and not shared_phone
+            and address < ADDRESS_TOWNSHIP
+            and level("resident_id") < ID_NEAR
+        ):
+            return Decision.REVIEW
+    return Decision.LINK
+
+
+def capped(decision: Decision, cap: Decision) -> Decision:
+    """``decision`` lowered to ``cap`` when it would go above it."""
+    return decision if _RANK[decision] <= _RANK[cap] else cap
+
+
+def rank(decision: Decision) -> int:
+    return _RANK[decision]

@@ -1,0 +1,80 @@
+"""The household ceilings (hub.mpi.household): pairs a weight sum would link but people never
+are, decided on the comparison vectors of real-looking record pairs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub.mpi.compare import compare
+from hub.mpi.features import MatchFeatures, features_from_row
+from hub.mpi.household import capped, ceiling
+from hub.mpi.identifiers import make_resident_id
+from hub.mpi.model import Decision
+
+BIRTH = date(1972, 4, 14)
+ADDRESS = "湖北省宜昌市枝江市土城村2组"
+
+
+def _row(name: str, **values: str) -> MatchFeatures:
+    row = {"name": name, "gender": "男", "birth_date": BIRTH.isoformat(),
+           "phone": "17048763745", "address": ADDRESS} | values  # fmt: skip
+    return features_from_row(row)
+
+
+def _cap(a: MatchFeatures, b: MatchFeatures) -> Decision:
+    return ceiling(compare(a, b))
+
+
+def test_twins_with_two_valid_ids_are_never_one_person() -> None:
+    a = _row("陈凯波", id_number=make_resident_id("420583", BIRTH, 925, "male"))
+    b = _row("陈超阳", id_number=make_resident_id("420583", BIRTH, 927, "male"))
+    assert a.resident_id and b.resident_id and a.resident_id != b.resident_id
+    assert _cap(a, b) is Decision.NEW
+
+
+def test_a_household_without_ids_is_not_a_person() -> None:
+    assert _cap(_row("陈凯波"), _row("陈超阳")) is Decision.NEW  # clearly different given names
+
+
+def test_similar_given_names_in_one_household_go_to_review_at_most() -> None:
+    assert _cap(_row("陈凯波"), _row("陈凯涛")) in (Decision.REVIEW, Decision.NEW)
+
+
+def test_same_name_and_address_with_another_birth_date_is_reviewed_not_linked() -> None:
+    older = _row("王建国", birth_date="1950-03-02")
+    younger = _row("王建国", birth_date="1978-11-20")
+    assert _cap(older, younger) is Decision.REVIEW
+
+
+def test_namesakes_with_nothing_else_in_common_are_reviewed_not_linked() -> None:
+    here = _row("张伟", phone="13900000001", address="湖北省宜昌市西陵区夜明珠街道")
+    there = _row("张伟", phone="13700000002", address="湖北省宜昌市秭归县茅坪镇")
+    assert _cap(here, there) is Decision.REVIEW
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"birth_date": "1972-04-15"},  # a day apart: a typo, not another person
+        {"phone": "13900000001"},  # a new phone, same address
+        {"name": "陳凱波"},  # traditional characters
+    ],
+)
+def test_the_same_person_with_ordinary_errors_is_not_capped(other: dict[str, str]) -> None:
+    name = other.pop("name", "陈凯波")
+    assert _cap(_row("陈凯波"), _row(name, **other)) is Decision.LINK
+
+
+def test_an_agreeing_resident_id_lifts_every_cap() -> None:
+    resident = make_resident_id("420583", BIRTH, 925, "male")
+    renamed = _row("陈超阳", id_number=resident)  # renamed at one desk: the ID says who it is
+    assert _cap(_row("陈凯波", id_number=resident), renamed) is Decision.LINK
+
+
+def test_capped_never_raises_a_decision() -> None:
+    assert capped(Decision.LINK, Decision.REVIEW) is Decision.REVIEW
+    assert capped(Decision.REVIEW, Decision.LINK) is Decision.REVIEW
+    assert capped(Decision.NEW, Decision.LINK) is Decision.NEW
+    assert capped(Decision.LINK, Decision.NEW) is Decision.NEW
