@@ -20,6 +20,10 @@ import pytest
 from hub.audit.keys import new_checkpoint_key
 from hub.auth.tokens import generate_signing_key
 
+# The live hub and its clients, for every folder: one session-wide server per run (a fixture
+# imported into two conftests would start two, and tokens would name the wrong issuer).
+pytest_plugins = ["tests.live"]
+
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="hub-tests-"))
 METRICS_TOKEN = secrets.token_urlsafe(32)
 _PG_DB: str | None = None

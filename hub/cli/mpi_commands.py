@@ -178,6 +178,46 @@ def _print_model(model: MatchModel) -> None:
 
 
 @mpi_app.command(
+    "relink",
+    help="Re-link every source record in batch with the active model (after the initial load "
+    "and `hub mpi train`). Stewards' manual links and unlinks stand; a person keeps its "
+    "enterprise id when most of its records stay together. --dry-run only counts the changes. "
+    "Safe to run again after an interruption.",
+)
+def mpi_relink(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="persons per transaction")] = 500,
+) -> None:
+    from hub.mpi.relink import relink
+    from hub.security.fields import get_cipher
+
+    console.print("deciding every source record with the active model ...", markup=False)
+    if dry_run:
+        summary = relink(get_cipher(), dry_run=True)
+    else:
+        from sqlalchemy import func, select
+
+        from hub.db import session_scope
+        from hub.mpi.models import SourceRow
+
+        with session_scope() as session:
+            total = int(session.execute(select(func.count()).select_from(SourceRow)).scalar_one())
+        with progress_bar("records", total) as advance:
+            summary = relink(get_cipher(), batch_size=batch_size, progress=advance)
+    table = Table(title="relink" + (" (dry run: nothing changed)" if dry_run else ""))
+    table.add_column("")
+    table.add_column("count", justify="right")
+    rows = [("source records", summary.sources),
+            ("kept as stewards decided", summary.frozen_sources),
+            ("persons after", summary.clusters), ("records moving", summary.moved),
+            ("persons merging", summary.merged), ("persons splitting", summary.split),
+            ("new persons", summary.new_persons), ("review items", summary.reviews)]  # fmt: skip
+    for label, value in rows:
+        table.add_row(label, str(value))
+    Console(highlight=False).print(table)
+
+
+@mpi_app.command(
     "thresholds",
     help="Activate a new version of the active model with other thresholds (0 < lower < upper "
     "< 1): link at or above --upper, queue for review at or above --lower.",

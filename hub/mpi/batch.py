@@ -10,7 +10,7 @@ connected components). The online path applies the same veto per candidate perso
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hub.mpi.blocking import BlockingIndex, candidate_pairs
 from hub.mpi.compare import compare, record_keys, tf_values
@@ -31,12 +31,27 @@ class BatchResult:
     linked_pairs: int
     review_pairs: int
     vetoed_merges: int
+    reviews: list[tuple[int, int, float]] = field(default_factory=list)  # (i, j, probability)
 
 
 class _Clusters:
-    def __init__(self, ids: Sequence[str | None]) -> None:
+    def __init__(
+        self, ids: Sequence[str | None], fixed: Sequence[int | None] | None = None
+    ) -> None:
         self.parent = list(range(len(ids)))
         self.ids: list[frozenset[str]] = [frozenset({i}) if i else frozenset() for i in ids]
+        self.frozen = [False] * len(ids)
+        first: dict[int, int] = {}
+        for index, group in enumerate(fixed or ()):
+            if group is None:
+                continue
+            if group in first:  # records a steward put together stay together
+                root = self.find(first[group])
+                self.parent[index] = root
+                self.ids[root] = self.ids[root] | self.ids[index]
+            else:
+                first[group] = index
+            self.frozen[self.find(index)] = True
 
     def find(self, x: int) -> int:
         root = x
@@ -50,7 +65,7 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if conflicting_ids(self.ids[ra], self.ids[rb]):
+        if self.frozen[ra] or self.frozen[rb] or conflicting_ids(self.ids[ra], self.ids[rb]):
             return False
         self.parent[rb] = ra
         self.ids[ra] = self.ids[ra] | self.ids[rb]
@@ -74,8 +89,12 @@ def link_batch(
     *,
     max_block: int = 2_000,
     candidates_per_record: int = 50,
+    fixed: Sequence[int | None] | None = None,
 ) -> BatchResult:
+    """Cluster ``records``; ``fixed[i]`` names a group a steward decided (records of one group
+    stay together, and no other record joins it), None for a record the model decides."""
     tfs = [tf_values(r) for r in records]
+    reviews: list[tuple[int, int, float]] = []
     scored: list[tuple[float, int, int]] = []
     review = total = 0
     pairs = blocked_pairs(records, max_block=max_block, candidates_per_record=candidates_per_record)
@@ -83,15 +102,17 @@ def link_batch(
         total += 1
         levels = compare(records[i], records[j])
         weight = model.match_weight(levels, tfs[i])
-        decision = capped(model.decide(model.match_probability(weight)), ceiling(levels))
+        probability = model.match_probability(weight)
+        decision = capped(model.decide(probability), ceiling(levels))
         if decision is Decision.LINK:
             scored.append((weight, i, j))
         elif decision is Decision.REVIEW:
             review += 1
-    clusters = _Clusters([r.resident_id for r in records])
+            reviews.append((i, j, probability))
+    clusters = _Clusters([r.resident_id for r in records], fixed)
     vetoed = 0
     for _, i, j in sorted(scored, reverse=True):
         if not clusters.union(i, j):
             vetoed += 1
     return BatchResult([clusters.find(i) for i in range(len(records))], total, len(scored),
-                       review, vetoed)  # fmt: skip
+                       review, vetoed, reviews)  # fmt: skip

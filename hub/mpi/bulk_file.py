@@ -2,7 +2,8 @@
 
 UTF-8 (a byte-order mark is fine; a GB18030/GBK or UTF-16 file is refused with a hint to
 re-encode it), a header with ``source_id`` and no unknown column, a facility code the region
-registry knows. :class:`BulkLoadError` says why a file is refused.
+registry knows, and every ``id_system`` empty, known or a system URI. :class:`BulkLoadError`
+says why a file is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.errors import HubError
+from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
 from hub.mpi.bulk_patient import CSV_COLUMNS
 from hub.region.facilities import index_by_code, load_facilities
 
@@ -41,8 +43,32 @@ def inspect_csv(path: Path, facility: str) -> CsvCheck:
     if header is None:
         raise BulkLoadError(f"{path.name} is empty: it needs a header row with source_id")
     columns = _check_header(header[1])
-    rows = sum(1 for _ in found)
+    at = columns.index("id_system") if "id_system" in columns else None
+    rows = 0
+    for number, fields in found:
+        rows += 1
+        if at is not None and at < len(fields):
+            _check_id_system(number, fields[at].strip())
     return CsvCheck(columns, rows)
+
+
+KNOWN_ID_SYSTEMS = (RESIDENT_ID_SYSTEM, INSURANCE_PERSON_SYSTEM)
+
+
+def _check_id_system(row: int, system: str) -> None:
+    """Empty (a resident ID), a known system or an absolute URI; anything else would be kept as
+    some other identifier and never matched as what the facility meant."""
+    if not system or system in KNOWN_ID_SYSTEMS:
+        return
+    scheme, colon, rest = system.partition(":")
+    uri = scheme.isascii() and scheme.isalpha() and (rest.startswith("//") or scheme == "urn")
+    if colon and uri:
+        return
+    raise BulkLoadError(
+        f"row {row}: id_system {system[:60]!r} is not a system URI; leave it empty for a "
+        f"resident ID (居民身份证号码), or give {INSURANCE_PERSON_SYSTEM} for a medical-insurance "
+        "number, or the full URI (https://..., urn:oid:...) of another identifier system"
+    )
 
 
 def _check_header(raw: list[str]) -> tuple[str, ...]:

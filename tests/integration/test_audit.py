@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from hub.audit.models import AuditPatient, AuditRecord
 from hub.auth.roles import Role
 from hub.auth.service import get_issuer
-from tests.integration.conftest import LiveHub, TokenFactory
 from tests.integration.hub_cli import run_hub
+from tests.live import LiveHub, TokenFactory
 
 RESTFUL = "http://hl7.org/fhir/restful-interaction"
 ClientFactory = Callable[..., httpx.Client]

@@ -27,8 +27,8 @@ from hub.auth.actor import Actor
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.auth.service import get_issuer
 from hub.fhir.validation import validate_resource
-from tests.integration.conftest import LiveHub, TokenFactory
 from tests.integration.hub_cli import run_hub
+from tests.live import LiveHub, TokenFactory
 
 ClientFactory = Callable[..., httpx.Client]
 PURPOSE = "http://terminology.hl7.org/CodeSystem/v3-ActReason"

@@ -20,8 +20,8 @@ from hub.auth.service import get_issuer
 from hub.auth.tokens import TokenIssuer, generate_signing_key, make_client_assertion
 from hub.fhir.capability import SMART_OAUTH_URIS
 from hub.settings import get_settings
-from tests.integration.conftest import LiveHub, TokenFactory
 from tests.integration.hub_cli import run_hub
+from tests.live import LiveHub, TokenFactory
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FHIR_JSON = "application/fhir+json"

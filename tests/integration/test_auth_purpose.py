@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from hub.auth.purpose import ACT_REASON_SYSTEM, MAX_REASON_LENGTH
-from tests.integration.conftest import LiveHub
 from tests.integration.hub_cli import run_hub
 from tests.integration.test_auth import (
     ASSERTION_TYPE,
@@ -20,6 +19,7 @@ from tests.integration.test_auth import (
     register_client,
     token_url,
 )
+from tests.live import LiveHub
 
 
 def ask(

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import LiveHub
+from tests.live import LiveHub
 
 FHIR_JSON = "application/fhir+json"
 WATCHED_TYPES = ("Patient", "Observation", "Encounter")

@@ -44,19 +44,22 @@ def _create(client: httpx.Client, resource: dict[str, Any]) -> str:
     return resource_id
 
 
-def _patient(
-    client: httpx.Client, mrn: str, birth: str | None = None, given: str | None = None
-) -> str:
-    """A resident of their own: consent follows the person, so patients of one test must not
-    look like one resident to the patient index (birth date and given name vary by MRN)."""
+def _demographics(mrn: str) -> tuple[str, str]:
+    """(birth date, given name) of the resident with this MRN: drawn from it, so each test's
+    patients are residents of their own (consent follows the person through the index)."""
     rng = random.Random(mrn)
-    birth = birth or f"{rng.randint(1930, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    birth = f"{rng.randint(1930, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    return birth, rng.choice(GIVEN)
+
+
+def _patient(client: httpx.Client, mrn: str) -> str:
+    birth, given = _demographics(mrn)
     return _create(
         client,
         {
             "resourceType": "Patient",
             "identifier": [{"system": facility_patient_system("H001"), "value": mrn}],
-            "name": [{"family": f"欧阳{mrn[-4:]}", "given": [given or rng.choice(GIVEN)]}],
+            "name": [{"family": f"欧阳{mrn[-4:]}", "given": [given]}],
             "gender": "female",
             "birthDate": birth,
         },
@@ -99,8 +102,10 @@ class World:
 @pytest.fixture
 def world(api: httpx.Client) -> World:
     mrn = f"MRN-{uuid.uuid4().hex[:10]}"
-    opted_out = _patient(api, mrn, birth="1971-04-12", given="明")  # as $match asks below
-    open_ = _patient(api, f"MRN-{uuid.uuid4().hex[:10]}", birth="1983-11-27", given="静")
+    # residents of their own (birth date and given name drawn from the MRN): consent follows
+    # the person, so the patients of other tests' worlds must not look like these
+    opted_out = _patient(api, mrn)
+    open_ = _patient(api, f"MRN-{uuid.uuid4().hex[:10]}")
     observations = {p: _create(api, _observation(p)) for p in (opted_out, open_)}
     hiv = _create(api, _condition(open_, "B20"))
     encounter = _create(
@@ -275,6 +280,7 @@ def test_withdrawal_takes_effect_at_once(
 
 
 def test_patient_index_reveals_no_denied_record(world: World, h002: httpx.Client) -> None:
+    birth, given = _demographics(world.mrn)
     system = facility_patient_system("H001")
     pix = h002.get("/Patient/$ihe-pix", params={"sourceIdentifier": f"{system}|{world.mrn}"})
     assert pix.status_code == 404, pix.text
@@ -286,9 +292,9 @@ def test_patient_index_reveals_no_denied_record(world: World, h002: httpx.Client
                 "resource": {
                     "resourceType": "Patient",
                     "identifier": [{"system": system, "value": world.mrn}],
-                    "name": [{"family": f"欧阳{world.mrn[-4:]}", "given": ["明"]}],
+                    "name": [{"family": f"欧阳{world.mrn[-4:]}", "given": [given]}],
                     "gender": "female",
-                    "birthDate": "1971-04-12",
+                    "birthDate": birth,
                 },
             }
         ],

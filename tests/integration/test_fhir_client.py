@@ -13,7 +13,7 @@ import pytest
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import AuthorizationError, OperationOutcome
 
-from tests.integration.conftest import LiveHub, TokenFactory
+from tests.live import LiveHub, TokenFactory
 
 MRN_SYSTEM = "urn:test:fhir-client-mrn"
 

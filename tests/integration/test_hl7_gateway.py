@@ -26,8 +26,8 @@ from hub.fhir.systems import facility_patient_system
 from hub.mpi.identifiers import check_digit
 from hub.mpi.models import SourceRow
 from hub.security.fields import get_cipher
-from tests.integration.conftest import LiveHub, TokenFactory
 from tests.integration.hl7_harness import inbox_rows, msa, running_gateway, wait_processed
+from tests.live import LiveHub, TokenFactory
 
 FACILITY, HL7_NAME = "H001", "YC_H001"
 _numbers = itertools.count(1)

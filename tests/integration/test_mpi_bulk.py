@@ -252,8 +252,15 @@ def test_each_batch_is_audited_once(loaded: Loaded) -> None:
         (b"\xef\xbb\xbfsource_id,name,nickname\nU-1,\xe5\xbc\xa0,x\n", None, "nickname"),
         (b"name,phone\n\xe5\xbc\xa0,139\n", None, "source_id"),
         (f"{HEADER}\nF-1,张伟,,,,,,,,,\n".encode(), "NOPE", "NOPE"),
+        # an id_system that is no system URI: refused by name before any row is written
+        (
+            "source_id,name,id_system,id_number\nS-1,张伟,,420502198003020011\n"
+            "S-2,李娜,医保卡,12345\n".encode(),
+            None,
+            "id_system '医保卡'",
+        ),
     ],
-    ids=["gbk", "unknown-column", "no-source-id", "unknown-facility"],
+    ids=["gbk", "unknown-column", "no-source-id", "unknown-facility", "unknown-id-system"],
 )
 def test_a_refused_file_writes_nothing(
     tmp_path: Path, database: str, content: bytes, facility: str | None, message: str

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from hub.fhir.systems import ENTERPRISE_ID_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.mpi.identifiers import make_resident_id
-from tests.integration.conftest import LiveHub, TokenFactory
+from tests.live import LiveHub, TokenFactory
 
 FACILITIES = ("H001", "H002", "CS0001", "CS0002", "PH001", "PH002", "H003", "CS0003")
 PEOPLE = 20

@@ -137,8 +137,10 @@ def test_a_changed_or_repeated_source_goes_through_an_update(database: str) -> N
     repeated = Registration("H002", f"{tag}-2", None, person(), "test")
     with session_scope() as session:
         outcomes = register_sources(session, get_cipher(), [changed, repeated, repeated])
-    assert [o.decision for o in outcomes] == ["updated", "link", "unchanged"]
-    assert outcomes[0].enterprise_id == first.enterprise_id
+    # the repeated person is linked first (a new source), then the changed record, which now
+    # holds another valid resident ID than its person: the hard rule splits it off
+    assert [o.decision for o in outcomes] == ["new", "link", "unchanged"]
+    assert outcomes[1].enterprise_id == first.enterprise_id != outcomes[0].enterprise_id
 
 
 def test_a_batch_with_more_keys_than_the_lock_table_takes_the_index_lock(

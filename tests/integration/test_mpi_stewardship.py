@@ -21,7 +21,7 @@ import pytest
 from hub.auth.roles import Role
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.mpi.identifiers import make_resident_id
-from tests.integration.conftest import LiveHub, TokenFactory
+from tests.live import LiveHub, TokenFactory
 
 ClientFactory = Callable[..., httpx.Client]
 FAMILIES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
@@ -263,8 +263,14 @@ def test_manual_link_and_unlink(steward: httpx.Client, register: Callable[..., S
     x_eid, y_eid = eid(steward, x), eid(steward, y)
     assert x_eid != y_eid
 
+    # two different valid resident IDs are two people: the steward must say otherwise
+    refused = steward.post("/links", json={**y.ref(), "enterprise_id": x_eid,
+                                           "reason": "registration desk confirmed"})  # fmt: skip
+    assert refused.status_code == 409, refused.text
+    assert "override_conflicting_ids" in refused.text
     linked = steward.post("/links", json={**y.ref(), "enterprise_id": x_eid,
-                                          "reason": "registration desk confirmed"})  # fmt: skip
+                                          "reason": "registration desk confirmed",
+                                          "override_conflicting_ids": True})  # fmt: skip
     assert linked.status_code == 200, linked.text
     assert linked.json()["enterprise_id"] == x_eid
     assert link_of(steward, y)["state"] == "manual"
@@ -297,8 +303,11 @@ def test_merge_then_undo_restores_both_persons(
     y = register(b, "PH001", resident_id=b.resident_id())
     x_eid, y_eid = eid(steward, x1), eid(steward, y)
 
+    refused = steward.post("/merges", json={"from": y_eid, "into": x_eid, "reason": "dup"})
+    assert refused.status_code == 409, refused.text  # different valid IDs: override needed
     merged = steward.post("/merges", json={"from": y_eid, "into": x_eid,
-                                           "reason": "duplicate found in audit"})  # fmt: skip
+                                           "reason": "duplicate found in audit",
+                                           "override_conflicting_ids": True})  # fmt: skip
     assert merged.status_code == 200, merged.text
     merge_id = merged.json()["merge_id"]
     assert merged.json()["moved"] == 1
@@ -330,7 +339,8 @@ def test_undo_refused_after_a_later_change(
     y1 = register(b, "H002", resident_id=resident_id)
     register(b, "CS0001", resident_id=resident_id)
     merged = steward.post("/merges", json={"from": eid(steward, y1), "into": eid(steward, x),
-                                           "reason": "same person"})  # fmt: skip
+                                           "reason": "same person",
+                                           "override_conflicting_ids": True})  # fmt: skip
     assert merged.status_code == 200, merged.text
     assert steward.post("/unlink", json={**y1.ref(), "reason": "one was right"}).status_code == 200
     refused = steward.post(f"/merges/{merged.json()['merge_id']}/undo", json={"reason": "undo"})
@@ -408,7 +418,8 @@ def test_changes_are_audited(
     x = register(a, "H001", resident_id=a.resident_id())
     y = register(b, "CS0001", resident_id=b.resident_id())
     linked = steward.post("/links", json={**y.ref(), "enterprise_id": eid(steward, x),
-                                          "reason": "audited"})  # fmt: skip
+                                          "reason": "audited",
+                                          "override_conflicting_ids": True})  # fmt: skip
     assert linked.status_code == 200, linked.text
     token = make_token(role=Role.auditor, client_id="audit-office")
     headers = {"Authorization": f"Bearer {token}"}

@@ -1,3 +1,2 @@
-"""The live hub and its clients, shared with the integration tests."""
-
-from tests.integration.conftest import api, client_for, live_hub, make_token  # noqa: F401
+"""The attack suite drives the same live hub as the integration tests: its fixtures come from
+``tests.live``, registered once for the whole run by the root conftest."""

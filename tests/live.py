@@ -1,0 +1,138 @@
+"""A live hub (uvicorn in a subprocess) on a free loopback port, and clients for it: fixtures
+registered for every suite by ``pytest_plugins`` in the root conftest."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.auth.purpose import DEFAULT_PURPOSE
+from hub.auth.roles import DEFAULT_SCOPES, Role
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class LiveHub:
+    base_url: str
+    fhir_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@pytest.fixture(scope="session")
+def live_hub(database: str, run_dir: Path) -> Iterator[LiveHub]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    os.environ["HUB_PUBLIC_BASE_URL"] = base
+    from hub.auth.service import get_issuer
+    from hub.settings import get_settings
+
+    get_settings.cache_clear()
+    get_issuer.cache_clear()
+    log_path = run_dir / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "hub.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hub exited early: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.terminate()
+        raise RuntimeError("hub did not start within 30 s")
+    yield LiveHub(base, f"{base}/fhir", process, log_path)
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def make_token(live_hub: LiveHub) -> TokenFactory:
+    from hub.auth.service import get_issuer
+
+    def make(
+        role: Role = Role.facility_system,
+        facility: str = "H001",
+        scope: str | None = None,
+        patient: str | None = None,
+        client_id: str = "test-client",
+        purpose: str | None = None,
+    ) -> str:
+        token, _ = get_issuer().issue(
+            client_id=client_id,
+            facility=facility,
+            role=role,
+            scope=scope or DEFAULT_SCOPES[role],
+            patient=patient,
+            # As the token endpoint does: a role's default purpose when none is asked for.
+            purpose_of_use=purpose or DEFAULT_PURPOSE[role],
+        )
+        return token
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def api(live_hub: LiveHub, make_token: TokenFactory) -> Iterator[httpx.Client]:
+    """An HTTP client acting as a facility system with full system scopes."""
+    headers = {"Authorization": f"Bearer {make_token()}", "Content-Type": "application/fhir+json"}
+    with httpx.Client(base_url=live_hub.fhir_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def client_for(
+    live_hub: LiveHub, make_token: TokenFactory
+) -> Iterator[Callable[..., httpx.Client]]:
+    clients: list[httpx.Client] = []
+
+    def make(**token_args: object) -> httpx.Client:
+        headers = {
+            "Authorization": f"Bearer {make_token(**token_args)}",
+            "Content-Type": "application/fhir+json",
+        }
+        client = httpx.Client(base_url=live_hub.fhir_url, headers=headers, timeout=30)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
