@@ -9,12 +9,15 @@ cap:
 - two different valid resident IDs: never the same person (also per person, across records
   without an ID: ``hub.mpi.id_veto``);
 - **a household, not a person**: family name and birth date agree but the given names are
-  clearly different -> a new person; merely similar given names (one character apart, not a
-  homophone) with a shared phone or address -> review at most;
+  clearly different -> a new person; so are another given name with another birth date (parent
+  and child, siblings) whatever else agrees; one resident ID with birth dates far apart (a
+  parent's ID typed on a newborn's record) -> review at most; merely similar given names (one
+  character apart, not a homophone) with a shared phone or address -> review at most;
 - **namesakes at one address**: the same full name and address with a birth date that is not a
   near miss (a different day, month or year, not a typo) -> review at most;
-- **namesakes across the region**: name, birth date and sex agree with no identifier, phone or
-  address in common -> review at most (common names share birth dates among four million).
+- **namesakes across the region**: name, birth date and sex agree with no identifier or phone
+  in common, and addresses that differ (not merely missing or unreadable) -> review at most
+  (common names share birth dates among four million).
 
 An identifier that agrees exactly (resident ID, insurance number, another shared registry
 number) lifts every cap: it is the one evidence twins never share.
@@ -32,8 +35,9 @@ _RANK = {Decision.NEW: 0, Decision.REVIEW: 1, Decision.LINK: 2}
 
 # Levels, as in hub.mpi.compare.SPECS (-1: missing on either side).
 ID_DIFFERENT_VALID, ID_NEAR, ID_EXACT = 0, 2, 3
-NAME_DIFFERENT, NAME_SIMILAR, NAME_HOMOPHONE = 0, 1, 3
-BIRTH_NEAR = 3  # a day apart, day/month swapped or one digit mistyped
+MISSING = -1
+NAME_DIFFERENT, NAME_SIMILAR, NAME_PARTIAL, NAME_HOMOPHONE = 0, 1, 2, 3
+BIRTH_DIFFERENT, BIRTH_NEAR = 0, 3  # near: a day apart, day/month swapped, one digit mistyped
 SAME = 1  # phone, insurance number
 ADDRESS_TOWNSHIP, ADDRESS_VILLAGE = 2, 3
 OTHER_ID_EXACT = 2
@@ -45,15 +49,31 @@ def ceiling(levels: Sequence[int]) -> Decision:
     def level(name: str) -> int:
         return levels[_AT[name]]
 
+    family, given, birth = level("family_name"), level("given_name"), level("birth_date")
     if level("resident_id") == ID_DIFFERENT_VALID:
         return Decision.NEW
+    if level("resident_id") == ID_EXACT and birth == BIRTH_DIFFERENT:
+        # One ID, two birth dates far apart: a parent's ID typed on a child's record
+        # (a newborn registered as 王芳之子), not one person.
+        return Decision.REVIEW
     if (
         level("resident_id") == ID_EXACT
         or level("insurance_number") == SAME
         or level("other_id") == OTHER_ID_EXACT
     ):
         return Decision.LINK
-    family, given, birth = level("family_name"), level("given_name"), level("birth_date")
+    if given == NAME_DIFFERENT:
+        # Another given name: with another birth date a relative sharing the family's phone
+        # and address (parent and child, siblings), whatever the rest agrees on; without a
+        # birth date to tell, a human decides.
+        if birth == MISSING:
+            return Decision.REVIEW
+        if birth < BIRTH_NEAR:
+            return Decision.NEW
+    if given in (NAME_SIMILAR, NAME_PARTIAL) and 0 <= birth < BIRTH_NEAR:
+        # 陈丹艳 / 陈丹艳之女: a newborn registered under the mother's name, or a relative
+        # with a name one character apart; far apart in age they are two people.
+        return Decision.NEW if birth == BIRTH_DIFFERENT else Decision.REVIEW
     shared_phone = level("phone") == SAME
     address = level("address")
     same_family = family >= NAME_HOMOPHONE
@@ -70,7 +90,7 @@ def ceiling(levels: Sequence[int]) -> Decision:
             birth >= BIRTH_NEAR
             and level("sex") != 0
             and not shared_phone
-            and address < ADDRESS_TOWNSHIP
+            and 0 <= address < ADDRESS_TOWNSHIP
             and level("resident_id") < ID_NEAR
         ):
             return Decision.REVIEW

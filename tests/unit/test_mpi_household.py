@@ -78,3 +78,26 @@ def test_capped_never_raises_a_decision() -> None:
     assert capped(Decision.REVIEW, Decision.LINK) is Decision.REVIEW
     assert capped(Decision.NEW, Decision.LINK) is Decision.NEW
     assert capped(Decision.LINK, Decision.NEW) is Decision.NEW
+
+
+def test_a_parent_and_child_sharing_phone_and_address_are_two_people() -> None:
+    parent = _row("袁家波", birth_date="1992-06-19")
+    child = _row("袁若诺", birth_date="2021-10-11")
+    assert _cap(parent, child) is Decision.NEW
+
+
+def test_a_newborn_registered_under_the_mothers_name_is_not_the_mother() -> None:
+    mother = _row("陈丹艳", gender="女", birth_date="1986-02-06")
+    newborn = _row("陈丹艳之女", gender="女", birth_date="2019-09-03")
+    assert _cap(mother, newborn) is Decision.NEW
+
+
+def test_a_parents_id_on_a_childs_record_does_not_make_one_person() -> None:
+    resident = make_resident_id("420583", date(1987, 4, 25), 74, "female")
+    mother = _row("曹丹颖", gender="女", birth_date="1987-04-25", id_number=resident)
+    son = _row("曹丹颖之子", birth_date="2016-01-28", id_number=resident)
+    assert _cap(mother, son) is not Decision.LINK
+
+
+def test_another_given_name_without_a_birth_date_is_for_a_human() -> None:
+    assert _cap(_row("刘天涛"), _row("刘彬", birth_date="")) is Decision.REVIEW
