@@ -108,8 +108,8 @@ def febrl_sets(out: Path) -> dict[str, tuple[list[tuple[str, Path]], Truth]] | s
             for r in csv.DictReader(texts[member].splitlines(), skipinitialspace=True):
                 r = {k.strip(): (v or "").strip() for k, v in r.items()}
                 street = " ".join(p for p in (r["street_number"], r["address_1"]) if p)
-                address = ", ".join(p for p in (street, r["address_2"],
-                                                 f"{r['suburb']} {r['state']}".strip()) if p)  # fmt: skip
+                place = f"{r['suburb']} {r['state']}".strip()
+                address = ", ".join(p for p in (street, r["address_2"], place) if p)
                 files.setdefault(facility, []).append({
                     "source_id": r["rec_id"], "given_name": r["given_name"],
                     "family_name": r["surname"], "birth_date": r["date_of_birth"],
