@@ -78,17 +78,25 @@ def independent_set(people: int, seed: int, out: Path) -> tuple[list[tuple[str, 
 
 
 def own_set(records: int, seed: int, out: Path) -> tuple[list[tuple[str, Path]], Truth]:
+    """About ``records`` registrations of the project's generator, from its busiest facilities
+    (it spreads people over hundreds; each file is one ``hub mpi load`` process)."""
     sys.path.insert(0, str(ROOT / "bench"))
     from mpi_data import synthetic_records
 
     from hub.mpi.synthetic_training import record_row
 
+    by_facility: dict[str, list[tuple[Row, str]]] = {}
+    for record in synthetic_records(records * 4, seed=seed):
+        row = record_row(record) | {"source_id": record.source_id}
+        by_facility.setdefault(record.facility_code, []).append((row, str(record.person_key)))
     files: dict[str, list[Row]] = {}
     truth: Truth = {}
-    for record in synthetic_records(records, seed=seed):
-        row = record_row(record) | {"source_id": record.source_id}
-        files.setdefault(record.facility_code, []).append(row)
-        truth[(record.facility_code, record.source_id)] = str(record.person_key)
+    for facility in sorted(by_facility, key=lambda f: -len(by_facility[f])):
+        if len(truth) >= records:
+            break
+        for row, person in by_facility[facility]:
+            files.setdefault(facility, []).append(row)
+            truth[(facility, row["source_id"])] = person
     return _write(files, out), truth
 
 
