@@ -26,9 +26,10 @@ number) lifts every cap: it is the one evidence twins never share.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from hub.mpi.compare import SPECS
-from hub.mpi.model import Decision
+from hub.mpi.model import Decision, MatchModel
 
 _AT = {spec.name: index for index, spec in enumerate(SPECS)}
 _RANK = {Decision.NEW: 0, Decision.REVIEW: 1, Decision.LINK: 2}
@@ -97,10 +98,29 @@ def ceiling(levels: Sequence[int]) -> Decision:
     return Decision.LINK
 
 
+class Capped(Protocol):
+    """A scored candidate: its match probability, weight and ceiling."""
+
+    @property
+    def probability(self) -> float: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def ceiling(self) -> Decision: ...
+
+
+def decide(model: MatchModel, candidate: Capped | None) -> Decision:
+    """The model's decision for a candidate under its ceiling (NEW without one)."""
+    if candidate is None:
+        return Decision.NEW
+    return capped(model.decide(candidate.probability), candidate.ceiling)
+
+
+def best_first(model: MatchModel, candidate: Capped) -> tuple[int, float]:
+    """Sort key: the highest decision allowed, then the highest weight."""
+    return _RANK[decide(model, candidate)], candidate.weight
+
+
 def capped(decision: Decision, cap: Decision) -> Decision:
     """``decision`` lowered to ``cap`` when it would go above it."""
     return decision if _RANK[decision] <= _RANK[cap] else cap
-
-
-def rank(decision: Decision) -> int:
-    return _RANK[decision]

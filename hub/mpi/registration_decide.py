@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from hub.mpi.compare import compare, tf_values
 from hub.mpi.features import MatchFeatures
-from hub.mpi.household import capped, ceiling, rank
+from hub.mpi.household import best_first, ceiling, decide
 from hub.mpi.id_veto import conflicts
 from hub.mpi.model import Decision, MatchModel
 
@@ -87,9 +87,9 @@ def decide_batch(
             for person_id, option in best.items():
                 if conflicts(keys_of.get(person_id, frozenset()), record.resident_key):
                     best[person_id] = replace(option, ceiling=Decision.NEW)
-        options = sorted(best.values(), key=lambda o: _order(model, o), reverse=True)
+        options = sorted(best.values(), key=lambda o: best_first(model, o), reverse=True)
         top = options[0] if options else None
-        decision = _decision(model, top)
+        decision = decide(model, top)
         if decision is Decision.LINK and top is not None:
             person = top.person
         else:
@@ -119,15 +119,5 @@ def _consider(
     probability = model.match_probability(weight)
     scored = replace(option, probability=probability, weight=weight, ceiling=ceiling(levels))
     current = best.get(option.person)
-    if current is None or _order(model, scored) > _order(model, current):
+    if current is None or best_first(model, scored) > best_first(model, current):
         best[option.person] = scored
-
-
-def _decision(model: MatchModel, option: Option | None) -> Decision:
-    if option is None:
-        return Decision.NEW
-    return capped(model.decide(option.probability), option.ceiling)
-
-
-def _order(model: MatchModel, option: Option) -> tuple[int, float]:
-    return rank(_decision(model, option)), option.weight

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hub.mpi import store as db
 from hub.mpi.compare import compare, query_keys, record_keys, tf_values
 from hub.mpi.features import MatchFeatures
-from hub.mpi.household import capped, ceiling, rank
+from hub.mpi.household import best_first, ceiling, decide
 from hub.mpi.id_veto import conflicts, person_resident_keys, resident_key
 from hub.mpi.links import move_sources
 from hub.mpi.model import Decision, MatchModel
@@ -36,18 +36,6 @@ class Candidate:
     source_row: int
     # The most this candidate may be decided (hub.mpi.household, hub.mpi.id_veto)
     ceiling: Decision = Decision.LINK
-
-
-def decide_candidate(model: MatchModel, candidate: Candidate | None) -> Decision:
-    """The model's decision for the best candidate, under the candidate's ceiling."""
-    if candidate is None:
-        return Decision.NEW
-    return capped(model.decide(candidate.probability), candidate.ceiling)
-
-
-def _order(model: MatchModel, candidate: Candidate) -> tuple[int, float]:
-    """Best first: the highest decision allowed, then the highest weight."""
-    return rank(decide_candidate(model, candidate)), candidate.weight
 
 
 @dataclass
@@ -100,7 +88,9 @@ def _candidates(
         weight = model.match_weight(levels, tf)
         candidate = Candidate(person_id, enterprise_id, model.match_probability(weight), weight,
                               source_id, ceiling(levels))  # fmt: skip
-        if person_id not in best or _order(model, candidate) > _order(model, best[person_id]):
+        if person_id not in best or best_first(model, candidate) > best_first(
+            model, best[person_id]
+        ):
             best[person_id] = candidate
     key = resident_key(cipher, features)
     if key is not None and best:
@@ -108,7 +98,7 @@ def _candidates(
         for person_id, candidate in best.items():
             if conflicts(held[person_id], key):
                 best[person_id] = replace(candidate, ceiling=Decision.NEW)
-    return sorted(best.values(), key=lambda c: _order(model, c), reverse=True)
+    return sorted(best.values(), key=lambda c: best_first(model, c), reverse=True)
 
 
 def _event(
@@ -153,7 +143,7 @@ def register_source(
     candidates = _candidates(session, cipher, model, features, hashed,
                              existing.id if existing else None, MAX_CANDIDATES)  # fmt: skip
     top = candidates[0] if candidates else None
-    decision = decide_candidate(model, top)
+    decision = decide(model, top)
     if existing is not None:
         return _update_source(session, cipher, existing, features, digest, patient_id, now, actor,
                               candidates)  # fmt: skip

@@ -16,15 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from hub.audit.models import AuditRecord
 from hub.auth.purpose import ACT_REASON_SYSTEM
 from hub.auth.roles import Role
-from hub.db import session_scope
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.mpi.identifiers import make_resident_id
 from tests.integration.test_consent_records import actor, consent
+from tests.integration.test_security import _refusals
 
 ClientFactory = Callable[..., httpx.Client]
 SIGNED_FORM = {"contentType": "application/pdf", "title": "知情同意书", "data": "JVBERi0xLjQK"}
@@ -62,16 +60,6 @@ def _observation(patient: str) -> dict[str, Any]:
 
 def _deny(patient: str, facility: str) -> dict[str, Any]:
     return consent(patient, {"type": "deny", "actor": [actor(f"Organization/{facility}")]})
-
-
-def _refusals(client_id: str) -> list[str]:
-    with session_scope() as session:
-        rows = session.execute(
-            select(AuditRecord.outcome_text).where(
-                AuditRecord.client_id == client_id, AuditRecord.outcome == "4"
-            )
-        ).scalars()
-        return [text or "" for text in rows]
 
 
 @dataclass
