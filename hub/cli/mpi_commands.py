@@ -211,7 +211,8 @@ def mpi_relink(
             ("kept as stewards decided", summary.frozen_sources),
             ("persons after", summary.clusters), ("records moving", summary.moved),
             ("persons merging", summary.merged), ("persons splitting", summary.split),
-            ("new persons", summary.new_persons), ("review items", summary.reviews)]  # fmt: skip
+            ("new persons", summary.new_persons), ("review items", summary.reviews),
+            ("earlier review items answered", summary.superseded)]  # fmt: skip
     for label, value in rows:
         table.add_row(label, str(value))
     Console(highlight=False).print(table)

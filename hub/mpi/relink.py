@@ -10,7 +10,9 @@ resident-ID veto) and moves the records whose person changes:
 - **enterprise ids are kept** where most of a person's records stay together: each new cluster
   takes the id of the old person that gives it most records, provided that person's records
   mostly go there; any other cluster gets a new person;
-- **review**: pairs the model is unsure about that end in different persons are queued once;
+- **review**: the open items of the first pass are answered by the re-link (``superseded``) and
+  each record the batch is unsure about (a pair ending in different persons) is queued once;
+  items a steward has claimed stay;
 - ``--dry-run`` only counts what would change (persons merged, split, new; reviews);
 - it is resumable: clusters are applied in batches, each its own transaction, and a second run
   computes the same clusters from where the first stopped, so applied moves are no-ops.
@@ -48,7 +50,8 @@ class RelinkSummary:
     merged: int = 0  # clusters that gather records of several old persons
     split: int = 0  # old persons whose records go to several clusters
     new_persons: int = 0
-    reviews: int = 0  # review items queued
+    reviews: int = 0  # review items queued (pairs, in a dry run)
+    superseded: int = 0  # open items of the first pass answered by the re-link
     applied: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -131,7 +134,7 @@ def relink(
                 _apply_cluster(session, cipher, [sources[i] for i in indexes], keeps[cluster])
         progress(sum(len(m) for _, m in ordered[start : start + batch_size]))
     with session_scope() as session:
-        summary.reviews = _queue_reviews(session, sources, wanted_reviews)
+        summary.reviews, summary.superseded = _queue_reviews(session, sources, wanted_reviews)
     summary.applied = True
     return summary
 
@@ -175,24 +178,34 @@ def _alone(session: Session, rows: Sequence[SourceRow]) -> bool:
 
 def _queue_reviews(
     session: Session, sources: list[_Source], pairs: list[tuple[int, int, float]]
-) -> int:
-    open_for = set(
-        session.execute(select(ReviewRow.source_row).where(ReviewRow.status == "open")).scalars()
-    )
-    queued = 0
+) -> tuple[int, int]:
+    """Replace the open review queue of the re-linked records with the batch's own: items the
+    first pass queued are answered by the re-link (``superseded``), and each record the batch
+    is unsure about gets one item. Items a steward has claimed are left alone. Returns
+    (queued, superseded)."""
     now = datetime.now(UTC)
+    decided = {s.id for s in sources if not s.frozen}
+    superseded = 0
+    for review in session.execute(select(ReviewRow).where(ReviewRow.status == "open")).scalars():
+        if review.source_row in decided:
+            review.status, review.resolution, review.resolved_at = "resolved", "superseded", now
+            superseded += 1
+    claimed = set(
+        session.execute(select(ReviewRow.source_row).where(ReviewRow.status == "claimed")).scalars()
+    )
+    queued_for: set[int] = set()
     for i, j, probability in pairs:
         source_id = sources[i].id
-        if source_id in open_for or sources[i].frozen:
+        if source_id in queued_for or source_id in claimed or sources[i].frozen:
             continue
         other = session.get(SourceRow, sources[j].id)
         if other is None:
             continue
         session.add(ReviewRow(source_row=source_id, candidate_person=other.person_id,
                               probability=probability, status="open", created=now))  # fmt: skip
-        open_for.add(source_id)
-        queued += 1
-    if queued:
+        queued_for.add(source_id)
+    if queued_for or superseded:
         add_event(session, action="review", at=now, actor=RELINK_ACTOR,
-                  reason=f"batch re-link queued {queued} review item(s)")  # fmt: skip
-    return queued
+                  reason=f"batch re-link: {len(queued_for)} review item(s) queued, "
+                         f"{superseded} answered")  # fmt: skip
+    return len(queued_for), superseded

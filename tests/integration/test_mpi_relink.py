@@ -21,7 +21,7 @@ from hub.migrate import upgrade_database
 from hub.mpi import store
 from hub.mpi.features import MatchFeatures, features_from_row
 from hub.mpi.identifiers import make_resident_id
-from hub.mpi.models import IdentifierRow, PersonRow, SourceRow
+from hub.mpi.models import IdentifierRow, PersonRow, ReviewRow, SourceRow
 from hub.mpi.relink import relink
 from hub.mpi.service import register_source
 from hub.mpi.stewardship import unlink_source
@@ -127,6 +127,9 @@ def test_relink_joins_what_the_first_pass_left_apart_and_nothing_else(own_index:
     assert _person_of(a) == _person_of(b)
     kept_eid = _eid(_person_of(a))
     _split_off(b)
+    with session_scope() as session:  # the first pass had queued b for review
+        session.add(ReviewRow(source_row=b, candidate_person=_person_of(a), probability=0.7,
+                              status="open", created=datetime.now(UTC)))  # fmt: skip
     twin = _register(
         tag,
         "H003",
@@ -161,6 +164,10 @@ def test_relink_joins_what_the_first_pass_left_apart_and_nothing_else(own_index:
     assert _eid(_person_of(a)) == kept_eid  # the person keeps its enterprise id
     assert _person_of(twin) != _person_of(a)
     assert _person_of(steward_a) != _person_of(steward_b)  # the steward's unlink stands
+
+    with session_scope() as session:  # the re-link answered it
+        review = session.execute(select(ReviewRow).where(ReviewRow.source_row == b)).scalar_one()
+        assert (review.status, review.resolution) == ("resolved", "superseded")
 
     again = relink(get_cipher())
     assert again.moved == 0
