@@ -98,7 +98,10 @@ def _address(a: MatchFeatures, b: MatchFeatures) -> int:
         b.district or b.township or b.postal_code
     ):
         return MISSING
-    if a.village and a.village == b.village and a.township == b.township:
+    # A part one record left out (a partial address) does not contradict the other's.
+    towns_agree = a.township == b.township or not a.township or not b.township
+    districts_agree = a.district == b.district or not a.district or not b.district
+    if a.village and a.village == b.village and towns_agree and districts_agree:
         return 3
     if a.line and b.line and JaroWinkler.normalized_similarity(a.line, b.line) >= 0.95:
         return 3

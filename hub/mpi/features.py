@@ -26,9 +26,15 @@ _TOWNSHIP = re.compile(r"\s*([\u4e00-\u9fff]{1,8}?(?:街道|镇|乡))")
 _ADMIN_PREFIX = re.compile(
     r"^.*?(?:省|自治区)?.*?(?:市|州|县|区)(?=[\u4e00-\u9fff]+(?:街道|镇|乡))"
 )
-_VILLAGE = re.compile(r"([\u4e00-\u9fff]{1,8}?(?:村|社区))")
+# A village (村), an urban community (社区), or a residential estate (小区, 花园, 家园): the unit
+# below the township that a registration desk writes before the house.
+_VILLAGE = re.compile(r"([\u4e00-\u9fff]{1,8}?(?:村|社区|小区|花园|家园))")
+# An administrative unit written inside what reads as the township ("长阳县龙舟坪镇").
+_ADMIN_UNIT = re.compile(r"^.*(?:省|自治区|市|州|县|区)(?=[\u4e00-\u9fff])")
 _PHONE_OK = re.compile(r"^[\d\s()+\-]{5,24}$")
 _DISTRICT_BY_NAME = {name: code for code, name in DISTRICTS.items()}
+# Short names the desks write for the two autonomous counties.
+_DISTRICT_BY_NAME.update({"长阳县": "420528", "五峰县": "420529"})
 SEX_WORDS = {
     "male": "male", "m": "male", "男": "male", "1": "male",
     "female": "female", "f": "female", "女": "female", "2": "female",
@@ -131,7 +137,11 @@ def _address_parts(text: str, district: str | None) -> tuple[str | None, str | N
     township = _TOWNSHIP.match(rest)
     village = _VILLAGE.search(rest[township.end() :] if township else rest)
     normalised_district = code or (district.strip().casefold() if district else None)
-    return (normalised_district, township[1] if township else None, village[1] if village else None)
+    town = township[1] if township else None
+    if town:  # "长阳县龙舟坪镇" when the county was not recognised: keep the township only
+        stripped = _ADMIN_UNIT.sub("", town)
+        town = stripped if _TOWNSHIP.fullmatch(stripped) else town
+    return (normalised_district, town, village[1] if village else None)
 
 
 @dataclass

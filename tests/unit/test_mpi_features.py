@@ -130,3 +130,27 @@ def test_latin_patient_address_keeps_number_street_and_locality() -> None:
     assert f.postal_code == "2064"
     chinese = {"name": [{"text": "张伟"}], "address": [{"line": ["西陵街道", "学院社区3号"]}]}
     assert features_from_patient(chinese).line == "学院社区3号"
+
+
+def test_partial_and_abbreviated_addresses_read_the_same_township_and_village() -> None:
+    """What registration desks write for one home: the county's short name, no province or
+    city, an estate instead of a village; each reads to the same parts or leaves one out."""
+    from hub.mpi.compare import compare
+    from hub.mpi.features import features_from_row
+
+    def levels(a: str, b: str) -> int:
+        row = {"name": "熊欣怡", "birth_date": "2023-09-30"}
+        return compare(features_from_row(row | {"address": a}),
+                       features_from_row(row | {"address": b}))[6]  # fmt: skip
+
+    assert levels("湖北省宜昌市长阳土家族自治县资丘镇汪家坪村6组", "长阳县资丘镇汪家坪村第6组") == 3
+    assert (
+        levels("湖北省宜昌市长阳土家族自治县龙舟坪镇岩屋村四组", "宜昌市长阳县龙舟坪镇岩屋村4组")
+        == 3
+    )
+    assert (
+        levels("湖北省宜昌市西陵区夜明珠街道桂园小区1栋2单元2304", "宜昌市西陵区桂园小区1-2-2304")
+        == 3
+    )
+    # another village of the same township stays another address
+    assert levels("长阳县资丘镇汪家坪村6组", "长阳县资丘镇青龙村9组") == 2
