@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from hub.mpi.blocking import BlockingIndex, candidate_pairs
 from hub.mpi.compare import compare, record_keys, tf_values
 from hub.mpi.features import MatchFeatures
-from hub.mpi.household import capped, ceiling
+from hub.mpi.household import capped, ceiling, hanzi_names
 from hub.mpi.model import Decision, MatchModel
 
 
@@ -103,7 +103,8 @@ def link_batch(
         levels = compare(records[i], records[j])
         weight = model.match_weight(levels, tfs[i])
         probability = model.match_probability(weight)
-        decision = capped(model.decide(probability), ceiling(levels))
+        cap = ceiling(levels, hanzi=hanzi_names(records[i], records[j]))
+        decision = capped(model.decide(probability), cap)
         if decision is Decision.LINK:
             scored.append((weight, i, j))
         elif decision is Decision.REVIEW:

@@ -19,8 +19,9 @@ cap:
   in common, and addresses that differ (not merely missing or unreadable) -> review at most
   (common names share birth dates among four million).
 
-An identifier that agrees exactly (resident ID, insurance number, another shared registry
-number) lifts every cap: it is the one evidence twins never share.
+An identifier that agrees exactly (resident ID, insurance number) or another shared registry
+number that agrees or is one character off lifts every cap: it is the one evidence twins never
+share. The given-name rules hold for Chinese names only (:func:`hanzi_names`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from hub.mpi.addresses import is_chinese_address
 from hub.mpi.compare import SPECS
+from hub.mpi.features import MatchFeatures
 from hub.mpi.model import Decision, MatchModel
 
 _AT = {spec.name: index for index, spec in enumerate(SPECS)}
@@ -41,11 +44,21 @@ NAME_DIFFERENT, NAME_SIMILAR, NAME_PARTIAL, NAME_HOMOPHONE = 0, 1, 2, 3
 BIRTH_DIFFERENT, BIRTH_NEAR = 0, 3  # near: a day apart, day/month swapped, one digit mistyped
 SAME = 1  # phone, insurance number
 ADDRESS_TOWNSHIP, ADDRESS_VILLAGE = 2, 3
-OTHER_ID_EXACT = 2
+OTHER_ID_NEAR = 1  # another registry number one character off: a typo, not a twin
 
 
-def ceiling(levels: Sequence[int]) -> Decision:
-    """The highest decision the comparison vector ``levels`` allows (LINK: no cap)."""
+def hanzi_names(a: MatchFeatures, b: MatchFeatures) -> bool:
+    """Whether the pair is about a Chinese name (either record writes it in Hanzi; the other
+    may romanise it), where the given-name rules hold: siblings get distinct given names and
+    desk errors keep the sound (homophones), so a given name that disagrees outright means
+    another person. Western names disagree through typos, nicknames and swapped fields, where
+    that evidence stays with the weights."""
+    return any(is_chinese_address(f.full_name or f"{f.family}{f.given}") for f in (a, b))
+
+
+def ceiling(levels: Sequence[int], *, hanzi: bool = True) -> Decision:
+    """The highest decision the comparison vector ``levels`` allows (LINK: no cap);
+    ``hanzi``: whether both names are written in Hanzi (:func:`hanzi_names`)."""
 
     def level(name: str) -> int:
         return levels[_AT[name]]
@@ -60,10 +73,10 @@ def ceiling(levels: Sequence[int]) -> Decision:
     if (
         level("resident_id") == ID_EXACT
         or level("insurance_number") == SAME
-        or level("other_id") == OTHER_ID_EXACT
+        or level("other_id") >= OTHER_ID_NEAR
     ):
         return Decision.LINK
-    if given == NAME_DIFFERENT:
+    if hanzi and given == NAME_DIFFERENT:
         # Another given name: with another birth date a relative sharing the family's phone
         # and address (parent and child, siblings), whatever the rest agrees on; without a
         # birth date to tell, a human decides.
@@ -71,7 +84,7 @@ def ceiling(levels: Sequence[int]) -> Decision:
             return Decision.REVIEW
         if birth < BIRTH_NEAR:
             return Decision.NEW
-    if given in (NAME_SIMILAR, NAME_PARTIAL) and 0 <= birth < BIRTH_NEAR:
+    if hanzi and given in (NAME_SIMILAR, NAME_PARTIAL) and 0 <= birth < BIRTH_NEAR:
         # 陈丹艳 / 陈丹艳之女: a newborn registered under the mother's name, or a relative
         # with a name one character apart; far apart in age they are two people.
         return Decision.NEW if birth == BIRTH_DIFFERENT else Decision.REVIEW
@@ -79,7 +92,7 @@ def ceiling(levels: Sequence[int]) -> Decision:
     address = level("address")
     same_family = family >= NAME_HOMOPHONE
     same_given = given >= NAME_HOMOPHONE
-    if same_family and birth >= BIRTH_NEAR:
+    if hanzi and same_family and birth >= BIRTH_NEAR:
         if given == NAME_DIFFERENT:
             return Decision.NEW
         if given == NAME_SIMILAR and (shared_phone or address >= ADDRESS_VILLAGE):

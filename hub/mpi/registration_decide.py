@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from hub.mpi.compare import compare, tf_values
 from hub.mpi.features import MatchFeatures
-from hub.mpi.household import best_first, ceiling, decide
+from hub.mpi.household import best_first, ceiling, decide, hanzi_names
 from hub.mpi.id_veto import conflicts
 from hub.mpi.model import Decision, MatchModel
 
@@ -117,7 +117,8 @@ def _consider(
     levels = compare(features, other)
     weight = model.match_weight(levels, tf)
     probability = model.match_probability(weight)
-    scored = replace(option, probability=probability, weight=weight, ceiling=ceiling(levels))
+    cap = ceiling(levels, hanzi=hanzi_names(features, other))
+    scored = replace(option, probability=probability, weight=weight, ceiling=cap)
     current = best.get(option.person)
     if current is None or best_first(model, scored) > best_first(model, current):
         best[option.person] = scored

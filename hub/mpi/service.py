@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hub.mpi import store as db
 from hub.mpi.compare import compare, query_keys, record_keys, tf_values
 from hub.mpi.features import MatchFeatures
-from hub.mpi.household import best_first, ceiling, decide
+from hub.mpi.household import best_first, ceiling, decide, hanzi_names
 from hub.mpi.id_veto import conflicts, person_resident_keys, resident_key
 from hub.mpi.links import move_sources
 from hub.mpi.model import Decision, MatchModel
@@ -86,11 +86,11 @@ def _candidates(
         other = db.open_features(cipher, sealed)
         levels = compare(features, other)
         weight = model.match_weight(levels, tf)
-        candidate = Candidate(person_id, enterprise_id, model.match_probability(weight), weight,
-                              source_id, ceiling(levels))  # fmt: skip
-        if person_id not in best or best_first(model, candidate) > best_first(
-            model, best[person_id]
-        ):
+        cap = ceiling(levels, hanzi=hanzi_names(features, other))
+        probability = model.match_probability(weight)
+        candidate = Candidate(person_id, enterprise_id, probability, weight, source_id, cap)
+        current = best.get(person_id)
+        if current is None or best_first(model, candidate) > best_first(model, current):
             best[person_id] = candidate
     key = resident_key(cipher, features)
     if key is not None and best:

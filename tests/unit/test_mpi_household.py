@@ -9,7 +9,7 @@ import pytest
 
 from hub.mpi.compare import compare
 from hub.mpi.features import MatchFeatures, features_from_row
-from hub.mpi.household import capped, ceiling
+from hub.mpi.household import capped, ceiling, hanzi_names
 from hub.mpi.identifiers import make_resident_id
 from hub.mpi.model import Decision
 
@@ -24,7 +24,7 @@ def _row(name: str, **values: str) -> MatchFeatures:
 
 
 def _cap(a: MatchFeatures, b: MatchFeatures) -> Decision:
-    return ceiling(compare(a, b))
+    return ceiling(compare(a, b), hanzi=hanzi_names(a, b))
 
 
 def test_twins_with_two_valid_ids_are_never_one_person() -> None:
@@ -101,3 +101,21 @@ def test_a_parents_id_on_a_childs_record_does_not_make_one_person() -> None:
 
 def test_another_given_name_without_a_birth_date_is_for_a_human() -> None:
     assert _cap(_row("刘天涛"), _row("刘彬", birth_date="")) is Decision.REVIEW
+
+
+def test_western_names_are_left_to_the_weights() -> None:
+    """FEBRL-style records: a given name replaced or mistyped beyond recognition is a typo
+    there, not a sibling, so the Chinese given-name rules do not apply."""
+    row = {"family_name": "ryan", "birth_date": "1972-04-14", "address": "24 balfour crescent"}
+    a = features_from_row(row | {"given_name": "jessica"})
+    b = features_from_row(row | {"given_name": "mikayla"})
+    assert not hanzi_names(a, b)
+    assert ceiling(compare(a, b), hanzi=False) is Decision.LINK
+    assert ceiling(compare(a, b), hanzi=True) is Decision.NEW  # what a Chinese pair would get
+
+
+def test_a_romanised_chinese_name_is_still_a_chinese_name() -> None:
+    mother = _row("LIANG Chunying", gender="女", birth_date="1987-11-13")
+    newborn = _row("梁春颖之女", gender="女", birth_date="2014-03-23")
+    assert hanzi_names(mother, newborn)
+    assert _cap(mother, newborn) is Decision.NEW
