@@ -19,9 +19,9 @@ cap:
   in common, and addresses that differ (not merely missing or unreadable) -> review at most
   (common names share birth dates among four million).
 
-An identifier that agrees exactly (resident ID, insurance number) or another shared registry
-number that agrees or is one character off lifts every cap: it is the one evidence twins never
-share. The given-name rules hold for Chinese names only (:func:`hanzi_names`).
+An identifier that agrees exactly (resident ID, insurance number, another shared registry
+number) lifts every cap: it is the one evidence twins never share. The given-name rules hold
+for Chinese names only (:func:`hanzi_names`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ NAME_DIFFERENT, NAME_SIMILAR, NAME_PARTIAL, NAME_HOMOPHONE = 0, 1, 2, 3
 BIRTH_DIFFERENT, BIRTH_NEAR = 0, 3  # near: a day apart, day/month swapped, one digit mistyped
 SAME = 1  # phone, insurance number
 ADDRESS_TOWNSHIP, ADDRESS_VILLAGE = 2, 3
-OTHER_ID_NEAR = 1  # another registry number one character off: a typo, not a twin
+# Not "near": a facility numbers its patients in sequence, so two people's numbers in one
+# facility's system are often one character apart.
+OTHER_ID_EXACT = 2
 
 
 def hanzi_names(a: MatchFeatures, b: MatchFeatures) -> bool:
@@ -73,7 +75,7 @@ def ceiling(levels: Sequence[int], *, hanzi: bool = True) -> Decision:
     if (
         level("resident_id") == ID_EXACT
         or level("insurance_number") == SAME
-        or level("other_id") >= OTHER_ID_NEAR
+        or level("other_id") == OTHER_ID_EXACT
     ):
         return Decision.LINK
     if hanzi and given == NAME_DIFFERENT:
