@@ -5,7 +5,7 @@ with the Consent as it is now (``current``, None for a create) and as it would b
 for a delete). The rules:
 
 - nobody deletes a Consent: it is withdrawn by a new version (``status`` inactive or rejected),
-  so its history stays (:class:`ConsentWriteRefused` with ``deletion=True``);
+  so its history stays (``hub.fhir.write_access`` refuses every deletion with 405);
 - the patient (a patient token bound to ``Consent.patient``) writes their own consents; the
   guardian check of ``consent.rules`` applies as for everyone;
 - a facility records a consent on the patient's behalf (the signed form is checked by
@@ -26,10 +26,6 @@ from hub.errors import InvalidResource
 
 class ConsentWriteRefused(Exception):
     """The writer may not make this Consent change (the message says why, names no values)."""
-
-    def __init__(self, message: str, *, deletion: bool = False) -> None:
-        super().__init__(message)
-        self.deletion = deletion
 
 
 def _rules(consent: dict[str, Any] | None) -> list[ConsentRule]:
@@ -59,14 +55,9 @@ def _restricts_self(consent: dict[str, Any] | None, facility: str) -> bool:
 
 
 def check_facility_consent_write(
-    facility: str, current: dict[str, Any] | None, new: dict[str, Any] | None
+    facility: str, current: dict[str, Any] | None, new: dict[str, Any]
 ) -> None:
     """Raise :class:`ConsentWriteRefused` unless facility ``facility`` may make this change."""
-    if new is None:
-        raise ConsentWriteRefused(
-            "a Consent is never deleted: withdraw it with a new version (status inactive)",
-            deletion=True,
-        )
     if _grants_self(new, facility):
         raise ConsentWriteRefused(
             "a facility cannot record a consent that grants itself access: a permit that "
@@ -78,11 +69,3 @@ def check_facility_consent_write(
             "a facility cannot change or withdraw a consent that restricts its own access; "
             "the patient (or guardian) does that through the patient's own app, or an operator"
         )
-
-
-def check_consent_deletion() -> None:
-    """Nobody deletes a Consent, operators included (history is the record of consent)."""
-    raise ConsentWriteRefused(
-        "a Consent is never deleted: withdraw it with a new version (status inactive)",
-        deletion=True,
-    )

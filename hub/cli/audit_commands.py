@@ -31,6 +31,19 @@ def audit_verify() -> None:
     console.print("audit chain intact", style="green")
 
 
+def _refuse_broken_chain(message: str) -> None:
+    """Exit 1 with ``message`` unless the chain verifies (what checkpoint and prune start by)."""
+    from hub.audit.service import verify_chain
+    from hub.db import session_scope
+
+    with session_scope() as session:
+        problems = list(verify_chain(session))
+    if problems:
+        _print_problems(problems)
+        console.print(message, style="red")
+        raise typer.Exit(1)
+
+
 def _print_problems(problems: list[ChainProblem]) -> None:
     for problem in problems:
         console.print(f"record {problem.seq}: {problem.reason}", markup=False, style="red")
@@ -44,15 +57,9 @@ def _print_problems(problems: list[ChainProblem]) -> None:
 def audit_checkpoint() -> None:
     """Verify the chain, then sign a checkpoint at its tip (e.g. daily from cron)."""
     from hub.audit.checkpoints import NothingToSign, write_checkpoint
-    from hub.audit.service import verify_chain
     from hub.db import session_scope
 
-    with session_scope() as session:
-        problems = list(verify_chain(session))
-    if problems:
-        _print_problems(problems)
-        console.print("no checkpoint written: the audit chain is broken", style="red")
-        raise typer.Exit(1)
+    _refuse_broken_chain("no checkpoint written: the audit chain is broken")
     try:
         with session_scope() as session:
             checkpoint = write_checkpoint(session)
@@ -126,17 +133,11 @@ def audit_prune(
 ) -> None:
     """Remove audit records older than HUB_AUDIT_RETENTION_DAYS; the chain stays verifiable."""
     from hub.audit.retention import PruneError, prune_audit, retention_cutoff
-    from hub.audit.service import verify_chain
     from hub.db import session_scope
     from hub.settings import get_settings
 
     days = get_settings().audit_retention_days
-    with session_scope() as session:
-        problems = list(verify_chain(session))
-    if problems:
-        _print_problems(problems)
-        console.print("not pruned: the audit chain is broken (see hub audit verify)", style="red")
-        raise typer.Exit(1)
+    _refuse_broken_chain("not pruned: the audit chain is broken (see hub audit verify)")
     try:
         with session_scope() as session:
             result = prune_audit(session, cutoff=retention_cutoff(days), dry_run=dry_run)

@@ -382,8 +382,12 @@ class FhirStore:
 
     def restamp_origin(self, row: ResourceRow, body: dict[str, Any], origin: str) -> None:
         """Repair: give a stored resource (current version) the origin it lacked, in place, as
-        every write path now stamps it (``hub db reindex``)."""
+        every write path now stamps it (``hub db reindex``); audited like any change."""
         _with_origin(body, origin)
+        reference = f"{row.resource_type}/{row.resource_id}"
+        definition = self.definition(row.resource_type)
+        patients = access.patients_of(body, definition, self.base_url)
+        self.audit("update", row.resource_type, [reference], patients, "origin-repair")
         content = orjson.dumps(seal_resource(body, self.cipher)).decode()
         self.session.execute(
             update(ResourceRow).where(ResourceRow.rid == row.rid).values(content=content)

@@ -33,11 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from consent.write_rules import (
-    ConsentWriteRefused,
-    check_consent_deletion,
-    check_facility_consent_write,
-)
+from consent.write_rules import ConsentWriteRefused, check_facility_consent_write
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import Forbidden, MethodNotAllowed
@@ -65,7 +61,10 @@ def decide_write(
 ) -> None:
     """Raise unless ``actor`` may make this write (see the module docstring)."""
     if resource_type == "Consent" and kind is WriteKind.DELETE:
-        _consent_deletion()
+        # Operators included: the history of a patient's decisions is the record of consent.
+        raise MethodNotAllowed(
+            "a Consent is never deleted: withdraw it with a new version (status inactive)"
+        )
     if actor.role is Role.operator:
         return
     if actor.role is Role.auditor:
@@ -74,13 +73,6 @@ def decide_write(
         _patient_write(actor, kind, resource_type, current, new, base_url)
         return
     _facility_write(actor.facility, kind, resource_type, current, new)
-
-
-def _consent_deletion() -> None:
-    try:
-        check_consent_deletion()
-    except ConsentWriteRefused as exc:
-        raise MethodNotAllowed(str(exc)) from None
 
 
 # -- facilities ----------------------------------------------------------------------------
@@ -102,7 +94,7 @@ def _facility_write(
             f"{resource_type}/{current.get('id')} was recorded by another facility or by the "
             "hub; a facility changes only what it recorded"
         )
-    if resource_type == "Consent":
+    if resource_type == "Consent" and new is not None:
         try:
             check_facility_consent_write(facility, current, new)
         except ConsentWriteRefused as exc:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from adapters.outbound.endpoints import facility_endpoints
 from adapters.outbound.models import Channel
 from adapters.outbound.subscriptions import active_subscriptions
+from hub.audit.models import AuditRecord
 from hub.auth.roles import Role
 from hub.db import session_scope
 from hub.fhir.models import ResourceRow
@@ -230,3 +231,12 @@ def test_reindex_gives_unstamped_patients_the_origin_the_index_knows(
     reindex("Patient")
     healed = hospital.get(f"/Patient/{patient['id']}").json()
     assert healed["meta"]["source"] == facility_source("H001")
+    with session_scope() as session:  # the repair is in the audit log, like any change
+        repaired = session.execute(
+            select(AuditRecord.seq).where(
+                AuditRecord.interaction == "update",
+                AuditRecord.query_params == "origin-repair",
+                AuditRecord.resources.contains(f"Patient/{patient['id']}"),
+            )
+        ).all()
+    assert len(repaired) == 1
