@@ -9,6 +9,11 @@ Each data set is written as one CSV file per facility and run, on a fresh databa
 the online decisions of the initial load), then ``hub mpi train``, ``hub mpi relink`` and
 ``hub mpi links --format csv`` again (the figure). Both rows are printed side by side.
 
+Separately, ``--online`` sets (default: the two Chinese ones) are registered record by record on
+another fresh database, as a facility's system does all day: each row PUT as a Patient through
+the FHIR API (the hub's ASGI app in-process, each facility with its own token), where the patient
+index decides online; its links are scored the same way (row "online, record by record").
+
 Data sets:
 
 - ``independent``: bench/independent_population/generate.py, a Chinese population written
@@ -181,8 +186,63 @@ def _score(links: dict[tuple[str, str], str], truth: Truth) -> tuple[float, floa
     return metrics.precision, metrics.recall, metrics.f1
 
 
+def online_worker(files: list[str]) -> None:
+    """In a subprocess with the run's environment: PUT every row of ``FACILITY=path`` files as a
+    Patient through the FHIR API, one request per record, files interleaved row by row (records
+    arrive from every facility at once, not one facility's history after another's)."""
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+    from hub.auth.roles import DEFAULT_SCOPES, Role
+    from hub.auth.service import get_issuer
+    from hub.mpi.bulk_patient import patient_id_for, row_patient
+
+    queues = []
+    for spec in files:
+        facility, path = spec.split("=", 1)
+        with open(path, encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = frozenset(reader.fieldnames or ())
+            queues.append((facility, columns, list(reader)))
+    with TestClient(create_app()) as client:
+        tokens = {}
+        for facility, _, _ in queues:
+            token, _ = get_issuer().issue(
+                client_id=f"bench-{facility}", facility=facility, role=Role.facility_system,
+                scope=DEFAULT_SCOPES[Role.facility_system],
+            )  # fmt: skip
+            tokens[facility] = {"Authorization": f"Bearer {token}"}
+        longest = max(len(rows) for _, _, rows in queues)
+        for at in range(longest):
+            for facility, columns, rows in queues:
+                if at >= len(rows):
+                    continue
+                row = {k: v for k, v in rows[at].items() if v}
+                pid = patient_id_for(facility, row["source_id"])
+                patient = row_patient(row, columns=columns, facility=facility, patient_id=pid)
+                answer = client.put(f"/fhir/Patient/{pid}", json=patient,
+                                    headers=tokens[facility])  # fmt: skip
+                if answer.status_code not in (200, 201):
+                    raise SystemExit(f"PUT Patient/{pid}: {answer.status_code} {answer.text[:300]}")
+
+
+def run_online(name: str, files: list[tuple[str, Path]], backend: str,
+               workdir: Path) -> tuple[dict[tuple[str, str], str], int, float]:  # fmt: skip
+    """Links and open reviews after registering every record online, and the seconds it took."""
+    with fresh_database(backend, workdir, prefix=f"mpi_online_{name}") as url:
+        env = dict(os.environ, HUB_DATABASE_URL=url, HUB_VAR_DIR=str(workdir / f"online-{name}"))
+        _hub(env, "db", "upgrade")
+        start = time.perf_counter()
+        worker = [sys.executable, __file__, "--online-worker", *(f"{f}={p}" for f, p in files)]
+        done = subprocess.run(worker, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"online registration failed: {done.stderr[-800:]}")
+        seconds = time.perf_counter() - start
+        return _links(env), _reviews(env), seconds
+
+
 def run_set(name: str, files: list[tuple[str, Path]], truth: Truth, backend: str,
-            workdir: Path) -> None:  # fmt: skip
+            workdir: Path, online: bool) -> None:  # fmt: skip
     rows: dict[tuple[str, str], Row] = {}
     for facility, path in files:
         with path.open(encoding="utf-8") as handle:
@@ -203,13 +263,18 @@ def run_set(name: str, files: list[tuple[str, Path]], truth: Truth, backend: str
         relinked = time.perf_counter() - start
         after = _links(env)
         after_review = _reviews(env)
+    rows_out = [("after load (baseline)", before, before_review),
+                ("after train + relink", after, after_review)]  # fmt: skip
+    timing = f"load {loaded:.0f} s, train + relink {relinked:.0f} s"
+    if online:
+        links, reviews, seconds = run_online(name, files, backend, workdir)
+        rows_out.append(("online, record by record", links, reviews))
+        timing += f", online {seconds:.0f} s"
     records = len(truth)
     goal_p, goal_f1 = GOALS[name]
-    print(f"\n{name}: {records:,} records in {len(files)} facility files "
-          f"(load {loaded:.0f} s, train + relink {relinked:.0f} s, {backend})")  # fmt: skip
+    print(f"\n{name}: {records:,} records in {len(files)} facility files ({timing}, {backend})")
     print(f"  {'':26} {'precision':>9} {'recall':>7} {'F1':>7} {'review':>7} {'households':>10}")
-    for label, links, reviews in (("after load (baseline)", before, before_review),
-                                  ("after train + relink", after, after_review)):  # fmt: skip
+    for label, links, reviews in rows_out:
         p, r, f1 = _score(links, truth)
         chinese = name in ("independent", "own")
         household = _household_merges(links, truth, rows) if chinese else 0
@@ -229,7 +294,13 @@ def main() -> None:
     parser.add_argument("--sets", default="independent,own,febrl3,febrl4")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget", type=float, default=2400, help="seconds; later sets skipped")
+    parser.add_argument("--online", default="independent,own",
+                        help="sets also registered one by one through the FHIR API")  # fmt: skip
+    parser.add_argument("--online-worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.online_worker:
+        online_worker(args.online_worker)
+        return
     wanted = args.sets.split(",")
     started = time.perf_counter()
     print(f"patient index through the product path, {args.backend}")
@@ -253,7 +324,7 @@ def main() -> None:
             if time.perf_counter() - started > args.budget:
                 print(f"\n{name}: skipped, the --budget of {args.budget:.0f} s is spent")
                 continue
-            run_set(name, files, truth, args.backend, work)
+            run_set(name, files, truth, args.backend, work, name in args.online.split(","))
     load = os.getloadavg()[0]
     print(f"\nload average at the end: {load:.2f}; {time.perf_counter() - started:.0f} s in all")
 

@@ -1,4 +1,4 @@
-"""Western (Latin-script) postal addresses for matching: house number, parts, postcode.
+"""Addresses for matching: Western (Latin-script) parts, and the flat of a Chinese address.
 
 A Chinese address is read by :mod:`hub.mpi.features` into district, township and village. An
 address written without Hanzi ("24 balfour crescent, killara lodge, cranbourne vic") has no such
@@ -11,8 +11,13 @@ hierarchy to read; it is cut here into what a desk clerk's typing errors leave c
 
 Each is graded on its own by :func:`compare_postcode`, :func:`compare_house_number` and
 :func:`compare_parts`, so a typo in the suburb does not cost the street, and two parts written in
-the other order still agree. Pure functions, cached per distinct text; the values are personal
-data: never log them.
+the other order still agree.
+
+A Chinese urban address ends in a flat of an estate: "阳光花园2栋1单元603", which desks also write
+"阳光花园2-1-603" or "阳光花园2幢1单元603室". :func:`chinese_dwelling` reads it as the estate's
+last characters with building, unit and room, so that two spellings of one flat agree even when
+the community or street office was left out of one of them. Pure functions, cached per
+distinct text; the values are personal data: never log them.
 """
 
 from __future__ import annotations
@@ -102,6 +107,34 @@ def compare_parts(a: LatinAddress | None, b: LatinAddress | None) -> int:
     if matched == len(a.parts) == len(b.parts):
         return 3
     return min(matched, 2)
+
+
+# building (栋/幢/号楼/座 or "-"), unit (单元 or "-"), room (室/号 optional), at the end
+_FLAT = re.compile(r"(\d+)\s*(?:栋|幢|号楼|座|-)\s*(\d+)\s*(?:单元|-)\s*(\d+)\s*(?:室|号)?\s*$")
+_ESTATE_CHARS = re.compile(r"[^\u4e00-\u9fff0-9]")
+# The estate's or street's last Hanzi, with a street number after them: "光花园", "陵春天",
+# "四路120号". Three: an estate name is two to four characters, and whatever a desk wrote
+# before it (community, street office) must not count.
+_ESTATE = re.compile(r"([\u4e00-\u9fff]{3})(\d+号)?$")
+
+
+@lru_cache(maxsize=65536)
+def chinese_dwelling(text: str | None) -> tuple[str, str, str, str] | None:
+    """(estate, building, unit, room) of a Chinese address ending in a flat, else None. The
+    estate is the three Hanzi before the building (with a street number after them), so "平湖
+    社区夷陵春天28栋2单元2301" and "东湖夷陵春天28-2-2301" agree; a flat written without its
+    estate ("7-2-704" alone) gives None rather than a guess."""
+    if not text or not is_chinese_address(text):
+        return None
+    text = unicodedata.normalize("NFKC", text).replace("—", "-").replace("－", "-")
+    found = _FLAT.search(text)
+    if found is None:
+        return None
+    estate = _ESTATE.search(_ESTATE_CHARS.sub("", text[: found.start()]))
+    if estate is None:
+        return None
+    building, unit, room = (str(int(n)) for n in found.groups())
+    return (estate[0], building, unit, room)
 
 
 def is_chinese_address(text: str | None) -> bool:

@@ -13,6 +13,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from hub.mpi.addresses import (
     LatinAddress,
+    chinese_dwelling,
     compare_house_number,
     compare_parts,
     compare_postcode,
@@ -94,6 +95,8 @@ def _latin(f: MatchFeatures) -> LatinAddress | None:
 def _address(a: MatchFeatures, b: MatchFeatures) -> int:
     if _latin(a) and _latin(b):
         return MISSING  # graded part by part: postcode, house_number, address_parts
+    if _same_flat(a, b):
+        return 3
     if not (a.district or a.township or a.postal_code) or not (
         b.district or b.township or b.postal_code
     ):
@@ -111,6 +114,17 @@ def _address(a: MatchFeatures, b: MatchFeatures) -> int:
     if same_district or (a.postal_code is not None and a.postal_code == b.postal_code):
         return 1
     return 0
+
+
+def _same_flat(a: MatchFeatures, b: MatchFeatures) -> bool:
+    """One flat of one estate (``chinese_dwelling``) in districts and townships that do not
+    contradict: the desk wrote the same home, with or without its community."""
+    flat = chinese_dwelling(a.line)
+    if flat is None or flat != chinese_dwelling(b.line):
+        return False
+    return (not a.district or not b.district or a.district == b.district) and (
+        not a.township or not b.township or a.township == b.township
+    )
 
 
 def _other_id(a: MatchFeatures, b: MatchFeatures) -> int:

@@ -10,8 +10,9 @@ cap:
   without an ID: ``hub.mpi.id_veto``);
 - **a household, not a person**: family name and birth date agree but the given names are
   clearly different -> a new person; so are another given name with another birth date (parent
-  and child, siblings) whatever else agrees; one resident ID with birth dates far apart (a
-  parent's ID typed on a newborn's record) -> review at most; merely similar given names (one
+  and child, siblings) whatever else agrees; one resident ID with birth dates far apart and
+  given names that differ (a parent's ID typed on a newborn's record) -> a new person, with the
+  same name -> review at most; merely similar given names (one
   character apart, not a homophone) with a shared phone or address -> review at most;
 - **namesakes at one address**: the same full name and address with a birth date that is not a
   near miss (a different day, month or year, not a typo) -> review at most;
@@ -70,7 +71,10 @@ def ceiling(levels: Sequence[int], *, hanzi: bool = True) -> Decision:
         return Decision.NEW
     if level("resident_id") == ID_EXACT and birth == BIRTH_DIFFERENT:
         # One ID, two birth dates far apart: a parent's ID typed on a child's record
-        # (a newborn registered as 王芳之子), not one person.
+        # (a newborn registered as 王芳之子). With another given name as well it is the
+        # parent and the child; with the same name, perhaps one person's lunar birthday.
+        if hanzi and NAME_DIFFERENT <= given < NAME_HOMOPHONE:
+            return Decision.NEW
         return Decision.REVIEW
     if (
         level("resident_id") == ID_EXACT

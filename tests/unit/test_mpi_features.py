@@ -154,3 +154,25 @@ def test_partial_and_abbreviated_addresses_read_the_same_township_and_village() 
     )
     # another village of the same township stays another address
     assert levels("长阳县资丘镇汪家坪村6组", "长阳县资丘镇青龙村9组") == 2
+
+
+def test_one_flat_written_two_ways_is_one_address() -> None:
+    """ "28栋2单元2301" and "28-2-2301" of one estate agree, with or without the community
+    or street office; another flat, another estate or another district does not."""
+    from hub.mpi.addresses import chinese_dwelling
+    from hub.mpi.compare import compare
+    from hub.mpi.features import features_from_row
+
+    def levels(a: str, b: str) -> int:
+        row = {"name": "刘梓铭", "birth_date": "2016-02-21"}
+        return compare(features_from_row(row | {"address": a}),
+                       features_from_row(row | {"address": b}))[6]  # fmt: skip
+
+    assert chinese_dwelling("平湖社区夷陵春天28栋2单元2301") == ("陵春天", "28", "2", "2301")
+    assert chinese_dwelling("阳光花园2幢1单元0603室") == ("光花园", "2", "1", "603")
+    assert chinese_dwelling("7-2-704") is None  # no estate: no guess
+    full = "湖北省宜昌市西陵区东湖街道平湖社区夷陵春天28栋2单元2301"
+    assert levels(full, "湖北省宜昌市西陵区东湖夷陵春天28-2-2301") == 3
+    assert levels(full, "北山南湖社区胜利四路120号19-4-1102") < 3
+    assert levels(full, "湖北省宜昌市西陵区东湖夷陵春天28-2-2302") < 3
+    assert levels(full, "湖北省宜昌市伍家岗区大公桥街道夷陵春天28-2-2301") < 3

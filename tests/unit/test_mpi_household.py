@@ -96,7 +96,20 @@ def test_a_parents_id_on_a_childs_record_does_not_make_one_person() -> None:
     resident = make_resident_id("420583", date(1987, 4, 25), 74, "female")
     mother = _row("曹丹颖", gender="女", birth_date="1987-04-25", id_number=resident)
     son = _row("曹丹颖之子", birth_date="2016-01-28", id_number=resident)
-    assert _cap(mother, son) is not Decision.LINK
+    named = _row("陈皓轩", birth_date="2016-01-28", id_number=resident)
+    # Another given name and a birth date far from the ID's: the parent, not a second record
+    # of them -- a new person, not a review item.
+    assert _cap(mother, son) is Decision.NEW
+    assert _cap(mother, named) is Decision.NEW
+
+
+def test_one_id_and_one_name_with_birth_dates_far_apart_is_for_a_human() -> None:
+    """The same name on the same ID and a birth date years off (a desk that wrote another
+    date in the field): perhaps one person, so a steward decides."""
+    resident = make_resident_id("420583", date(1958, 6, 28), 796, "female")
+    recorded = _row("刘春菊", gender="女", birth_date="1958-06-28", id_number=resident)
+    other = _row("刘春菊", gender="女", birth_date="1961-03-02", id_number=resident)
+    assert _cap(recorded, other) is Decision.REVIEW
 
 
 def test_another_given_name_without_a_birth_date_is_for_a_human() -> None:
