@@ -24,6 +24,7 @@ from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
 from hub.cli.keys_commands import keys_app
 from hub.cli.mpi_commands import mpi_app
 from hub.cli.progress import progress_bar
+from hub.cli.send_command import send_command
 
 app = typer.Typer(
     help="Yichang Regional Health Hub", no_args_is_help=True, pretty_exceptions_show_locals=False
@@ -44,6 +45,7 @@ app.add_typer(synth_app, name="synth")
 app.add_typer(clients_app, name="clients")
 app.add_typer(mpi_app, name="mpi")
 app.add_typer(messages_app, name="messages")
+messages_app.command("send")(send_command)
 app.add_typer(keys_app, name="keys")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
