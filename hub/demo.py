@@ -1,33 +1,87 @@
-"""``hub demo``: an embedded hub on one machine (SQLite under ./var, no other servers)."""
+"""``hub demo``: an embedded hub on one machine (SQLite and keys in the home's var/, no other
+servers), and ``hub demo --reset``, which deletes that data and sets it up afresh."""
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
 from rich.console import Console
 
+from hub.audit.keys import CHECKPOINT_KEY_FILE, HMAC_KEY_FILE
 from hub.cli.progress import progress_bar
+from hub.db import reset_engine
+from hub.home import sqlite_database_file
 from hub.migrate import upgrade_database
 from hub.region.facilities import load_facilities
 from hub.seeding import patient_count, seed_population, seed_region
-from hub.settings import get_settings
+from hub.settings import Environment, Settings, adopt_served_url, get_settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay on one line
 
 
-def run_demo(*, host: str, port: int, residents: int, serve: bool, mllp_port: int = 2575) -> None:
-    base = f"http://{host}:{port}"
-    export_base = ""
-    if "HUB_PUBLIC_BASE_URL" not in os.environ and base != get_settings().public_base_url:
-        # Tokens name the hub's URL as issuer and audience: keep CLI and server in agreement.
-        os.environ["HUB_PUBLIC_BASE_URL"] = base
-        get_settings.cache_clear()
-        export_base = f"  export HUB_PUBLIC_BASE_URL={base}\n"
-    settings = get_settings()
-    console.print(
-        f"[bold]Yichang Regional Health Hub[/bold] — database "
-        f"{settings.effective_database_url.split('@')[-1]}"
-    )
+WAL_SUFFIXES = ("-wal", "-shm")  # SQLite's write-ahead log beside the database file
+
+
+class DemoResetRefused(Exception):
+    """``--reset`` asked of a hub whose data is not the demo's to delete."""
+
+
+def demo_files(settings: Settings) -> list[Path]:
+    """The demo's own data that exists: its SQLite file (with its WAL files), the dev keys
+    generated into the var dir (not keys given in settings) and the recorded served URL."""
+    candidates = []
+    database = sqlite_database_file(settings.effective_database_url)
+    if database is not None:
+        candidates += [database, *(database.with_name(database.name + s) for s in WAL_SUFFIXES)]
+    if not settings.signing_key:
+        candidates.append(settings.signing_key_file)
+    if not settings.audit_hmac_key:
+        candidates.append(settings.var_dir / HMAC_KEY_FILE)
+    if not settings.audit_checkpoint_key:
+        candidates.append(settings.var_dir / CHECKPOINT_KEY_FILE)
+    candidates.append(settings.served_url_file)
+    return [path for path in candidates if path.exists()]
+
+
+def reset_demo(settings: Settings) -> None:
+    """Delete the demo's data, after naming it. Never a server database, never in production."""
+    if settings.environment is Environment.PRODUCTION:
+        raise DemoResetRefused("refusing --reset with HUB_ENVIRONMENT=production")
+    if sqlite_database_file(settings.effective_database_url) is None:
+        raise DemoResetRefused(
+            f"refusing --reset: {settings.masked_database_url} is not an SQLite file; "
+            "the demo never drops a server database"
+        )
+    files = demo_files(settings)
+    if not files:
+        console.print(f"--reset: no demo data in {settings.var_dir}")
+    for path in files:
+        console.print(f"--reset: deleting {path}")
+        path.unlink(missing_ok=True)
+    reset_engine()  # nothing has opened the database yet; no stale engine either way
+
+
+def run_demo(
+    *,
+    host: str,
+    port: int,
+    residents: int,
+    serve: bool,
+    mllp_port: int = 2575,
+    reset: bool = False,
+) -> None:
+    if reset:
+        reset_demo(get_settings())
+    # Tokens name the hub's URL as issuer and audience: recorded for `hub token` in any shell.
+    settings = adopt_served_url(host, port)
+    base = settings.public_base_url
+    if settings.public_base_url_origin == "configured":
+        console.print(
+            f"HUB_PUBLIC_BASE_URL is {base}: tokens name it as issuer; "
+            f"clients must reach this hub there (it listens on {host}:{port})"
+        )
+    console.print(f"[bold]Yichang Regional Health Hub[/bold] — data and keys in {settings.var_dir}")
     upgrade_database()
     with progress_bar("region facilities", len(load_facilities())) as advance:
         seed_region(advance)
@@ -37,13 +91,13 @@ def run_demo(*, host: str, port: int, residents: int, serve: bool, mllp_port: in
             seed_population(residents, progress=advance)
     console.print(f"{patient_count()} Patients and {len(load_facilities())} facilities loaded")
     print(  # plain print: the commands must not be wrapped
-        "\nGet a token and make a first call:\n"
-        "  export PATH=$PWD/.venv/bin:$PATH\n"
-        f"{export_base}"
+        "\nGet a token and make a first call (from any folder):\n"
+        f"  export PATH={Path(sys.executable).parent}:$PATH\n"
         "  TOKEN=$(hub token --facility H001 --role practitioner)\n"
         f'  curl -G -H "Authorization: Bearer $TOKEN" --data-urlencode family=李 '
         f"-d _count=3 '{base}/fhir/Patient'\n"
-        f"API docs: {base}/docs    CapabilityStatement: {base}/fhir/metadata\n",
+        f"API docs: {base}/docs    CapabilityStatement: {base}/fhir/metadata\n"
+        "Start afresh: hub demo --reset (deletes the demo's database and dev keys)\n",
         flush=True,
     )
     if serve:
@@ -53,4 +107,5 @@ def run_demo(*, host: str, port: int, residents: int, serve: bool, mllp_port: in
         check_mllp_senders()
         start_mllp_in_background(mllp_port)
         print(f"HL7 v2 (MLLP) listener on {host}:{mllp_port}; try: hub messages list", flush=True)
+        print("Stop the demo with Ctrl-C (API and listener stop; the data stays)", flush=True)
         run_server(host, port)

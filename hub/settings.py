@@ -1,7 +1,8 @@
-"""Hub settings, read once from the environment (prefix ``HUB_``) and ``.env``.
+"""Hub settings, read once from the environment (prefix ``HUB_``) and the home's ``.env``.
 
-Defaults are safe for a demo on one machine (SQLite under ./var, keys generated into ./var) and
-refused in production, where every secret must come from the environment.
+Defaults are safe for a demo on one machine (SQLite under the home's var/, keys generated into
+it) and refused in production, where every secret must come from the environment. Relative
+paths resolve against the home (hub/home.py), never the folder a command is run from.
 """
 
 from __future__ import annotations
@@ -10,13 +11,25 @@ import base64
 import binascii
 import ipaddress
 import json
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hub.home import default_home, resolve_home, sqlite_url_under_home, under_home
 
 DEMO_FIELD_KEY = "ZGVtby1maWVsZC1rZXktbm90LWZvci1wcm9kdWN0aW9uLg"  # refused in production
 DEMO_BLIND_INDEX_KEY = "ZGVtby1ibGluZC1pbmRleC1rZXktbm90LWZvci1wcm9k"
@@ -24,6 +37,10 @@ MIN_AUDIT_RETENTION_DAYS = 183  # six months
 MIN_AUDIT_HMAC_KEY_CHARS = 32
 MIN_METRICS_TOKEN_LENGTH = 32
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# In the var dir: the URL `hub demo` / `hub serve` last served this home at, so that `hub token`
+# run from another shell signs for the issuer that server expects.
+SERVED_URL_FILE = "public_base_url"
+PublicUrlOrigin = Literal["configured", "served", "default"]
 
 
 class Environment(StrEnum):
@@ -33,13 +50,16 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
+    # Where .env, var/ and relative paths are found (hub/home.py); from the environment only.
+    home: Path = Field(default_factory=default_home)
     environment: Environment = Environment.DEVELOPMENT
-    var_dir: Path = Path("var")
-    database_url: str = ""  # empty: sqlite:///{var_dir}/hub.db
+    var_dir: Path = Path("var")  # relative: under the home
+    database_url: str = ""  # empty: sqlite:///{var_dir}/hub.db; a relative SQLite file: in home
     db_pool_size: int = 10
 
+    # Unset: the URL `hub demo` / `hub serve` last served at (var/public_base_url), else this.
     public_base_url: str = "http://127.0.0.1:8000"
     # Access-token signing key (private JWK as JSON). Empty in development: generated into var/.
     signing_key: str = ""
@@ -114,6 +134,41 @@ class Settings(BaseSettings):
     # The Ed25519 public keys (base64url, comma-separated) that verify checkpoints; empty: the
     # public half of HUB_AUDIT_CHECKPOINT_KEY. Set it to verify where the private key is not.
     audit_checkpoint_public_keys: str = ""
+
+    _public_base_url_origin: PublicUrlOrigin = PrivateAttr(default="default")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The .env of the home, not of the cwd; the home itself cannot come from that file.
+        given = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
+        home = resolve_home(given.get("home") or os.environ.get("HUB_HOME"))
+        home_dotenv = _DotEnvWithoutHome(settings_cls, env_file=home / ".env")
+        return init_settings, env_settings, home_dotenv, file_secret_settings
+
+    @model_validator(mode="after")
+    def _paths_under_home(self) -> Settings:
+        self.home = resolve_home(self.home)
+        self.var_dir = under_home(self.home, self.var_dir)
+        for name in ("consent_policy_file", "mllp_tls_cert", "mllp_tls_key", "mllp_tls_client_ca"):
+            path = getattr(self, name)
+            if path is not None:
+                setattr(self, name, under_home(self.home, path))
+        self.database_url = sqlite_url_under_home(self.home, self.database_url)
+        if "public_base_url" in self.model_fields_set:
+            self._public_base_url_origin = "configured"
+        elif self.environment is not Environment.PRODUCTION:
+            served = self.served_url_file
+            if served.is_file() and (url := served.read_text().strip()):
+                self.public_base_url = url
+                self._public_base_url_origin = "served"
+        return self
 
     @field_validator("hl7_strict_facilities", mode="before")
     @classmethod
@@ -192,6 +247,25 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.var_dir.resolve() / 'hub.db'}"
 
     @property
+    def masked_database_url(self) -> str:
+        """The database URL to show: its password replaced by ***."""
+        return masked_url(self.effective_database_url)
+
+    @property
+    def signing_key_file(self) -> Path:
+        """Where the development signing key is generated when HUB_SIGNING_KEY is empty."""
+        return self.var_dir / "signing_key.jwk.json"
+
+    @property
+    def served_url_file(self) -> Path:
+        return self.var_dir / SERVED_URL_FILE
+
+    @property
+    def public_base_url_origin(self) -> PublicUrlOrigin:
+        """configured (environment, .env), served (recorded by demo/serve) or the default."""
+        return self._public_base_url_origin
+
+    @property
     def fhir_base_url(self) -> str:
         return self.public_base_url.rstrip("/") + "/fhir"
 
@@ -219,6 +293,48 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+
+class _DotEnvWithoutHome(DotEnvSettingsSource):
+    """The home's .env; a HUB_HOME in it is ignored (the file was found through the home)."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        values.pop("home", None)
+        return values
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL a server bound to ``host:port`` is reached at from this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # bound to every address: this machine reaches it on loopback
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def adopt_served_url(host: str, port: int) -> Settings:
+    """Record where this home's hub serves (:func:`served_url`), so that every command (the server's
+    workers, `hub token` in another shell) names it as issuer; the settings re-read with it.
+    A configured HUB_PUBLIC_BASE_URL (a proxy's address) wins, and production records nothing."""
+    settings = get_settings()
+    url = served_url(host, port)
+    if settings.public_base_url_origin == "configured":
+        return settings
+    if settings.environment is Environment.PRODUCTION:
+        return settings
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.served_url_file.write_text(url + "\n")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit to print: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.rsplit("@", 1)[-1]
 
 
 def ed25519_key_bytes(text: str) -> bytes:

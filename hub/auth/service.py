@@ -43,7 +43,7 @@ def load_signing_key(settings: Settings) -> dict[str, Any]:
     if settings.signing_key:
         key: dict[str, Any] = json.loads(settings.signing_key)
         return key
-    path = settings.var_dir / "signing_key.jwk.json"
+    path = settings.signing_key_file
     if path.exists():
         key = json.loads(path.read_text())
         return key

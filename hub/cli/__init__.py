@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from hub.cli.app import app
+from hub.cli.startup import run
 
 
 def main() -> None:
-    app()
+    run(app)
 
 
 __all__ = ["app", "main"]

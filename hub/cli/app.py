@@ -25,6 +25,7 @@ from hub.cli.keys_commands import keys_app
 from hub.cli.mpi_commands import mpi_app
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
+from hub.cli.startup import announce
 
 app = typer.Typer(
     help="Yichang Regional Health Hub", no_args_is_help=True, pretty_exceptions_show_locals=False
@@ -53,6 +54,21 @@ app.command("token", help="Mint an access token (for scripts and tests); prints 
     token_command
 )
 console = Console(stderr=True)
+
+
+@app.callback()
+def startup(
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            envvar="HUB_QUIET",
+            help="do not print the home, database, signing key and issuer on stderr",
+        ),
+    ] = False,
+) -> None:
+    announce(quiet)
 
 
 class OutputFormat(StrEnum):
@@ -138,28 +154,60 @@ def facilities_list(
     Console().print(table)
 
 
-@app.command(help="Run the API server (uvicorn).")
+@app.command(
+    help="Run the API server (uvicorn) on a migrated database (`hub db upgrade`). Unless "
+    "HUB_PUBLIC_BASE_URL is set, the hub names http://HOST:PORT as its URL and records it in "
+    "the var dir, so `hub token` from any shell signs for it."
+)
 def serve(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
 ) -> None:
+    from hub.cli.startup import database_problem
     from hub.server import run_server
+    from hub.settings import adopt_served_url
 
+    problem = database_problem(adopt_served_url(host, port))
+    if problem:
+        typer.echo(f"hub: {problem}", err=True)
+        raise typer.Exit(1)
     run_server(host, port, workers)
 
 
-@app.command(help="Set up an embedded demo hub (SQLite, no servers) and serve it.")
+@app.command(
+    help="Set up an embedded demo hub (SQLite and keys in the home's var/, no other servers) "
+    "and serve it until Ctrl-C."
+)
 def demo(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     residents: Annotated[int, typer.Option(help="synthetic residents")] = 10_000,
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="start the API")] = True,
     mllp_port: Annotated[int, typer.Option(help="HL7 v2 MLLP listener port")] = 2575,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="first delete the demo's SQLite database and the dev keys generated into the "
+            "var dir, then set up afresh (refused for a server database and in production)",
+        ),
+    ] = False,
 ) -> None:
-    from hub.demo import run_demo
+    from hub.demo import DemoResetRefused, run_demo
 
-    run_demo(host=host, port=port, residents=residents, serve=serve_api, mllp_port=mllp_port)
+    try:
+        run_demo(
+            host=host,
+            port=port,
+            residents=residents,
+            serve=serve_api,
+            mllp_port=mllp_port,
+            reset=reset,
+        )
+    except DemoResetRefused as exc:
+        typer.echo(f"hub: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @synth_app.command(
