@@ -49,6 +49,9 @@ def test_trace_of_an_adt_shows_the_ack_the_patient_and_the_index_decision(databa
     assert "person" in decisions[0]
     assert by_step["status"]["detail"] == "processed after 1 attempt(s)"
 
+    shown = run_hub("messages", "show", str(row.id))
+    assert shown.returncode == 0 and f"hub messages trace {row.id}" in shown.stdout, shown.stderr
+
     table = run_hub("messages", "trace", str(row.id), env={**os.environ, "COLUMNS": "80"})
     assert table.returncode == 0, table.stderr
     details = column_text(table.stdout, 3)
