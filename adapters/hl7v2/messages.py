@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.hl7v2.models import InboxRow, MessageStatus
+from adapters.hl7v2.models import AttemptOutcome, InboxAttemptRow, InboxRow, MessageStatus
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
@@ -120,7 +120,10 @@ def search_messages(
     )
 
 
-def _row(session: Session, actor: Actor, message_id: int, *, for_update: bool = False) -> InboxRow:
+def message_row(
+    session: Session, actor: Actor, message_id: int, *, for_update: bool = False
+) -> InboxRow:
+    """The message, if it exists and this actor may see it (else NotFound)."""
     query = select(InboxRow).where(InboxRow.id == message_id)
     row = session.scalar(query.with_for_update() if for_update else query)
     scope = _facility_scope(actor)
@@ -132,7 +135,7 @@ def _row(session: Session, actor: Actor, message_id: int, *, for_update: bool = 
 def show_message(
     session: Session, cipher: FieldCipher, actor: Actor, message_id: int
 ) -> MessageDetail:
-    row = _row(session, actor, message_id)
+    row = message_row(session, actor, message_id)
     raw: str | None = None
     if actor.role is not Role.auditor:
         data = cipher.open_bytes(row.raw)
@@ -174,15 +177,18 @@ def replay_messages(
         raise InvalidRequest("a replay needs a reason")
     replayed, facilities = [], set()
     for message_id in message_ids:
-        row = _row(session, actor, message_id, for_update=True)
+        row = message_row(session, actor, message_id, for_update=True)
         if row.status != MessageStatus.DEAD.value:
             raise InvalidRequest(f"message {row.id} is {row.status}; only dead letters replay")
+        now = datetime.now(UTC)
         row.status = MessageStatus.RECEIVED.value
         row.attempts = 0
         row.next_attempt_at = None
-        row.error = f"replayed {datetime.now(UTC):%Y-%m-%d %H:%M} by {actor.client_id}: {reason}"[
-            :1000
-        ]
+        row.error = f"replayed {now:%Y-%m-%d %H:%M} by {actor.client_id}: {reason}"[:1000]
+        session.add(
+            InboxAttemptRow(message_id=row.id, started_at=now, finished_at=now,
+                            outcome=AttemptOutcome.REPLAYED.value, error=row.error)
+        )  # fmt: skip
         replayed.append(row.id)
         if row.facility_code:
             facilities.add(row.facility_code)

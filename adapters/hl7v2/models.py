@@ -4,7 +4,8 @@ One row per frame. An accepted message waits in ``received`` until a worker maps
 (``processed``), retries it with backoff, or gives up (``dead``, with the reason). A refused one is
 kept as ``rejected`` with the ACK it got, so operators can see what a facility sent. The raw
 bytes are sealed with the field cipher (they hold personal data); the ACK and the error text
-never do.
+never do. Each processing attempt and each replay leaves an ``hl7_inbox_attempt`` row (written in
+the transaction that changes the message's status), so ``hub messages trace`` can tell the story.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, BigId, UTCDateTime
@@ -54,3 +55,26 @@ class InboxRow(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it failed (no values)
     resources: Mapped[str] = mapped_column(Text, default="")  # produced Type/id, space-separated
+
+
+class AttemptOutcome(StrEnum):
+    PROCESSED = "processed"
+    RETRY = "retry"  # failed for a transient reason; tried again later
+    DEAD = "dead"
+    REPLAYED = "replayed"  # an operator put the dead letter back in the queue
+
+
+class InboxAttemptRow(Base):
+    """One processing attempt (or replay) of a message, with what it wrote."""
+
+    __tablename__ = "hl7_inbox_attempt"
+    __table_args__ = (Index("ix_hl7_inbox_attempt_message", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("hl7_inbox.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # error type and text, no values
+    # What the attempt wrote: "Type/id/_history/version created|updated", one per line.
+    written: Mapped[str] = mapped_column(Text, default="")

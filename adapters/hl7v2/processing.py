@@ -30,7 +30,7 @@ from adapters.hl7v2 import metrics
 from adapters.hl7v2.charset import decode_message
 from adapters.hl7v2.errors import Hl7Error
 from adapters.hl7v2.mappings import IndexOperation, MappingContext, map_message
-from adapters.hl7v2.models import InboxRow, MessageStatus
+from adapters.hl7v2.models import AttemptOutcome, InboxAttemptRow, InboxRow, MessageStatus
 from adapters.hl7v2.parse import parse_message
 from hub.audit.service import PENDING_AUDIT, AuditEntry
 from hub.auth.actor import Actor
@@ -80,10 +80,40 @@ def _no_search(resource_type: str, query: list[tuple[str, str]]) -> dict[str, An
     raise InvalidRequest("mapped bundles carry no searches")
 
 
+@dataclass(frozen=True)
+class WrittenResource:
+    """One resource a message wrote, as its attempt row keeps it."""
+
+    reference: str  # Type/id
+    version: str
+    created: bool
+
+    def line(self) -> str:
+        return (
+            f"{self.reference}/_history/{self.version} {'created' if self.created else 'updated'}"
+        )
+
+    @classmethod
+    def parse(cls, line: str) -> WrittenResource:
+        location, _, action = line.partition(" ")
+        reference, _, version = location.partition("/_history/")
+        return cls(reference, version, action == "created")
+
+    @classmethod
+    def of_entry(cls, response: dict[str, Any]) -> WrittenResource | None:
+        """From a transaction-response entry's ``response`` (``Type/id/_history/v``)."""
+        parts = str(response.get("location", "")).split("/")
+        if len(parts) < 2:
+            return None
+        version = parts[3] if len(parts) >= 4 and parts[2] == "_history" else ""
+        created = str(response.get("status", "")).startswith("201")
+        return cls("/".join(parts[:2]), version, created)
+
+
 def apply_message(
     session: Session, cipher: FieldCipher, row: InboxRow, settings: Settings
-) -> list[str]:
-    """Map one stored message and write its resources; returns the Type/id written."""
+) -> list[WrittenResource]:
+    """Map one stored message and write its resources; returns what was written."""
     text_, charset = decode_message(cipher.open_bytes(row.raw), settings.hl7_default_charset)
     message = parse_message(text_, charset)
     facility = row.facility_code or ""
@@ -99,9 +129,9 @@ def apply_message(
     response = processor.process(mapped.bundle)
     written = []
     for entry in response.get("entry", []):
-        location = entry.get("response", {}).get("location", "")
-        if location:
-            written.append("/".join(location.split("/")[:2]))
+        resource = WrittenResource.of_entry(entry.get("response", {}))
+        if resource is not None:
+            written.append(resource)
     for operation in mapped.index_operations:
         _apply_index_operation(session, cipher, actor, facility, operation)
     return written
@@ -170,6 +200,7 @@ def _process_row(
     now: datetime,
 ) -> bool:
     """True to go on with the next row; False when this one must wait for a retry."""
+    started = datetime.now(UTC)
     pending: list[AuditEntry] = session.info.setdefault(PENDING_AUDIT, [])
     mark = len(pending)  # audit entries of a rolled-back message must go with it
     savepoint = session.begin_nested()
@@ -180,6 +211,7 @@ def _process_row(
         savepoint.rollback()
         del pending[mark:]
         _dead_letter(row, f"{type(exc).__name__}: {_reason(exc)}", now)
+        _record_attempt(session, row, started, AttemptOutcome.DEAD)
         progress.dead += 1
         return True
     except Exception as exc:  # a database hiccup, or a bug: retried, then dead-lettered
@@ -193,11 +225,13 @@ def _process_row(
             log.exception("message %s failed unexpectedly (attempt %d)", row.id, row.attempts)
         if row.attempts >= settings.inbox_max_attempts:
             _dead_letter(row, f"{reason} (after {row.attempts} attempts)", now)
+            _record_attempt(session, row, started, AttemptOutcome.DEAD)
             progress.dead += 1
             return True
         delay = settings.inbox_retry_base_seconds * 2 ** (row.attempts - 1)
         row.next_attempt_at = now + timedelta(seconds=delay)
         row.error = reason
+        _record_attempt(session, row, started, AttemptOutcome.RETRY)
         progress.retrying += 1
         return False
     row.status = MessageStatus.PROCESSED.value
@@ -206,9 +240,30 @@ def _process_row(
     metrics.PROCESSING_LAG.observe((row.processed_at - row.received_at).total_seconds())
     row.attempts += 1
     row.error = None
-    row.resources = " ".join(written)[:20000]
+    row.resources = " ".join(w.reference for w in written)[:20000]
+    _record_attempt(session, row, started, AttemptOutcome.PROCESSED, written)
     progress.processed += 1
     return True
+
+
+def _record_attempt(
+    session: Session,
+    row: InboxRow,
+    started: datetime,
+    outcome: AttemptOutcome,
+    written: list[WrittenResource] | None = None,
+) -> None:
+    """The attempt's row, in the transaction that sets the message's new status."""
+    session.add(
+        InboxAttemptRow(
+            message_id=row.id,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            outcome=outcome.value,
+            error=None if outcome is AttemptOutcome.PROCESSED else row.error,
+            written="\n".join(w.line() for w in written or [])[:20000],
+        )
+    )
 
 
 def _reason(exc: Exception) -> str:

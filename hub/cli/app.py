@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from hub.cli.audit_commands import (
     audit_break_glass,
@@ -23,6 +19,7 @@ from hub.cli.auth_commands import clients_app, token_command
 from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
 from hub.cli.keys_commands import keys_app
 from hub.cli.mpi_commands import mpi_app
+from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
@@ -69,11 +66,6 @@ def startup(
     ] = False,
 ) -> None:
     announce(quiet)
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    csv = "csv"
 
 
 @db_app.command("upgrade", help="Apply the schema migrations (Alembic) to HUB_DATABASE_URL.")
@@ -133,25 +125,11 @@ def seed(
 
 
 @facilities_app.command("list", help="Print the facility registry.")
-def facilities_list(
-    format: Annotated[OutputFormat, typer.Option("--format", help="table or csv")] = (
-        OutputFormat.table
-    ),
-) -> None:
+def facilities_list(output: FormatOption = OutputFormat.table) -> None:
     from hub.region.facilities import TABLE_COLUMNS, facilities_table_rows, load_facilities
 
     rows = facilities_table_rows(load_facilities())
-    if format is OutputFormat.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(TABLE_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    table = Table(title=f"Yichang region: {len(rows)} facilities")
-    for column in TABLE_COLUMNS:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(row[c] for c in TABLE_COLUMNS))
-    Console().print(table)
+    print_rows(rows, TABLE_COLUMNS, output, title=f"Yichang region: {len(rows)} facilities")
 
 
 @app.command(

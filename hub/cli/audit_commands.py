@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from hub.cli.errors import BAD_INPUT, NOT_FOUND, domain_errors, fail
+from hub.cli.output import FormatOption, OutputFormat, print_rows
 
 if TYPE_CHECKING:
     from hub.audit.chain import ChainProblem
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+BREAK_GLASS_COLUMNS = ("seq", "recorded", "client", "facility", "patients", "reason",
+                       "resources", "overrode_consent", "reviewed")  # fmt: skip
 
 
 def audit_verify() -> None:
@@ -92,6 +96,7 @@ def audit_break_glass(
     ] = None,
     unreviewed: Annotated[bool, typer.Option("--unreviewed", help="only unreviewed ones")] = False,
     limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 100,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Print break-glass (emergency, ETREAT) accesses for after-the-fact review."""
     from hub.audit.review import list_break_glass, parse_since
@@ -101,31 +106,22 @@ def audit_break_glass(
     try:
         start = parse_since(since) if since else None
     except InvalidRequest as exc:
-        console.print(exc.diagnostics, markup=False, style="red")
-        raise typer.Exit(2) from None
-    with session_scope() as session:
+        raise fail(exc.diagnostics, BAD_INPUT) from None
+    with domain_errors(), session_scope() as session:
         total, page = list_break_glass(
             db_session=session, since=start, unreviewed_only=unreviewed, count=limit
         )
-    table = Table(title=f"break-glass accesses: {len(page)} of {total}")
-    for column in ("seq", "recorded", "client", "facility", "patients", "reason"):
-        table.add_column(column)
-    table.add_column("resources")
-    table.add_column("overrode consent")
-    table.add_column("reviewed")
-    for item in page:
-        table.add_row(
-            str(item.seq),
-            item.recorded.isoformat(timespec="seconds"),
-            item.client_id,
-            item.facility,
-            ", ".join(item.patients),
-            item.reason or "",
-            ", ".join(item.resources[:5]) + (" …" if len(item.resources) > 5 else ""),
-            "yes" if item.overrode_consent else "no",
-            f"{item.review.reviewer}: {item.review.note}" if item.review else "",
-        )
-    Console().print(table)
+    rows = [
+        {"seq": item.seq, "recorded": item.recorded, "client": item.client_id,
+         "facility": item.facility, "patients": item.patients, "reason": item.reason,
+         "resources": item.resources, "overrode_consent": item.overrode_consent,
+         "reviewed": f"{item.review.reviewer}: {item.review.note}" if item.review else None}
+        for item in page
+    ]  # fmt: skip
+    shown = print_rows(rows, BREAK_GLASS_COLUMNS, output,
+                       title=f"break-glass accesses: {len(page)} of {total}")  # fmt: skip
+    if not shown:
+        raise fail("no break-glass accesses" + (" to review" if unreviewed else ""), NOT_FOUND)
 
 
 def audit_prune(

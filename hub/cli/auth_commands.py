@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,24 +11,26 @@ import typer
 from rich.console import Console
 
 from hub.auth.roles import DEFAULT_SCOPES, Role
+from hub.cli.errors import BAD_INPUT, NOT_FOUND, domain_errors, fail, require_facility
+from hub.cli.output import FormatOption, OutputFormat, print_rows
 
 clients_app = typer.Typer(help="API clients (SMART Backend Services)", no_args_is_help=True)
 err = Console(stderr=True)
-
-
-def _require_facility(code: str) -> None:
-    from hub.region.facilities import index_by_code, load_facilities
-
-    if code != "HUB" and code not in index_by_code(load_facilities()):
-        err.print(f"[red]unknown facility code {code!r} (see `hub facilities list`)[/red]")
-        raise typer.Exit(2)
 
 
 @clients_app.command("add", help="Register a client; prints its client_id on the last line.")
 def clients_add(
     facility: Annotated[str, typer.Option(help="facility code, e.g. H001")],
     role: Annotated[Role, typer.Option(help="role the client acts in")],
-    jwks: Annotated[Path, typer.Option(help="JWKS file with the client's public keys")],
+    jwks: Annotated[
+        Path,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JWKS file with the client's public keys",
+        ),
+    ],
     patient: Annotated[str | None, typer.Option(help="Patient id, for a patient app")] = None,
     scope: Annotated[str | None, typer.Option(help="most the client may be granted")] = None,
     description: Annotated[str | None, typer.Option(help="free text")] = None,
@@ -37,7 +40,7 @@ def clients_add(
     from hub.db import session_scope
     from hub.migrate import upgrade_database
 
-    _require_facility(facility)
+    require_facility(facility, hub_allowed=True)
     upgrade_database()
     try:
         with session_scope() as session:
@@ -58,28 +61,47 @@ def clients_add(
     typer.echo(client_id)
 
 
+CLIENT_COLUMNS = ("client_id", "facility", "role", "state", "scope", "created", "description")
+
+
 @clients_app.command("list", help="List registered clients.")
-def clients_list() -> None:
+def clients_list(output: FormatOption = OutputFormat.table) -> None:
     from sqlalchemy import select
 
     from hub.auth.models import ClientRow
     from hub.db import session_scope
 
-    with session_scope() as session:
-        for row in session.execute(select(ClientRow).order_by(ClientRow.created)).scalars():
-            state = "active" if row.active else "disabled"
-            typer.echo(f"{row.client_id}  {row.facility:8} {row.role:16} {state}  {row.scope}")
+    with domain_errors(), session_scope() as session:
+        rows = [
+            {"client_id": row.client_id, "facility": row.facility, "role": row.role,
+             "state": "active" if row.active else "disabled", "scope": row.scope,
+             "created": row.created, "description": row.description}
+            for row in session.execute(select(ClientRow).order_by(ClientRow.created)).scalars()
+        ]  # fmt: skip
+    if not print_rows(rows, CLIENT_COLUMNS, output, title=f"{len(rows)} API clients"):
+        raise fail("no clients registered (see `hub clients add`)", NOT_FOUND)
+
+
+class KeyAlgorithm(StrEnum):
+    ES256 = "ES256"
+    RS256 = "RS256"
 
 
 @clients_app.command("keygen", help="Make a key pair for a client: private JWK and public JWKS.")
 def clients_keygen(
-    out: Annotated[Path, typer.Option(help="directory for client.jwk.json and client.jwks.json")],
-    alg: Annotated[str, typer.Option(help="ES256 or RS256")] = "ES256",
+    out: Annotated[
+        Path,
+        typer.Option(file_okay=False, help="directory for client.jwk.json and client.jwks.json"),
+    ],
+    alg: Annotated[KeyAlgorithm, typer.Option(help="signing algorithm")] = KeyAlgorithm.ES256,
 ) -> None:
     from hub.auth.tokens import generate_signing_key, public_jwks
 
-    out.mkdir(parents=True, exist_ok=True)
-    private = generate_signing_key(alg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot make {out}: {exc.strerror}", BAD_INPUT) from None
+    private = generate_signing_key(alg.value)
     key_path = out / "client.jwk.json"
     key_path.write_text(json.dumps(private, indent=2))
     key_path.chmod(0o600)
@@ -105,7 +127,7 @@ def token_command(
     from hub.auth.scopes import ScopeError, parse_scopes
     from hub.auth.service import get_issuer
 
-    _require_facility(facility)
+    require_facility(facility, hub_allowed=True)
     if role is Role.patient and not patient:
         err.print("[red]a patient token needs --patient[/red]")
         raise typer.Exit(2)

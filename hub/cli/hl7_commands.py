@@ -7,14 +7,19 @@ import contextlib
 import logging
 import threading
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from adapters.hl7v2.models import MessageStatus
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
+from hub.cli.errors import BAD_INPUT, NOT_FOUND, as_utc, domain_errors, fail, require_facility
+from hub.cli.output import FormatOption, OutputFormat, print_rows, timestamp
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 messages_app = typer.Typer(help="The HL7 v2 message log", no_args_is_help=True)
 console = Console(stderr=True)
@@ -23,6 +28,9 @@ OPERATOR = Actor.build(client_id="hub-cli", facility="HUB", role=Role.operator,
 
 
 def mllp_command(
+    host: Annotated[
+        str | None, typer.Option(help="bind address (default HUB_MLLP_HOST, 127.0.0.1)")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default HUB_MLLP_PORT, 2575)")] = None,
     metrics_port: Annotated[
         int | None, typer.Option(help="serve Prometheus metrics on this port")
@@ -30,15 +38,19 @@ def mllp_command(
 ) -> None:
     """Run the MLLP listener (HL7 v2 over TCP, optionally TLS)."""
     from adapters.hl7v2.gateway import serve_mllp
+    from hub.settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    check_mllp_senders()
+    settings = get_settings()
+    if host is not None:
+        settings = settings.model_copy(update={"mllp_host": host})
+    check_mllp_senders(settings)
     if metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_mllp(port=port))
+        asyncio.run(serve_mllp(settings, port=port))
 
 
 def worker_command(
@@ -61,7 +73,7 @@ def worker_command(
     celery_app.worker_main(argv)
 
 
-def check_mllp_senders() -> None:
+def check_mllp_senders(settings: Settings | None = None) -> None:
     """Refuse, before anything starts, a listener configuration that cannot identify senders
     safely (e.g. production without client certificates or source allow-list): a message and
     exit code 2. The listener itself logs how it identifies senders when it starts."""
@@ -71,7 +83,7 @@ def check_mllp_senders() -> None:
     from hub.settings import get_settings
 
     try:
-        sender_policy(get_settings(), facilities_by_sending_name(load_facilities()))
+        sender_policy(settings or get_settings(), facilities_by_sending_name(load_facilities()))
     except SenderConfigError as exc:
         console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
@@ -90,51 +102,80 @@ def start_mllp_in_background(port: int) -> threading.Thread:
     return thread
 
 
+MESSAGE_COLUMNS = ("id", "received", "facility", "type", "control_id", "status", "ack",
+                   "attempts", "error")  # fmt: skip
+
+
 @messages_app.command("list", help="Search the message log (newest first).")
 def messages_list(
     facility: Annotated[str | None, typer.Option(help="facility code")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="ADT or ADT^A01")] = None,
-    status: Annotated[str | None, typer.Option(help="received|processed|dead|rejected")] = None,
-    since: Annotated[datetime | None, typer.Option(help="received at or after")] = None,
+    status: Annotated[MessageStatus | None, typer.Option(help="the message's status")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="received at or after (UTC unless an offset is given)")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     from adapters.hl7v2.messages import search_messages
-    from adapters.hl7v2.models import MessageStatus
     from hub.db import session_scope
 
-    wanted = MessageStatus(status) if status else None
-    with session_scope() as session:
+    require_facility(facility)
+    with domain_errors(), session_scope() as session:
         page = search_messages(session, OPERATOR, facility=facility, message_type=type_,
-                               status=wanted, since=since, limit=limit)  # fmt: skip
-    table = Table(title=f"{page.total} messages")
-    for column in ("id", "received", "facility", "type", "control id", "status", "ack", "error"):
-        table.add_column(column)
-    for m in page.messages:
-        table.add_row(str(m.id), f"{m.received_at:%Y-%m-%d %H:%M:%S}", m.facility or "-",
-                      m.message_type, m.control_id, m.status, m.ack_code,
-                      (m.error or "")[:60])  # fmt: skip
-    Console().print(table)
+                               status=status, since=as_utc(since), limit=limit)  # fmt: skip
+    rows = [
+        {"id": m.id, "received": m.received_at, "facility": m.facility, "type": m.message_type,
+         "control_id": m.control_id, "status": m.status, "ack": m.ack_code,
+         "attempts": m.attempts, "error": m.error}
+        for m in page.messages
+    ]  # fmt: skip
+    shown = print_rows(rows, MESSAGE_COLUMNS, output,
+                       title=f"{len(rows)} of {page.total} messages, newest first")  # fmt: skip
+    if not shown:
+        raise fail("no messages match", NOT_FOUND)
 
 
-@messages_app.command("show", help="One message: raw content, its ACK, the resources it produced.")
+@messages_app.command(
+    "show",
+    help="One message: raw content and its ACK (`hub messages trace ID` tells what happened to "
+    "it, step by step).",
+)
 def messages_show(message_id: int) -> None:
     from adapters.hl7v2.messages import show_message
     from hub.db import session_scope
     from hub.security.fields import get_cipher
 
-    with session_scope() as session:
+    with domain_errors(), session_scope() as session:
         detail = show_message(session, get_cipher(), OPERATOR, message_id)
-    out = Console()
-    out.print(f"[bold]message {detail.id}[/bold] {detail.message_type} from {detail.facility} "
+    out = Console(highlight=False)
+    out.print(f"message {detail.id} {detail.message_type} from {detail.facility or '-'} "
               f"({detail.sending_facility}), control id {detail.control_id}, {detail.status}, "
-              f"attempts {detail.attempts}")  # fmt: skip
+              f"attempts {detail.attempts}, received {timestamp(detail.received_at)}",
+              markup=False)  # fmt: skip
     if detail.error:
-        out.print(f"error: {detail.error}")
+        out.print(f"error: {detail.error}", markup=False)
     out.print("[bold]raw[/bold]", markup=True)
-    out.print(detail.raw or "", markup=False, highlight=False)
+    out.print(detail.raw or "", markup=False)
     out.print("[bold]ACK[/bold]", markup=True)
-    out.print(detail.ack, markup=False, highlight=False)
-    out.print("[bold]resources[/bold] " + (" ".join(detail.resources) or "-"))
+    out.print(detail.ack, markup=False)
+    out.print("resources: " + (" ".join(detail.resources) or "-"), markup=False)
+    out.print(f"what happened to it, step by step: hub messages trace {detail.id}", markup=False)
+
+
+@messages_app.command(
+    "trace",
+    help="What happened to one message end to end: received, ACK, stored, each processing "
+    "attempt, the FHIR resources it wrote and the patient index's decision.",
+)
+def messages_trace(message_id: int, output: FormatOption = OutputFormat.table) -> None:
+    from adapters.hl7v2.trace import TRACE_COLUMNS, trace_message
+    from hub.db import session_scope
+
+    with domain_errors(), session_scope() as session:
+        trace = trace_message(session, OPERATOR, message_id)
+    print_rows((step.as_row() for step in trace.steps), TRACE_COLUMNS, output,
+               title=f"message {trace.message_id}")  # fmt: skip
 
 
 @messages_app.command("replay", help="Replay dead letters (by id, or all of a facility's).")
@@ -146,18 +187,15 @@ def messages_replay(
     from adapters.hl7v2.dispatch import get_dispatcher
     from adapters.hl7v2.messages import dead_letter_ids, replay_messages
     from hub.db import session_scope
-    from hub.errors import FhirError
 
-    with session_scope() as session:
-        chosen = list(ids or []) or (dead_letter_ids(session, facility) if facility else [])
+    if not ids and not facility:
+        raise fail("nothing to replay: give message ids or --facility", BAD_INPUT)
+    require_facility(facility)
+    with domain_errors(), session_scope() as session:
+        chosen = list(ids or []) or dead_letter_ids(session, facility)
         if not chosen:
-            console.print("nothing to replay: give message ids or --facility")
-            raise typer.Exit(1)
-        try:
-            replayed, facilities = replay_messages(session, OPERATOR, chosen, reason=reason)
-        except FhirError as exc:
-            console.print(f"[red]{exc.diagnostics}[/red]")
-            raise typer.Exit(1) from None
+            raise fail(f"nothing to replay: no dead letters for facility {facility}", NOT_FOUND)
+        replayed, facilities = replay_messages(session, OPERATOR, chosen, reason=reason)
     dispatcher = get_dispatcher()
     dispatcher.notify(facilities)
     dispatcher.close()  # in-process: finishes the replayed messages before the command exits

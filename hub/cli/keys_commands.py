@@ -8,21 +8,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli.errors import domain_errors
+from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 
 keys_app = typer.Typer(help="Field encryption keys: status and rotation", no_args_is_help=True)
 console = Console(stderr=True)
 
 
+KEY_COLUMNS = ("column", "key_id", "state", "values")
+
+
 @keys_app.command("status", help="How many stored values remain under each key id.")
-def keys_status() -> None:
+def keys_status(output: FormatOption = OutputFormat.table) -> None:
     from hub.db import get_engine
     from hub.security.fields import get_cipher
     from hub.security.rotation import blind_index_state, sealed_value_counts
 
     cipher, engine = get_cipher(), get_engine()
-    counts = sealed_value_counts(engine)
-    table = Table("column", "key id", "algorithm", "values", title="sealed values")
+    with domain_errors():
+        counts = sealed_value_counts(engine)
+    rows = []
     for column, by_key in counts.items():
         for key_id, values in sorted(by_key.items()):
             if key_id == cipher.active_key_id:
@@ -30,9 +36,9 @@ def keys_status() -> None:
             elif key_id in cipher.keys:
                 state = f"{cipher.algorithm_of(key_id)} (to rotate)"
             else:
-                state = "[red]not configured[/red]"
-            table.add_row(column, key_id, state, str(values))
-    Console().print(table)
+                state = "not configured"
+            rows.append({"column": column, "key_id": key_id, "state": state, "values": values})
+    print_rows(rows, KEY_COLUMNS, output, title="sealed values")
     remaining = sum(
         n for by_key in counts.values() for k, n in by_key.items() if k != cipher.active_key_id
     )

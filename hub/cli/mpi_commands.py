@@ -6,10 +6,7 @@ failed while working; 2 the input was refused before anything was written.
 
 from __future__ import annotations
 
-import csv
-import sys
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli.errors import BAD_INPUT, NOT_FOUND, domain_errors, fail, require_facility
+from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -25,16 +24,6 @@ if TYPE_CHECKING:
 
 mpi_app = typer.Typer(help="The master patient index", no_args_is_help=True)
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class LinksFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    console.print(message, markup=False, style="red")
-    return typer.Exit(code)
 
 
 @mpi_app.command(
@@ -57,9 +46,9 @@ def mpi_load(
         with progress_bar("rows", check.rows) as advance:
             report = load_csv(file, facility, progress=advance, batch_size=batch_size)
     except BulkLoadError as exc:
-        raise _fail(f"not loaded: {exc}", 2) from None
+        raise fail(f"not loaded: {exc}", 2) from None
     except SQLAlchemyError as exc:
-        raise _fail(
+        raise fail(
             f"load stopped by a database error ({type(exc).__name__}); the batches before it are "
             "committed and loading the file again continues where it stopped",
             1,
@@ -89,30 +78,19 @@ def _print_load_summary(report: LoadReport) -> None:
 
 @mpi_app.command("links", help="Export the links: facility,source_id,person_id,state,score.")
 def mpi_links(
-    format: Annotated[LinksFormat, typer.Option("--format", help="table or csv")] = (
-        LinksFormat.table
-    ),
+    output: FormatOption = OutputFormat.table,
     facility: Annotated[str | None, typer.Option(help="only this facility's records")] = None,
 ) -> None:
     from hub.db import session_scope
     from hub.mpi.operations import LINK_COLUMNS, iter_links
 
-    with session_scope() as session:
-        links = iter_links(session, facility=facility)
-        if format is LinksFormat.csv:
-            writer = csv.DictWriter(sys.stdout, fieldnames=list(LINK_COLUMNS), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(link.as_row() for link in links)
-            return
-        table = Table(title="Links of source records to persons")
-        for column in LINK_COLUMNS:
-            table.add_column(column)
-        count = 0
-        for link in links:
-            table.add_row(*link.as_row().values())
-            count += 1
-        table.caption = f"{count} source records"
-        Console().print(table)
+    require_facility(facility)
+    with domain_errors(), session_scope() as session:
+        links = (link.as_row() for link in iter_links(session, facility=facility))
+        count = print_rows(links, LINK_COLUMNS, output, title="Links of source records to persons")
+    if not count:
+        raise fail("no source records in the index" + (f" for {facility}" if facility else ""),
+                    NOT_FOUND)  # fmt: skip
 
 
 @mpi_app.command(
@@ -135,6 +113,8 @@ def mpi_train(
     from hub.mpi.operations import ModelAdminError, store_model, train_model
     from hub.security.fields import get_cipher
 
+    if out is not None and not out.parent.is_dir():
+        raise fail(f"cannot write {out}: {out.parent} is not a directory", BAD_INPUT)
     try:
         if synthetic is not None:
             from hub.mpi.synthetic_training import synthetic_features
@@ -154,7 +134,7 @@ def mpi_train(
             with session_scope() as session:
                 store_model(session, model)
     except ModelAdminError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     if out is not None:
         out.write_text(model.to_json() + "\n", encoding="utf-8")
     _print_model(model)
@@ -231,12 +211,12 @@ def mpi_thresholds(
     from hub.mpi.operations import ModelAdminError, set_thresholds
 
     if upper is None and lower is None:
-        raise _fail("give --upper and/or --lower", 2)
+        raise fail("give --upper and/or --lower", 2)
     try:
         with session_scope() as session:
             old, new = set_thresholds(session, upper=upper, lower=lower)
     except ModelAdminError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     _print_model(new)
     typer.echo(
         f"activated (was {old.version}: link >= {old.upper_threshold}, "
