@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from hub.cli.errors import BAD_INPUT, NOT_FOUND, domain_errors, fail
+from hub.cli.errors import BAD_INPUT, domain_errors, fail, nothing_listed
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def audit_break_glass(
     shown = print_rows(rows, BREAK_GLASS_COLUMNS, output,
                        title=f"break-glass accesses: {len(page)} of {total}")  # fmt: skip
     if not shown:
-        raise fail("no break-glass accesses" + (" to review" if unreviewed else ""), NOT_FOUND)
+        nothing_listed("no break-glass accesses" + (" to review" if unreviewed else ""))
 
 
 def audit_prune(

@@ -11,7 +11,13 @@ import typer
 from rich.console import Console
 
 from hub.auth.roles import DEFAULT_SCOPES, Role
-from hub.cli.errors import BAD_INPUT, NOT_FOUND, domain_errors, fail, require_facility
+from hub.cli.errors import (
+    BAD_INPUT,
+    domain_errors,
+    fail,
+    nothing_listed,
+    require_facility,
+)
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 
 clients_app = typer.Typer(help="API clients (SMART Backend Services)", no_args_is_help=True)
@@ -79,7 +85,7 @@ def clients_list(output: FormatOption = OutputFormat.table) -> None:
             for row in session.execute(select(ClientRow).order_by(ClientRow.created)).scalars()
         ]  # fmt: skip
     if not print_rows(rows, CLIENT_COLUMNS, output, title=f"{len(rows)} API clients"):
-        raise fail("no clients registered (see `hub clients add`)", NOT_FOUND)
+        nothing_listed("no clients registered (see `hub clients add`)")
 
 
 class KeyAlgorithm(StrEnum):

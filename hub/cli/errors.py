@@ -1,6 +1,8 @@
 """Wrong input at the command line ends in one line on stderr and an exit code, never a traceback.
 
 Exit codes shared by every command: 1 nothing found or nothing to do, 2 the input was refused.
+An empty listing is an answer, not an error: it exits 0 and says so on stderr (scripts that
+export and re-import must not stop on an empty facility).
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def nothing_listed(message: str) -> None:
+    """Say on stderr that a listing is empty (its CSV header or ``[]`` is already on stdout)."""
+    _stderr.print(message, markup=False)
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """The hub's own refusals as exit codes: unknown ids exit 1, refused input exits 2; a
-    database that cannot be reached or has no schema yet (a fresh clone) exits 1 with a hint."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
+    """The hub's own refusals as exit codes: unknown ids exit 1, refused input exits 2. A
+    database that cannot be reached or has no schema yet is diagnosed for every command at one
+    place, ``hub.cli.startup.run``."""
     from hub.errors import FhirError, NotFound
 
     try:
@@ -38,12 +44,6 @@ def domain_errors() -> Iterator[None]:
         raise fail(exc.diagnostics, NOT_FOUND) from None
     except FhirError as exc:
         raise fail(exc.diagnostics, BAD_INPUT) from None
-    except (OperationalError, ProgrammingError) as exc:
-        cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
-        raise fail(
-            f"database error ({cause}): check HUB_DATABASE_URL and run `hub db upgrade`",
-            NOT_FOUND,
-        ) from None
 
 
 def require_facility(code: str | None, *, hub_allowed: bool = False) -> None:

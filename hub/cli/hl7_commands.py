@@ -15,7 +15,15 @@ from rich.console import Console
 from adapters.hl7v2.models import MessageStatus
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
-from hub.cli.errors import BAD_INPUT, NOT_FOUND, as_utc, domain_errors, fail, require_facility
+from hub.cli.errors import (
+    BAD_INPUT,
+    NOT_FOUND,
+    as_utc,
+    domain_errors,
+    fail,
+    nothing_listed,
+    require_facility,
+)
 from hub.cli.output import FormatOption, OutputFormat, print_rows, timestamp
 
 if TYPE_CHECKING:
@@ -133,7 +141,7 @@ def messages_list(
     shown = print_rows(rows, MESSAGE_COLUMNS, output,
                        title=f"{len(rows)} of {page.total} messages, newest first")  # fmt: skip
     if not shown:
-        raise fail("no messages match", NOT_FOUND)
+        nothing_listed("no messages match")
 
 
 @messages_app.command(

@@ -14,7 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.errors import BAD_INPUT, NOT_FOUND, domain_errors, fail, require_facility
+from hub.cli.errors import (
+    BAD_INPUT,
+    domain_errors,
+    fail,
+    nothing_listed,
+    require_facility,
+)
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 
@@ -89,8 +95,7 @@ def mpi_links(
         links = (link.as_row() for link in iter_links(session, facility=facility))
         count = print_rows(links, LINK_COLUMNS, output, title="Links of source records to persons")
     if not count:
-        raise fail("no source records in the index" + (f" for {facility}" if facility else ""),
-                    NOT_FOUND)  # fmt: skip
+        nothing_listed("no source records in the index" + (f" for {facility}" if facility else ""))
 
 
 @mpi_app.command(

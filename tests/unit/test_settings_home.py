@@ -63,7 +63,10 @@ def test_relative_paths_resolve_against_the_home(
     assert absolute.var_dir == Path("/srv/var")
 
 
-def test_the_served_url_is_used_unless_configured(tmp_path: Path) -> None:
+def test_the_served_url_is_used_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUB_PUBLIC_BASE_URL", raising=False)  # the live hub's, in a full run
     (tmp_path / "public_base_url").write_text("http://127.0.0.1:8001\n")
     recorded = Settings(var_dir=tmp_path)
     assert recorded.public_base_url == "http://127.0.0.1:8001"
