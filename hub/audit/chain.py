@@ -11,7 +11,7 @@ Two hash schemes, stored per record in ``audit_log.hash_scheme``:
 
 The consent fields (``decision`` ... ``denied``, migration 0008) enter the hashed row only when
 set, so records written before them hash, and verify, exactly as they did; so does the acting
-``practitioner`` (migration 0010).
+``practitioner`` (migration 0011).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hub.audit.models import AuditRecord
 
 CONSENT_COLUMNS = ("decision", "consents", "break_glass", "break_glass_reason", "denied")
 # Columns that enter the hashed row only when set, so rows written before them verify unchanged.
-OPTIONAL_COLUMNS = (*CONSENT_COLUMNS, "practitioner")  # practitioner: migration 0010
+OPTIONAL_COLUMNS = (*CONSENT_COLUMNS, "practitioner")  # practitioner: migration 0011
 HASHED_COLUMNS = (
     "seq",
     "recorded",

@@ -48,7 +48,7 @@ class BreakGlassAccess:
     client_id: str
     facility: str
     role: str
-    practitioner: str | None  # "Practitioner/<id>": who broke the glass (None before 0010)
+    practitioner: str | None  # "Practitioner/<id>": who broke the glass (None before 0011)
     purpose_of_use: str | None
     reason: str | None
     overrode_consent: bool

@@ -3,7 +3,7 @@
 The token's ``practitioner`` claim (``Practitioner/<id>``, :mod:`hub.auth.acting`) is kept on
 each record of the access. Old rows keep NULL, which the hash leaves out: they verify unchanged.
 
-Revision ID: 0010
+Revision ID: 0011
 Revises: 0009
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0011"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
