@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.hl7v2.views import router as hl7v2_router
@@ -25,6 +26,7 @@ from hub.mpi.interfaces import router as mpi_interfaces_router
 from hub.mpi.views import router as mpi_stewardship_router
 
 log = logging.getLogger("hub.api")
+DOCS_ASSETS_URL = "/docs/static"  # Swagger UI and ReDoc scripts, styles and icon
 
 
 def _actor(request: Request) -> Actor:
@@ -124,7 +126,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the hub itself (fastapi-offline ships them):
+    # hospital networks often have no internet access, so a CDN would leave the pages blank.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS_URL,
         title="Yichang Regional Health Hub",
         version=__version__,
         description="FHIR R4 (4.0.1) API of the regional health hub. Every call under /fhir "

@@ -58,6 +58,7 @@ async def current_actor(
         # Only the signed claim counts (IHE IUA): a header could claim break-glass unchecked.
         purpose_of_use=claims.purpose_of_use,
         purpose_reason=claims.purpose_reason,
+        practitioner=claims.practitioner,
         source_address=request.client.host if request.client else None,
     )
     request.state.actor = actor

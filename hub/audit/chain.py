@@ -10,7 +10,8 @@ Two hash schemes, stored per record in ``audit_log.hash_scheme``:
   the record's ``audit_patient`` rows, so adding, removing or changing one breaks the record.
 
 The consent fields (``decision`` ... ``denied``, migration 0008) enter the hashed row only when
-set, so records written before them hash, and verify, exactly as they did.
+set, so records written before them hash, and verify, exactly as they did; so does the acting
+``practitioner`` (migration 0011).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from enum import IntEnum
 from hub.audit.models import AuditRecord
 
 CONSENT_COLUMNS = ("decision", "consents", "break_glass", "break_glass_reason", "denied")
+# Columns that enter the hashed row only when set, so rows written before them verify unchanged.
+OPTIONAL_COLUMNS = (*CONSENT_COLUMNS, "practitioner")  # practitioner: migration 0011
 HASHED_COLUMNS = (
     "seq",
     "recorded",
@@ -42,7 +45,7 @@ HASHED_COLUMNS = (
     "outcome_text",
     "source_address",
     "query_params",
-    *CONSENT_COLUMNS,
+    *OPTIONAL_COLUMNS,
 )
 _KEYED_PREFIX = b"hub-audit/1|"
 
@@ -83,11 +86,11 @@ def keyed_row_hash(
 
 
 def hashed_row(row: dict[str, object]) -> dict[str, object]:
-    """What the hash covers: the consent columns only when set (older rows have them unset)."""
+    """What the hash covers: the optional columns only when set (older rows have them unset)."""
     return {
         k: v
         for k, v in row.items()
-        if k in HASHED_COLUMNS and not (k in CONSENT_COLUMNS and v in (None, False))
+        if k in HASHED_COLUMNS and not (k in OPTIONAL_COLUMNS and v in (None, False))
     }
 
 

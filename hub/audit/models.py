@@ -9,7 +9,8 @@ The consent columns (``decision`` ... ``denied``) came with migration 0008; rows
 hold their defaults, which the hash leaves out, so those rows verify as they were written.
 
 Migration 0009 made the hashes keyed (``hash_scheme``, see :mod:`hub.audit.chain`) and added the
-signed checkpoints (``audit_checkpoint``, see :mod:`hub.audit.checkpoints`).
+signed checkpoints (``audit_checkpoint``, see :mod:`hub.audit.checkpoints`). Migration 0011
+added ``practitioner``, the person a facility's token acts for; NULL on older rows.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class AuditRecord(Base):
     break_glass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     break_glass_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     denied: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON "Type/id" withheld
+    # The person acting (token claim "practitioner", "Practitioner/<id>"; migration 0011).
+    practitioner: Mapped[str | None] = mapped_column(String(80), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     # hub.audit.chain.HashScheme: 0 unkeyed SHA-256 (before migration 0009), 1 HMAC-SHA256.

@@ -1,5 +1,9 @@
 """An audit record as a FHIR R4 AuditEvent (IHE BALP shapes where they fit).
 
+Who: the client (``agent[0]``, identified by client id, its role and facility); when its token
+named the practitioner it acted for (``hub.auth.acting``), a second agent ``who`` that
+``Practitioner/<id>``, ``requestor`` true (the client then is not the requestor).
+
 Where the consent fields go:
 
 - purpose of use: ``agent.purposeOfUse`` (v3-ActReason), the break-glass reason as its ``text``;
@@ -29,6 +33,7 @@ RESTFUL = "http://hl7.org/fhir/restful-interaction"
 PURPOSE = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 RESOURCE_TYPES = "http://hl7.org/fhir/resource-types"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+ROLE_CLASS = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
 WITHHELD = "withheld by consent"
 
 
@@ -36,23 +41,39 @@ def _extension(base_url: str, name: str) -> str:
     return f"{base_url}/StructureDefinition/{name}"
 
 
-def _agent(rec: AuditRecord, base_url: str, for_patient: str | None) -> dict[str, Any]:
-    agent: dict[str, Any] = {
+def _purposes(rec: AuditRecord) -> list[dict[str, Any]]:
+    if not rec.purpose_of_use:
+        return []
+    purpose: dict[str, Any] = {"coding": [{"system": PURPOSE, "code": rec.purpose_of_use}]}
+    if rec.break_glass_reason:
+        purpose["text"] = rec.break_glass_reason
+    return [purpose]
+
+
+def _agents(rec: AuditRecord, base_url: str, for_patient: str | None) -> list[dict[str, Any]]:
+    """The client (first), and the practitioner it acted for, who then is the requestor."""
+    client: dict[str, Any] = {
         "type": {"text": rec.role},
         "who": {
             "identifier": {"system": f"{base_url}/client", "value": rec.client_id},
             "display": f"{rec.role} @ {rec.facility}",
         },
+        "requestor": rec.practitioner is None,
+    }
+    if purposes := _purposes(rec):
+        client["purposeOfUse"] = purposes
+    if rec.source_address and for_patient is None:
+        client["network"] = {"address": rec.source_address, "type": "2"}
+    if rec.practitioner is None:
+        return [client]
+    person: dict[str, Any] = {
+        "type": {"coding": [{"system": ROLE_CLASS, "code": "PROV", "display": "provider"}]},
+        "who": {"reference": rec.practitioner},
         "requestor": True,
     }
-    if rec.purpose_of_use:
-        purpose: dict[str, Any] = {"coding": [{"system": PURPOSE, "code": rec.purpose_of_use}]}
-        if rec.break_glass_reason:
-            purpose["text"] = rec.break_glass_reason
-        agent["purposeOfUse"] = [purpose]
-    if rec.source_address and for_patient is None:
-        agent["network"] = {"address": rec.source_address, "type": "2"}
-    return agent
+    if purposes:
+        person["purposeOfUse"] = purposes
+    return [client, person]
 
 
 def _entities(
@@ -111,7 +132,6 @@ def to_audit_event(
     """``rec`` as an AuditEvent. ``name_consents`` False (a facility reading its own log):
     the Consents a decision rested on are left out -- a refused facility must not learn which
     Consent refused it, nor its id (the way to tamper with it)."""
-    agent = _agent(rec, base_url, for_patient)
     extensions: list[dict[str, Any]] = [
         {"url": _extension(base_url, "audit-chain-hash"), "valueString": rec.hash}
     ]
@@ -129,7 +149,7 @@ def to_audit_event(
         "action": rec.action,
         "recorded": rec.recorded.isoformat(),
         "outcome": rec.outcome,
-        "agent": [agent],
+        "agent": _agents(rec, base_url, for_patient),
         "source": {"observer": {"display": "Yichang Regional Health Hub"}, "site": rec.facility},
         "extension": extensions,
     }

@@ -48,6 +48,7 @@ class BreakGlassAccess:
     client_id: str
     facility: str
     role: str
+    practitioner: str | None  # "Practitioner/<id>": who broke the glass (None before 0011)
     purpose_of_use: str | None
     reason: str | None
     overrode_consent: bool
@@ -67,6 +68,7 @@ class BreakGlassAccess:
             "client": self.client_id,
             "facility": self.facility,
             "role": self.role,
+            "practitioner": self.practitioner,
             "purposeOfUse": self.purpose_of_use,
             "reason": self.reason,
             "overrodeConsent": self.overrode_consent,
@@ -99,6 +101,7 @@ def _access(rec: AuditRecord, review: AuditReview | None) -> BreakGlassAccess:
         client_id=rec.client_id,
         facility=rec.facility,
         role=rec.role,
+        practitioner=rec.practitioner,
         purpose_of_use=rec.purpose_of_use,
         reason=rec.break_glass_reason,
         overrode_consent=rec.break_glass,

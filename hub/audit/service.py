@@ -116,6 +116,7 @@ def _entry_row(entry: AuditEntry, seq: int) -> dict[str, object]:
         "break_glass": entry.break_glass,
         "break_glass_reason": _reason(entry),
         "denied": json.dumps(entry.denied[:500]) if entry.denied else None,
+        "practitioner": actor.practitioner,
     }
 
 

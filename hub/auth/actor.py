@@ -19,6 +19,7 @@ class Actor:
     source_address: str | None = None
     scopes: tuple[Scope, ...] = field(default=(), compare=False)
     purpose_reason: str | None = None  # the token's reason (break-glass: ETREAT)
+    practitioner: str | None = None  # "Practitioner/<id>": the person acting, from the token
 
     @classmethod
     def build(
@@ -32,6 +33,7 @@ class Actor:
         purpose_of_use: str | None = None,
         source_address: str | None = None,
         purpose_reason: str | None = None,
+        practitioner: str | None = None,
     ) -> Actor:
         return cls(
             client_id,
@@ -43,6 +45,7 @@ class Actor:
             source_address,
             parse_scopes(scope),
             purpose_reason,
+            practitioner,
         )
 
 

@@ -13,8 +13,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.auth.acting import PractitionerError, check_acting, practitioner_id
+from hub.auth.actor import SYSTEM_ACTOR
 from hub.auth.models import ClientRow, UsedAssertion
-from hub.auth.purpose import PurposeError, resolve_purpose
+from hub.auth.purpose import PurposeError, PurposeOfUse, resolve_purpose
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.auth.scopes import ScopeError, narrow, parse_scopes
 from hub.auth.tokens import (
@@ -24,6 +26,10 @@ from hub.auth.tokens import (
     load_jwks,
     verify_client_assertion,
 )
+from hub.errors import FhirError
+from hub.fhir.origin import origin_facility
+from hub.fhir.store import FhirStore
+from hub.security.fields import get_cipher
 from hub.settings import Settings, get_settings
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -103,6 +109,31 @@ class TokenGrant:
     scope: str
     patient: str | None
     purpose_of_use: str | None = None
+    practitioner: str | None = None
+
+
+def require_registered_practitioner(session: Session, facility: str, reference: str) -> None:
+    """Refuse (PractitionerError) a practitioner the hub does not know as one of ``facility``'s:
+    the Practitioner must exist, not deleted, and have been recorded by that facility (its
+    ``meta.source``), so a facility cannot put another facility's clinician in its tokens."""
+    store = FhirStore(session, SYSTEM_ACTOR, get_cipher())  # the read is audited, as hub-system
+    try:
+        stored = store.read("Practitioner", practitioner_id(reference))
+    except FhirError:
+        raise PractitionerError("practitioner is not registered at the hub") from None
+    if origin_facility(stored.as_dict()) != facility:
+        raise PractitionerError("practitioner is not registered by the token's facility")
+
+
+def acting_practitioner(
+    session: Session, role: Role, facility: str, purpose: PurposeOfUse | None, value: str | None
+) -> str | None:
+    """The practitioner a token may carry (:func:`hub.auth.acting.check_acting`), registered by
+    ``facility``; raise PractitionerError."""
+    practitioner = check_acting(role, purpose, value)
+    if practitioner is not None:
+        require_registered_practitioner(session, facility, practitioner)
+    return practitioner
 
 
 def exchange_client_assertion(
@@ -139,6 +170,12 @@ def exchange_client_assertion(
         )
     except PurposeError as exc:
         raise OAuthError("invalid_request", str(exc)) from None
+    try:  # the clinician the facility system acts for (SMART/IUA subject); ETREAT needs one
+        practitioner = acting_practitioner(
+            session, Role(client.role), client.facility, purpose, form.get("practitioner")
+        )
+    except PractitionerError as exc:
+        raise OAuthError("invalid_request", str(exc)) from None
     token, claims = issuer.issue(
         client_id=client.client_id,
         facility=client.facility,
@@ -147,9 +184,12 @@ def exchange_client_assertion(
         patient=client.patient_id,
         purpose_of_use=purpose,
         purpose_reason=reason,
+        practitioner=practitioner,
     )
     expires_in = int((claims.expires_at - claims.issued_at).total_seconds())
-    return TokenGrant(token, expires_in, granted, client.patient_id, claims.purpose_of_use)
+    return TokenGrant(
+        token, expires_in, granted, client.patient_id, claims.purpose_of_use, practitioner
+    )
 
 
 def _unverified_issuer(assertion: str) -> str | None:

@@ -30,6 +30,7 @@ from typing import Any
 from joserfc import errors, jws, jwt
 from joserfc.jwk import ECKey, JWKRegistry, Key, RSAKey
 
+from hub.auth.acting import PractitionerError, parse_practitioner
 from hub.auth.purpose import PurposeError, check_reason, iua_extension, parse_purpose
 from hub.auth.roles import Role
 
@@ -78,6 +79,7 @@ class AccessClaims:
     expires_at: datetime
     purpose_of_use: str | None = None
     purpose_reason: str | None = None  # free text; required with ETREAT (break-glass)
+    practitioner: str | None = None  # "Practitioner/<id>": the person acting (hub.auth.acting)
 
 
 @dataclass(frozen=True)
@@ -219,16 +221,20 @@ class TokenIssuer:
         patient: str | None = None,
         purpose_of_use: str | None = None,
         purpose_reason: str | None = None,
+        practitioner: str | None = None,
         now: datetime | None = None,
     ) -> tuple[str, AccessClaims]:
         """Sign a token. A purpose must be in the value set (ETREAT with a reason), else
         :class:`hub.auth.purpose.PurposeError` (a ValueError); which role may claim which purpose
-        is the token endpoint's and CLI's business (:func:`hub.auth.purpose.resolve_purpose`)."""
+        is the token endpoint's and CLI's business (:func:`hub.auth.purpose.resolve_purpose`),
+        as is who must name a practitioner (:func:`hub.auth.acting.check_acting`); a
+        practitioner here must be a ``Practitioner/<id>`` reference (PractitionerError)."""
         if not scope.strip():
             raise ValueError("an access token needs a scope")
         purpose = parse_purpose(purpose_of_use) if purpose_of_use is not None else None
         purpose_reason = check_reason(purpose, purpose_reason)
         purpose_code = str(purpose) if purpose is not None else None
+        practitioner = parse_practitioner(practitioner)
         issued_at = _whole_seconds(_now(now))
         claims = AccessClaims(
             client_id=client_id,
@@ -241,12 +247,14 @@ class TokenIssuer:
             expires_at=issued_at + self.ttl,
             purpose_of_use=purpose_code,
             purpose_reason=purpose_reason,
+            practitioner=practitioner,
         )
         # Purpose of use: a flat claim (what the hub reads back) and the IHE IUA extension.
         optional: dict[str, Any] = {
             "patient": patient,
             "purpose_of_use": purpose_code,
             "purpose_reason": purpose_reason,
+            "practitioner": practitioner,
             "extensions": iua_extension(purpose) if purpose is not None else None,
         }
         payload: dict[str, Any] = {
@@ -324,10 +332,11 @@ class TokenIssuer:
                 expires_at=_datetime(payload["exp"]),
                 purpose_of_use=_optional_text(payload, "purpose_of_use"),
                 purpose_reason=_optional_text(payload, "purpose_reason"),
+                practitioner=parse_practitioner(_optional_text(payload, "practitioner")),
             )
             if claims.purpose_of_use is not None:
                 check_reason(parse_purpose(claims.purpose_of_use), claims.purpose_reason)
-        except (ValueError, TypeError, PurposeError) as error:
+        except (ValueError, TypeError, PurposeError, PractitionerError) as error:
             raise InvalidTokenError("invalid token claims") from error
         return _datetime(payload["nbf"]), claims
 

@@ -51,6 +51,8 @@ async def token(request: Request) -> JSONResponse:
                 body["patient"] = grant.patient
             if grant.purpose_of_use:
                 body["purpose_of_use"] = grant.purpose_of_use
+            if grant.practitioner:
+                body["practitioner"] = grant.practitioner
             return body
 
         return JSONResponse(await run_in_threadpool(run), headers=NO_STORE)

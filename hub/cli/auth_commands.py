@@ -128,10 +128,20 @@ def token_command(
         str | None, typer.Option(help="why (required with ETREAT, emergency access)")
     ] = None,
     client_id: Annotated[str, typer.Option(help="client id to put in the token")] = "hub-cli",
+    practitioner: Annotated[
+        str | None,
+        typer.Option(
+            help="Practitioner/ID the token acts for, registered by the facility "
+            "(required with ETREAT)"
+        ),
+    ] = None,
 ) -> None:
+    from hub.auth.acting import PractitionerError
     from hub.auth.purpose import PurposeError, resolve_purpose
     from hub.auth.scopes import ScopeError, parse_scopes
-    from hub.auth.service import get_issuer
+    from hub.auth.service import acting_practitioner, get_issuer
+    from hub.db import session_scope
+    from hub.migrate import upgrade_database
 
     require_facility(facility, hub_allowed=True)
     if role is Role.patient and not patient:
@@ -148,6 +158,14 @@ def token_command(
     except PurposeError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    if practitioner:  # checked as the token endpoint checks it, in the store
+        upgrade_database()
+    try:
+        with session_scope() as session:
+            acting = acting_practitioner(session, role, facility, purpose_of_use, practitioner)
+    except PractitionerError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     token, _ = get_issuer().issue(
         client_id=client_id,
         facility=facility,
@@ -156,5 +174,6 @@ def token_command(
         patient=patient,
         purpose_of_use=purpose_of_use,
         purpose_reason=purpose_reason,
+        practitioner=acting,
     )
     typer.echo(token)

@@ -5,7 +5,9 @@ holds (other identifier systems, contacts, extensions, e-mail) is kept, so reloa
 Patients a facility also sends through the API never clobbers them:
 
 - ``source_id``: an ``identifier`` in the facility's local-number system;
-- ``name``, ``family_name``, ``given_name``: the ``official`` ``name`` (text, family, given);
+- ``name``, ``family_name``, ``given_name``: the ``official`` ``name`` (text, family, given); a
+  row with a ``name`` and neither part gets ``family`` and ``given`` cut from it where the
+  patient index cuts it (:mod:`hub.mpi.written_names`), as written; parts the row has win;
 - ``gender``: ``gender`` (male/female/M/F/男/女/1/2);
 - ``birth_date``: ``birthDate`` (YYYY-MM-DD or YYYYMMDD);
 - ``id_system``, ``id_number``: one ``identifier`` (an empty ``id_system`` means a resident
@@ -32,6 +34,7 @@ import orjson
 from hub.fhir.systems import NAMESPACE, RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.mpi.features import ORIGINAL_TEXT_EXTENSION, normalise_sex, parse_birth_date
 from hub.mpi.identifiers import InvalidIdError, parse_id
+from hub.mpi.written_names import split_written_name
 
 CSV_COLUMNS = (
     "source_id", "name", "family_name", "given_name", "gender", "birth_date", "id_system",
@@ -102,13 +105,18 @@ def _name(row: Row) -> dict[str, Any] | None:
     text, family, given = _text(row, "name"), _text(row, "family_name"), _text(row, "given_name")
     if not (text or family or given):
         return None
+    givens = [given] if given else []
+    if text and not (family or given):  # cut where the index cuts it, so family= searches find it
+        written = split_written_name(text)
+        if written is not None:
+            family, givens = written.family, list(written.given)
     name: dict[str, Any] = {"use": "official"}
     if text:
         name["text"] = text
     if family:
         name["family"] = family
-    if given:
-        name["given"] = [given]
+    if givens:
+        name["given"] = givens
     return name
 
 

@@ -18,6 +18,7 @@ from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
 from hub.mpi.addresses import is_chinese_address
 from hub.mpi.identifiers import InvalidIdError, parse_id
 from hub.mpi.names import NameKeys, name_keys
+from hub.mpi.written_names import split_written_name
 from hub.region.facilities import DISTRICTS
 
 _DATE_DASHED = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
@@ -278,6 +279,11 @@ def features_from_row(
     address = (row.get("address") or "").strip()
     district, township, village = _address_parts(address, None)
     text = {k: (row.get(k) or "").strip() for k in ("family_name", "given_name", "name")}
+    # A name alone is read in the parts the bulk loader stores (hub.mpi.bulk_patient), as the
+    # index reads the loaded Patient.
+    written = None if text["family_name"] or text["given_name"] else text["name"]
+    if written and (parts := split_written_name(written)) is not None:
+        text["family_name"], text["given_name"] = parts.family, " ".join(parts.given)
     return _finish(
         b, family=text["family_name"], given=text["given_name"], full_name=text["name"],
         birth_date=_birth(row.get("birth_date"), b.flags), sex=sex, district=district,

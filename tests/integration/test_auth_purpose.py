@@ -80,9 +80,19 @@ def test_the_requested_purpose_is_carried(live_hub: LiveHub, his: RegisteredClie
     assert claims["extensions"]["ihe_iua"]["purpose_of_use"]["code"] == "HPAYMT"
 
 
-def test_emergency_access_carries_its_reason(live_hub: LiveHub, his: RegisteredClient) -> None:
+@pytest.fixture(scope="module")
+def doctor(api: httpx.Client) -> str:
+    """A Practitioner of H001 (the clients' facility): ETREAT tokens name the person acting."""
+    body = {"resourceType": "Practitioner", "id": "purpose-dr-1"}
+    assert api.put("/Practitioner/purpose-dr-1", json=body).status_code in (200, 201)
+    return "Practitioner/purpose-dr-1"
+
+
+def test_emergency_access_carries_its_reason(
+    live_hub: LiveHub, his: RegisteredClient, doctor: str
+) -> None:
     reason = "unconscious patient in the emergency room"
-    response = ask(live_hub, his, purpose_of_use="ETREAT", reason=reason)
+    response = ask(live_hub, his, purpose_of_use="ETREAT", reason=reason, practitioner=doctor)
     claims = granted_claims(response)
     assert claims["purpose_of_use"] == "ETREAT"
     assert claims["purpose_reason"] == reason
@@ -118,10 +128,10 @@ def test_a_patient_app_gets_patrqt_and_nothing_else(
     assert_invalid_request(response, "may not claim purpose TREAT")
 
 
-def test_hub_token_takes_purpose_and_reason(live_hub: LiveHub) -> None:
+def test_hub_token_takes_purpose_and_reason(live_hub: LiveHub, doctor: str) -> None:
     result = run_hub(
         "token", "--facility", "H001", "--role", "practitioner",
-        "--purpose", "ETREAT", "--reason", "cardiac arrest",
+        "--purpose", "ETREAT", "--reason", "cardiac arrest", "--practitioner", doctor,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     claims = claims_of(result.stdout.strip())

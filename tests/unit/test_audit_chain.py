@@ -217,8 +217,9 @@ def legacy_hash(prev: str, rec: AuditRecord) -> str:
     columns = [
         c.name
         for c in AuditRecord.__table__.columns
-        if c.name not in ("prev_hash", "hash", "hash_scheme", *CONSENT_FIELDS)
+        if c.name not in ("prev_hash", "hash", "hash_scheme", "practitioner", *CONSENT_FIELDS)
     ]
+    assert len(columns) == 15
     row: dict[str, object] = {c: getattr(rec, c) for c in columns}
     row["recorded"] = rec.recorded.astimezone(UTC).isoformat()
     return keyed_row_hash(audit_hmac_key(), prev, row, json.loads(rec.patients))

@@ -87,7 +87,8 @@ def test_a_stored_patient_keeps_what_the_file_does_not_carry() -> None:
     assert patient["contact"] == stored["contact"]
     assert {"system": "urn:insurance", "value": "INS-9"} in patient["identifier"]
     assert {"system": RESIDENT_ID_SYSTEM, "value": "old"} in patient["identifier"]  # no id column
-    assert patient["name"] == [{"use": "official", "text": "王五"}, stored["name"][0]]
+    official = {"use": "official", "text": "王五", "family": "王", "given": ["五"]}
+    assert patient["name"] == [official, stored["name"][0]]
     assert patient["telecom"] == [{"system": "phone", "value": "13900001111"},
                                   {"system": "email", "value": "w@example.org"}]  # fmt: skip
     assert patient["address"] == stored["address"]
