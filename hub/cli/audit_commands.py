@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from hub.audit.chain import ChainProblem
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-BREAK_GLASS_COLUMNS = ("seq", "recorded", "client", "facility", "patients", "reason",
-                       "resources", "overrode_consent", "reviewed")  # fmt: skip
+BREAK_GLASS_COLUMNS = ("seq", "recorded", "practitioner", "client", "facility", "patients",
+                       "reason", "resources", "overrode_consent", "reviewed")  # fmt: skip
 
 
 def audit_verify() -> None:
@@ -112,7 +112,8 @@ def audit_break_glass(
             db_session=session, since=start, unreviewed_only=unreviewed, count=limit
         )
     rows = [
-        {"seq": item.seq, "recorded": item.recorded, "client": item.client_id,
+        {"seq": item.seq, "recorded": item.recorded, "practitioner": item.practitioner,
+         "client": item.client_id,
          "facility": item.facility, "patients": item.patients, "reason": item.reason,
          "resources": item.resources, "overrode_consent": item.overrode_consent,
          "reviewed": f"{item.review.reviewer}: {item.review.note}" if item.review else None}

@@ -4,7 +4,7 @@ The token's ``practitioner`` claim (``Practitioner/<id>``, :mod:`hub.auth.acting
 each record of the access. Old rows keep NULL, which the hash leaves out: they verify unchanged.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
