@@ -92,3 +92,9 @@ def test_the_readme_examples_run_as_written(
         f"stopped in the {ran[-1][3:] if ran else 'first block'} (exit {done.returncode})\n"
         f"--- stdout (end)\n{done.stdout[-3000:]}\n--- stderr (end)\n{done.stderr[-3000:]}"
     )
+    # What the README's comments say the examples show:
+    assert "MSA|AA|MSG0001" in done.stdout  # the HL7 v2 example is accepted
+    assert '"total":0' in done.stdout  # the opted-out patient is hidden from H002
+    twins = {line.split(",")[1]: line.split(",")[2] for line in done.stdout.splitlines()
+             if line.startswith(("H001,A1,", "H001,A2,"))}  # fmt: skip
+    assert len(twins) == 2 and twins["A1"] != twins["A2"]  # the twins stay two persons
