@@ -16,9 +16,9 @@ cap:
   character apart, not a homophone) with a shared phone or address -> review at most;
 - **namesakes at one address**: the same full name and address with a birth date that is not a
   near miss (a different day, month or year, not a typo) -> review at most;
-- **namesakes across the region**: name, birth date and sex agree with no identifier or phone
-  in common, and addresses that differ (not merely missing or unreadable) -> review at most
-  (common names share birth dates among four million).
+- **namesakes across the region**: name, birth date and sex agree with no identifier, phone or
+  address in common (for a Chinese name, an address left out on either side counts as none in
+  common) -> review at most (common names share birth dates among four million).
 
 An identifier that agrees exactly (resident ID, insurance number, another shared registry
 number) lifts every cap: it is the one evidence twins never share. The given-name rules hold
@@ -106,11 +106,15 @@ def ceiling(levels: Sequence[int], *, hanzi: bool = True) -> Decision:
     if same_family and same_given:
         if address >= ADDRESS_VILLAGE and 0 <= birth < BIRTH_NEAR:
             return Decision.REVIEW
+        # Namesakes: a Chinese address left out counts as nothing in common (王小明 1990-01-01
+        # with no ID, phone or address is many people); a Latin one is graded in parts
+        # elsewhere, so only a Chinese pair's missing address is read that way.
+        no_address_in_common = 0 <= address < ADDRESS_TOWNSHIP or (hanzi and address == MISSING)
         if (
             birth >= BIRTH_NEAR
             and level("sex") != 0
             and not shared_phone
-            and 0 <= address < ADDRESS_TOWNSHIP
+            and no_address_in_common
             and level("resident_id") < ID_NEAR
         ):
             return Decision.REVIEW

@@ -54,6 +54,17 @@ def test_namesakes_with_nothing_else_in_common_are_reviewed_not_linked() -> None
     assert _cap(here, there) is Decision.REVIEW
 
 
+def test_name_birth_date_and_sex_alone_are_reviewed_not_linked() -> None:
+    """Issue 12: 王小明 1990-01-01 M with no ID, phone or address on one side was linked at
+    0.999999; among four million, common names share birth dates."""
+    bare = features_from_row({"name": "王小明", "gender": "男", "birth_date": "1990-01-01"})
+    full = _row("王小明", birth_date="1990-01-01")
+    assert _cap(bare, full) is Decision.REVIEW
+    assert _cap(bare, bare) is Decision.REVIEW  # two such records: still nothing in common
+    # a phone in common is evidence again
+    assert _cap(full, _row("王小明", birth_date="1990-01-01", address="")) is Decision.LINK
+
+
 @pytest.mark.parametrize(
     "other",
     [
