@@ -1,8 +1,10 @@
 """The README's examples run as written against a live demo (issue 12: a new user follows the
 README top to bottom). The demo is the README's own (``hub demo``: SQLite, MLLP listener,
 processing in-process) with a small population, in a folder of its own; HOME is an empty
-folder, so the examples' files (keys, exports) land there. The demo's ports are free ones:
-``127.0.0.1:8000`` and ``2575`` in the blocks are rewritten to them, nothing else is."""
+folder, so the examples' files (keys, exports) land there. Two things are rewritten in the
+blocks, nothing else: the demo's ports (``127.0.0.1:8000`` and ``2575``) to free ones, and
+``$PWD/.venv/bin`` to the virtualenv the tests run in (``scripts/_venv.sh`` puts it elsewhere
+when ``HUB_VENV`` says so, as CI does)."""
 
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ def test_the_readme_examples_run_as_written(
     env, port, mllp = demo
     text = README.read_text(encoding="utf-8")
     text = text.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("2575", str(mllp))
+    text = text.replace("$PWD/.venv/bin", str(Path(sys.executable).parent))
     blocks = [b for b in readme_blocks(text) if b.language in ("bash", "python") and not b.not_run]
     script = shell_script(blocks, tmp_path, Path(sys.executable))
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True,
