@@ -2,6 +2,7 @@
 
 The database comes from ``HUB_TEST_DATABASE_URL``: unset means a fresh SQLite file; a
 PostgreSQL URL means a fresh database created on that server for this run and dropped after.
+Tests of locking and concurrency run on PostgreSQL either way (``tests.postgres``).
 Settings are fixed through the environment before the hub reads them, so the in-process code
 and the live server started by the integration tests use the same database and keys.
 """
@@ -12,7 +13,6 @@ import json
 import os
 import secrets
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,14 @@ import pytest
 from hub.audit.keys import new_checkpoint_key
 from hub.auth.tokens import generate_signing_key
 
-# The live hub and its clients, for every folder: one session-wide server per run (a fixture
-# imported into two conftests would start two, and tokens would name the wrong issuer).
-pytest_plugins = ["tests.live"]
+# imported here, before pytest_plugins registers them: rewrite their asserts all the same
+pytest.register_assert_rewrite("tests.live", "tests.postgres")
+from tests.postgres import create_database, drop_database  # noqa: E402
+
+# The live hub and its clients, and PostgreSQL for the locking tests, for every folder: one
+# session-wide server per run (a fixture imported into two conftests would start two, and tokens
+# would name the wrong issuer).
+pytest_plugins = ["tests.live", "tests.postgres"]
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="hub-tests-"))
 METRICS_TOKEN = secrets.token_urlsafe(32)
@@ -33,15 +38,9 @@ _PG_ADMIN_URL: str | None = None
 def _postgres_database(url: str) -> str:
     """Create a throwaway database on the server of ``url``; return its URL."""
     global _PG_DB, _PG_ADMIN_URL
-    import sqlalchemy as sa
-
-    _PG_DB = f"hub_test_{uuid.uuid4().hex[:10]}"
+    _PG_DB, database_url = create_database(url)
     _PG_ADMIN_URL = url
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{_PG_DB}"'))
-    engine.dispose()
-    return str(sa.engine.make_url(url).set(database=_PG_DB).render_as_string(hide_password=False))
+    return database_url
 
 
 def _configure_environment() -> None:
@@ -76,15 +75,10 @@ _configure_environment()
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _PG_DB and _PG_ADMIN_URL:
-        import sqlalchemy as sa
-
         from hub.db import reset_engine
 
         reset_engine()
-        engine = sa.create_engine(_PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)'))
-        engine.dispose()
+        drop_database(_PG_ADMIN_URL, _PG_DB)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

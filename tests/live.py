@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from hub.auth.purpose import DEFAULT_PURPOSE
 from hub.auth.roles import DEFAULT_SCOPES, Role
+from hub.auth.tokens import TokenIssuer
 
 
 def _free_port() -> int:
@@ -34,59 +36,59 @@ class LiveHub:
     log_path: Path
 
 
-@pytest.fixture(scope="session")
-def live_hub(database: str, run_dir: Path) -> Iterator[LiveHub]:
+@contextmanager
+def running_hub(env: dict[str, str], log_path: Path) -> Iterator[LiveHub]:
+    """A hub under uvicorn on a free port with ``env`` (its public URL set to that port)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    os.environ["HUB_PUBLIC_BASE_URL"] = base
-    from hub.auth.service import get_issuer
-    from hub.settings import get_settings
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "hub.asgi:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env | {"HUB_PUBLIC_BASE_URL": base},
+        )  # fmt: skip
+        try:
+            _wait_until_healthy(process, base, log_path)
+            yield LiveHub(base, f"{base}/fhir", process, log_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
-    get_settings.cache_clear()
-    get_issuer.cache_clear()
-    log_path = run_dir / "server.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "hub.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"hub exited early: {log_path.read_text()[-2000:]}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
+                return
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        process.terminate()
-        raise RuntimeError("hub did not start within 30 s")
-    yield LiveHub(base, f"{base}/fhir", process, log_path)
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    raise RuntimeError("hub did not start within 30 s")
+
+
+@pytest.fixture(scope="session")
+def live_hub(database: str, run_dir: Path) -> Iterator[LiveHub]:
+    from hub.auth.service import get_issuer
+    from hub.settings import get_settings
+
+    with running_hub(dict(os.environ), run_dir / "server.log") as hub:
+        # the in-process token issuer must name the server's URL
+        os.environ["HUB_PUBLIC_BASE_URL"] = hub.base_url
+        get_settings.cache_clear()
+        get_issuer.cache_clear()
+        yield hub
 
 
 TokenFactory = Callable[..., str]
 
 
-@pytest.fixture(scope="session")
-def make_token(live_hub: LiveHub) -> TokenFactory:
-    from hub.auth.service import get_issuer
+def token_factory(issuer: Callable[[], TokenIssuer]) -> TokenFactory:
+    """Tokens signed by ``issuer()`` (asked at each call: tests may change the settings behind
+    it) for any role, facility, scope and purpose."""
 
     def make(
         role: Role = Role.facility_system,
@@ -96,7 +98,7 @@ def make_token(live_hub: LiveHub) -> TokenFactory:
         client_id: str = "test-client",
         purpose: str | None = None,
     ) -> str:
-        token, _ = get_issuer().issue(
+        token, _ = issuer().issue(
             client_id=client_id,
             facility=facility,
             role=role,
@@ -108,6 +110,13 @@ def make_token(live_hub: LiveHub) -> TokenFactory:
         return token
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_token(live_hub: LiveHub) -> TokenFactory:
+    from hub.auth.service import get_issuer
+
+    return token_factory(get_issuer)
 
 
 @pytest.fixture(scope="session")

@@ -501,6 +501,33 @@ def test_search_agrees_with_the_decision_on_every_resource(
     assert made[6] not in found and made[9] in found  # one Condition withheld by its id
 
 
+def test_a_resource_withheld_by_its_id_is_left_out_of_totals_and_pages(
+    api: httpx.Client, h002: httpx.Client
+) -> None:
+    """A consent withholding one resource by id (provision ``data``): the query leaves it out,
+    so the total counts only what is shown and a page of one is not an empty page."""
+    patient = _patient(api, f"MRN-{uuid.uuid4().hex[:10]}")
+    kept, withheld = (_create(api, _observation(patient)) for _ in range(2))
+    one = {
+        "type": "deny",
+        "data": [{"meaning": "instance", "reference": {"reference": f"Observation/{withheld}"}}],
+    }
+    _create(api, _consent(patient, one))
+    everything = h002.get("/Observation", params={"subject": patient, "_total": "accurate"})
+    assert _ids(everything) == {kept}
+    assert everything.json()["total"] == 1
+    page = h002.get(
+        "/Observation", params={"subject": patient, "_total": "accurate", "_count": "1"}
+    )
+    assert _ids(page) == {kept} and page.json()["total"] == 1
+    assert "next" not in {link["relation"] for link in page.json()["link"]}
+    # the recording facility is not bound by the consent: both are there for it
+    assert (
+        api.get("/Observation", params={"subject": patient, "_total": "accurate"}).json()["total"]
+        == 2
+    )
+
+
 def test_reindex_restores_the_rows_the_consent_filter_reads(
     world: World, h002: httpx.Client
 ) -> None:

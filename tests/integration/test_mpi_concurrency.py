@@ -2,15 +2,15 @@
 
 Real concurrency against the live hub: for each of ``PEOPLE`` new people, ``FACILITIES`` threads
 (one token per facility) wait on a barrier and then POST their own registration of that person
-(same resident ID, name and birth date; each its own local number) at once. On PostgreSQL the
-registrations meet in ``lock_keys`` (advisory locks on the shared blocking keys); SQLite
-serialises writers. Either way each person must end with exactly one enterprise id, checked
-through PIXm and in the database.
+(same resident ID, name and birth date; each its own local number) at once. The registrations
+meet in ``lock_keys`` (advisory locks on the shared blocking keys), so the hub runs on
+PostgreSQL (``tests.postgres``) whatever the run's database: SQLite serialises writers and would
+pass without the locks. Each person must end with exactly one enterprise id, checked through
+PIXm and in the database.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from hub.fhir.systems import ENTERPRISE_ID_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.mpi.identifiers import make_resident_id
-from tests.live import LiveHub, TokenFactory
+from tests.postgres import PostgresHub
 
 FACILITIES = ("H001", "H002", "CS0001", "CS0002", "PH001", "PH002", "H003", "CS0003")
 PEOPLE = 20
@@ -60,10 +60,11 @@ class NewPerson:
 
 
 @pytest.fixture(scope="module")
-def clients(live_hub: LiveHub, make_token: TokenFactory) -> Iterator[dict[str, httpx.Client]]:
+def clients(postgres_live_hub: PostgresHub) -> Iterator[dict[str, httpx.Client]]:
+    hub, make_token = postgres_live_hub.hub, postgres_live_hub.make_token
     made = {
         f: httpx.Client(
-            base_url=live_hub.fhir_url,
+            base_url=hub.fhir_url,
             headers={"Authorization": f"Bearer {make_token(facility=f)}"},
             timeout=60,
         )
@@ -111,7 +112,7 @@ def _register_at_once(
 
 
 def test_simultaneous_registrations_make_one_person(
-    clients: dict[str, httpx.Client], database: str
+    clients: dict[str, httpx.Client], postgres_database: str
 ) -> None:
     people = _people(random.Random())
     overlapping_rounds = 0
@@ -137,7 +138,7 @@ def test_simultaneous_registrations_make_one_person(
         for facility in FACILITIES:
             assert (facility_patient_system(facility), person.local(facility)) in found
 
-    engine = sa.create_engine(os.environ["HUB_DATABASE_URL"])
+    engine = sa.create_engine(postgres_database)
     try:
         with engine.connect() as conn:
             for person in people:

@@ -1,9 +1,10 @@
 """Batch registration (hub.mpi.registration.register_sources) against the test database.
 
 Within-batch duplicates become one person, a batch agrees with single registrations already
-stored, registering the same batch again changes nothing, a large batch falls back to the
-index-wide lock, and (PostgreSQL) concurrent batches holding the same new people neither
-deadlock nor make two persons of one.
+stored, registering the same batch again changes nothing; on PostgreSQL (``tests.postgres``,
+whatever the run's database) a batch holds the advisory locks of its keys, a large batch the
+index-wide lock instead (both seen in ``pg_locks``), and concurrent batches holding the same new
+people neither deadlock nor make two persons of one.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+import sqlalchemy as sa
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from hub.db import session_scope
 from hub.mpi import store
+from hub.mpi.compare import query_keys
 from hub.mpi.features import MatchFeatures, features_from_row
 from hub.mpi.identifiers import make_resident_id
 from hub.mpi.models import BlockKeyRow, IdentifierRow, LinkEventRow, PersonRow, SourceRow
@@ -143,21 +147,70 @@ def test_a_changed_or_repeated_source_goes_through_an_update(database: str) -> N
     assert outcomes[1].enterprise_id == first.enterprise_id != outcomes[0].enterprise_id
 
 
-def test_a_batch_with_more_keys_than_the_lock_table_takes_the_index_lock(
-    database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(store, "MAX_KEY_LOCKS", 5)
+def _advisory_locks_held(session: Session, url: str) -> Counter[tuple[int, str]]:
+    """The advisory locks ``session``'s transaction holds, as another connection sees them in
+    ``pg_locks``: (64-bit key, mode) -> how many."""
+    backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    onlooker = sa.create_engine(url)
+    try:
+        with onlooker.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT classid::bigint, objid::bigint, mode FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND objsubid = 1 AND pid = :pid AND granted"
+                ),
+                {"pid": backend},
+            ).all()
+    finally:
+        onlooker.dispose()
+    # a bigint key is split into two unsigned 32-bit halves (classid high, objid low)
+    return Counter(
+        (int.from_bytes(((high << 32) | low).to_bytes(8), signed=True), mode)
+        for high, low, mode in rows
+    )
+
+
+def _batch_of_new_people(count: int) -> list[Registration]:
     rng, tag = random.Random(), _tag()
-    people = [_person(rng) for _ in range(4)]
-    items = [Registration("H001", f"{tag}-{k}", None, p(), "test") for k, p in enumerate(people)]
+    people = [_person(rng) for _ in range(count)]
+    return [Registration("H001", f"{tag}-{k}", None, p(), "test") for k, p in enumerate(people)]
+
+
+def test_a_batch_with_more_keys_than_the_lock_table_takes_the_index_lock(
+    hub_on_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``MAX_KEY_LOCKS`` keys the batch holds the index-wide lock alone, exclusively."""
+    monkeypatch.setattr(store, "MAX_KEY_LOCKS", 5)
+    items = _batch_of_new_people(4)
     with session_scope() as session:
         outcomes = register_sources(session, get_cipher(), items)
+        held = _advisory_locks_held(session, hub_on_postgres)
     assert [o.decision for o in outcomes] == ["new"] * 4
+    assert held == Counter({(store.INDEX_LOCK, "ExclusiveLock"): 1})
 
 
-def test_concurrent_batches_of_the_same_new_people_make_one_person_each(database: str) -> None:
-    if not database.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers; the advisory locks are PostgreSQL's")
+def test_a_batch_within_the_lock_table_locks_its_keys_and_shares_the_index_lock(
+    hub_on_postgres: str,
+) -> None:
+    """The counterpart: each of the batch's blocking keys exclusively, the index lock shared."""
+    items = _batch_of_new_people(4)
+    keys = {
+        int(h[:15], 16)
+        for r in items
+        for h in store.hashed_keys(get_cipher(), query_keys(r.features))
+    }
+    with session_scope() as session:
+        outcomes = register_sources(session, get_cipher(), items)
+        held = _advisory_locks_held(session, hub_on_postgres)
+    assert [o.decision for o in outcomes] == ["new"] * 4
+    assert 5 < len(keys) <= store.MAX_KEY_LOCKS
+    expected = Counter({(k, "ExclusiveLock"): 1 for k in keys})
+    assert held == expected + Counter({(store.INDEX_LOCK, "ShareLock"): 1})
+
+
+def test_concurrent_batches_of_the_same_new_people_make_one_person_each(
+    hub_on_postgres: str,
+) -> None:
     rng, tag = random.Random(), _tag()
     people = [_person(rng) for _ in range(30)]
     facilities = ("H001", "H002", "CS0001", "PH001")
