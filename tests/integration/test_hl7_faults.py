@@ -62,10 +62,12 @@ class Stack:
             HUB_CELERY_QUEUE=f"hub-test-{uuid.uuid4().hex[:8]}",
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
 
     def _start(self, name: str, argv: list[str]) -> None:
-        log = (self.run_dir / f"{name}-{uuid.uuid4().hex[:6]}.log").open("wb")
         assert name not in self.processes, f"{name} is already running"
+        self.logs[name] = self.run_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        log = self.logs[name].open("wb")
         # A session of its own: SIGKILL then reaches the whole process group, Celery's pool
         # children included (killed alone, the parent leaves them running, orphaned).
         self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
@@ -85,6 +87,16 @@ class Stack:
     def start_worker(self) -> None:
         self._start("worker", [sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1",
                                "--loglevel", "warning"])  # fmt: skip
+
+    def log_size(self, name: str) -> int:
+        return self.logs[name].stat().st_size
+
+    def wait_for_log(self, name: str, text: str, *, after: int = 0, timeout: float = 60) -> None:
+        """Wait until ``text`` appears in the process's log past byte ``after``."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.logs[name].read_bytes()[after:]:
+            assert time.monotonic() < deadline, f"{name} never logged {text!r}"
+            time.sleep(0.1)
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
@@ -172,7 +184,10 @@ def test_broker_down_messages_wait_in_the_inbox_and_flow_when_it_returns(stack: 
     stack.start_worker()
     stack.kill("redis")
     control_ids, _ = _send_batch(stack, 10)  # still acknowledged: the inbox is the database
-    time.sleep(1.0)
+    acked_at = stack.log_size("mllp")
+    # The listener's wake-up for the last of them has been tried and lost: only now does
+    # "waiting" mean something (a publish to a dead broker takes seconds to fail).
+    stack.wait_for_log("mllp", "hl7-inbox: broker unavailable", after=acked_at)
     assert {r.status for r in inbox_rows(lambda r: r.control_id in control_ids)} == {"received"}
     stack.start_broker()  # same port: listener and worker reconnect
     _wait_status(control_ids, MessageStatus.PROCESSED)

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -292,36 +292,55 @@ def test_a_receiver_that_is_down_is_retried_with_backoff(
     [pat] = write(_actor(writer), patient(writer))
     first, second = write(_actor(writer), appointment(pat["id"], target),
                           appointment(pat["id"], target))  # fmt: skip
-    fast = settings(outbox_retry_base_seconds=0.4, outbound_timeout_seconds=2.0)
+    # A long base delay: "not due yet" holds however slow the machine; the test brings each
+    # retry forward itself instead of sleeping until it is due.
+    base = 60.0
+    slow = settings(outbox_retry_base_seconds=base, outbound_timeout_seconds=2.0)
 
-    down = deliver_destination(target, settings=fast)
+    tried_at = datetime.now(UTC)
+    down = deliver_destination(target, settings=slow)
     assert (down.delivered, down.retrying) == (0, 1)
     head, behind = rows(target)
     assert head.attempts == 1 and head.status == OutboxStatus.PENDING
     assert head.last_error is not None and "MllpConnectionError" in head.last_error
-    assert head.next_attempt_at is not None and head.next_attempt_at > datetime.now(UTC)
     assert behind.attempts == 0  # held back behind the head: order is kept
+    _assert_backoff(target, head, tried_at, timedelta(seconds=base))
+    assert deliver_destination(target, settings=slow).retrying == 0  # not due yet
+    assert rows(target)[0].attempts == 1
 
-    assert deliver_destination(target, settings=fast).retrying == 0  # not due yet
-    time.sleep(0.5)
-    assert deliver_destination(target, settings=fast).retrying == 1  # second attempt, still down
+    _bring_forward(head.id)
+    tried_at = datetime.now(UTC)
+    assert deliver_destination(target, settings=slow).retrying == 1  # second attempt, still down
     head = rows(target)[0]
     assert head.attempts == 2
-    assert head.next_attempt_at is not None
-    wait = (head.next_attempt_at - datetime.now(UTC)).total_seconds()
-    assert 0.3 < wait <= 0.8  # doubled
+    _assert_backoff(target, head, tried_at, timedelta(seconds=base * 2))  # doubled
 
-    with session_scope() as session:
-        assert target not in destinations_due(session)
     listener = receiver("AA", port=port)
-    time.sleep(wait + 0.1)
-    with session_scope() as session:
-        assert target in destinations_due(session)
-    up = deliver_destination(target, settings=fast)
+    _bring_forward(head.id)
+    up = deliver_destination(target, settings=slow)
     assert up.delivered == 2
     sent = [parse_message(text) for text in listener.received]
     assert [m.first("SCH").get(1, 1) for m in sent] == [first["id"], second["id"]]  # type: ignore[union-attr]
     assert [r.attempts for r in rows(target)] == [3, 1]
+
+
+def _assert_backoff(
+    destination: str, head: OutboxRow, tried_at: datetime, delay: timedelta
+) -> None:
+    """The head's next attempt is ``delay`` after the attempt that failed (made between
+    ``tried_at`` and now), and the sweeper finds the destination due then, not a moment before."""
+    due_at = head.next_attempt_at
+    assert due_at is not None and tried_at + delay <= due_at <= datetime.now(UTC) + delay
+    with session_scope() as session:
+        early = due_at - timedelta(milliseconds=1)
+        assert destination not in destinations_due(session, now=early)
+        assert destination in destinations_due(session, now=due_at)
+
+
+def _bring_forward(row_id: int) -> None:
+    """Make a waiting retry due now, as the clock would once its delay had passed."""
+    with session_scope() as session:
+        session.get_one(OutboxRow, row_id).next_attempt_at = datetime.now(UTC)
 
 
 def test_out_of_attempts_is_dead() -> None:
