@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from adapters.hl7v2.client import send_messages
 from adapters.hl7v2.dispatch import INBOX
@@ -65,6 +69,22 @@ def msa(ack: bytes) -> tuple[str, str]:
 
 def inbox_rows(where: Callable[[InboxRow], bool] | None = None) -> list[InboxRow]:
     with session_scope() as session:
+        rows = list(session.scalars(select(InboxRow).order_by(InboxRow.id)).all())
+        session.expunge_all()
+    return [r for r in rows if where is None or where(r)]
+
+
+@cache
+def _observer_engine() -> Engine:
+    """A plain engine on the test database. The hub's own SQLite sessions take the write lock
+    at BEGIN, so a read through them queues behind a busy worker or a held inbox commit; this
+    one reads beside them (WAL), as another process would."""
+    return create_engine(os.environ["HUB_DATABASE_URL"], poolclass=NullPool)
+
+
+def observed_rows(where: Callable[[InboxRow], bool] | None = None) -> list[InboxRow]:
+    """The inbox's committed rows, read on a connection of their own without waiting."""
+    with Session(_observer_engine()) as session:
         rows = list(session.scalars(select(InboxRow).order_by(InboxRow.id)).all())
         session.expunge_all()
     return [r for r in rows if where is None or where(r)]
