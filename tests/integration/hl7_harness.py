@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
 
-from sqlalchemy import Engine, create_engine, select
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
 from adapters.hl7v2.client import send_messages
 from adapters.hl7v2.dispatch import INBOX
@@ -23,6 +19,7 @@ from adapters.hl7v2.parse import parse_message
 from hub.db import session_scope
 from hub.dispatch import InProcessDispatcher
 from hub.settings import Settings
+from tests.integration.observer import committed
 
 
 class RunningGateway:
@@ -74,19 +71,9 @@ def inbox_rows(where: Callable[[InboxRow], bool] | None = None) -> list[InboxRow
     return [r for r in rows if where is None or where(r)]
 
 
-@cache
-def _observer_engine() -> Engine:
-    """A plain engine on the test database. The hub's own SQLite sessions take the write lock
-    at BEGIN, so a read through them queues behind a busy worker or a held inbox commit; this
-    one reads beside them (WAL), as another process would."""
-    return create_engine(os.environ["HUB_DATABASE_URL"], poolclass=NullPool)
-
-
 def observed_rows(where: Callable[[InboxRow], bool] | None = None) -> list[InboxRow]:
-    """The inbox's committed rows, read on a connection of their own without waiting."""
-    with Session(_observer_engine()) as session:
-        rows = list(session.scalars(select(InboxRow).order_by(InboxRow.id)).all())
-        session.expunge_all()
+    """The inbox's committed rows, read beside the hub's writers without waiting (observer.py)."""
+    rows: list[InboxRow] = committed(select(InboxRow).order_by(InboxRow.id))
     return [r for r in rows if where is None or where(r)]
 
 

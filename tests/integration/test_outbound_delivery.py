@@ -34,7 +34,7 @@ from adapters.outbound.v2_messages import control_id_for
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
-from hub.dispatch import InProcessDispatcher
+from hub.dispatch import Dispatcher, InProcessDispatcher
 from hub.errors import Forbidden
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
@@ -42,6 +42,7 @@ from hub.mpi.models import PersonRow, SourceRow
 from hub.mpi.stewardship import merge_persons
 from hub.security.fields import get_cipher
 from hub.settings import Settings, get_settings
+from tests.integration.observer import committed
 
 CONNECTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
 FAMILIES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
@@ -483,6 +484,24 @@ def test_a_merge_sends_adt_a40_to_each_facility(receiver: Callable[..., Receiver
     ]
 
 
+class CommitProbe:
+    """Wraps a dispatcher: at each notification, counts from another connection the committed
+    outbox rows of each destination named, then passes the notification on."""
+
+    def __init__(self, inner: Dispatcher) -> None:
+        self.inner = inner
+        self.seen: list[dict[str, int]] = []
+
+    def notify(self, destinations: Any) -> None:
+        keys = set(destinations)
+        self.seen.append({k: len(committed(select(OutboxRow).where(OutboxRow.destination == k)))
+                          for k in keys})  # fmt: skip
+        self.inner.notify(keys)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def test_the_in_process_dispatcher_delivers_after_commit(
     receiver: Callable[..., Receiver],
 ) -> None:
@@ -491,14 +510,16 @@ def test_the_in_process_dispatcher_delivers_after_commit(
     facility(writer)
     facility(target, mllp_port=listener.port)
     [pat] = write(_actor(writer), patient(writer))
-    running = InProcessDispatcher(dispatch.OUTBOX, sweep_seconds=0.2)
-    dispatch.install(running)  # the recorder fixture puts its predecessor back
+    # No sweep (it would rescue a wake-up sent too early): only the notification delivers.
+    probe = CommitProbe(InProcessDispatcher(dispatch.OUTBOX, sweep_seconds=1e9))
+    dispatch.install(probe)  # the recorder fixture puts its predecessor back
     try:
         write(_actor(writer), appointment(pat["id"], target))
         deadline = time.monotonic() + 20
         while not listener.received and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        running.close()
+        probe.close()
+    assert probe.seen == [{target: 1}]  # notified once, its row already committed
     assert [parse_message(t).message_type for t in listener.received] == ["SIU^S12"]
     assert [r.status for r in rows(target)] == [OutboxStatus.DELIVERED]
