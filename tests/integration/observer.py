@@ -17,13 +17,14 @@ from sqlalchemy.pool import NullPool
 
 
 @cache
-def _engine() -> Engine:
+def observer_engine() -> Engine:
+    """A plain engine on the test database: no write lock at BEGIN, no pooled connections."""
     return create_engine(os.environ["HUB_DATABASE_URL"], poolclass=NullPool)
 
 
 def committed(statement: Select[Any]) -> list[Any]:
     """The ORM objects (or rows) ``statement`` finds among committed data, detached."""
-    with Session(_engine()) as session:
+    with Session(observer_engine()) as session:
         found = list(session.scalars(statement).all())
         session.expunge_all()
     return found

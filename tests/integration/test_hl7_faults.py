@@ -27,7 +27,7 @@ from adapters.hl7v2.dispatch import INBOX
 from adapters.hl7v2.models import InboxAttemptRow, InboxRow, MessageStatus
 from hub.db import session_scope
 from hub.dispatch import install_dispatcher
-from tests.integration.hl7_harness import inbox_rows, msa, observed_rows
+from tests.integration.hl7_harness import IdleDispatcher, inbox_rows, msa, observed_rows
 from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn, patients_by_mrn
 
 REDIS = shutil.which("redis-server")
@@ -111,21 +111,11 @@ class Stack:
             self.kill(name)
 
 
-class _Idle:
-    """Stands in for this test process's inbox dispatcher: the stack's own worker processes
-    must be the only ones draining the inbox (an in-process sweeper left by an earlier test
-    would process the messages these tests expect to wait)."""
-
-    def notify(self, keys: object) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
 @pytest.fixture
 def stack(database: str, run_dir: Path) -> Iterator[Stack]:
-    previous = install_dispatcher(INBOX, _Idle())
+    # The stack's own worker processes must be the only ones draining the inbox (an in-process
+    # sweeper left by an earlier test would process the messages these tests expect to wait).
+    previous = install_dispatcher(INBOX, IdleDispatcher())
     if previous is not None:
         previous.close()
     created = Stack(run_dir)
