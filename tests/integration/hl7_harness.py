@@ -17,13 +17,25 @@ from adapters.hl7v2.gateway import Hl7Gateway
 from adapters.hl7v2.models import InboxRow, MessageStatus
 from adapters.hl7v2.parse import parse_message
 from hub.db import session_scope
-from hub.dispatch import InProcessDispatcher
+from hub.dispatch import Dispatcher, InProcessDispatcher
 from hub.settings import Settings
+from tests.integration.observer import committed
+
+
+class IdleDispatcher:
+    """A dispatcher that wakes no one: accepted messages stay waiting in the inbox until a test
+    processes them itself (or another process's worker does)."""
+
+    def notify(self, keys: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 class RunningGateway:
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.dispatcher = InProcessDispatcher(INBOX, sweep_seconds=0.5)
+    def __init__(self, settings: Settings | None = None, dispatcher: Dispatcher | None = None):
+        self.dispatcher = dispatcher or InProcessDispatcher(INBOX, sweep_seconds=0.5)
         self.gateway = Hl7Gateway(settings, dispatcher=self.dispatcher, port=0)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -46,10 +58,12 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(settings: Settings | None = None) -> Iterator[RunningGateway]:
+def running_gateway(
+    settings: Settings | None = None, dispatcher: Dispatcher | None = None
+) -> Iterator[RunningGateway]:
     """A gateway on a free port; ``settings`` (e.g. TLS, source allow-list) default to the
-    test environment's."""
-    running = RunningGateway(settings)
+    test environment's, ``dispatcher`` to processing in-process."""
+    running = RunningGateway(settings, dispatcher)
     try:
         yield running
     finally:
@@ -67,6 +81,12 @@ def inbox_rows(where: Callable[[InboxRow], bool] | None = None) -> list[InboxRow
     with session_scope() as session:
         rows = list(session.scalars(select(InboxRow).order_by(InboxRow.id)).all())
         session.expunge_all()
+    return [r for r in rows if where is None or where(r)]
+
+
+def observed_rows(where: Callable[[InboxRow], bool] | None = None) -> list[InboxRow]:
+    """The inbox's committed rows, read beside the hub's writers without waiting (observer.py)."""
+    rows: list[InboxRow] = committed(select(InboxRow).order_by(InboxRow.id))
     return [r for r in rows if where is None or where(r)]
 
 

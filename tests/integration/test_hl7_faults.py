@@ -20,13 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from adapters.hl7v2.client import send_messages
 from adapters.hl7v2.dispatch import INBOX
-from adapters.hl7v2.models import MessageStatus
+from adapters.hl7v2.models import InboxAttemptRow, InboxRow, MessageStatus
+from hub.db import session_scope
 from hub.dispatch import install_dispatcher
-from tests.integration.hl7_harness import inbox_rows, msa
-from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn
+from tests.integration.hl7_harness import IdleDispatcher, inbox_rows, msa, observed_rows
+from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn, patients_by_mrn
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
@@ -62,10 +64,12 @@ class Stack:
             HUB_CELERY_QUEUE=f"hub-test-{uuid.uuid4().hex[:8]}",
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
 
     def _start(self, name: str, argv: list[str]) -> None:
-        log = (self.run_dir / f"{name}-{uuid.uuid4().hex[:6]}.log").open("wb")
         assert name not in self.processes, f"{name} is already running"
+        self.logs[name] = self.run_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        log = self.logs[name].open("wb")
         # A session of its own: SIGKILL then reaches the whole process group, Celery's pool
         # children included (killed alone, the parent leaves them running, orphaned).
         self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
@@ -86,6 +90,16 @@ class Stack:
         self._start("worker", [sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1",
                                "--loglevel", "warning"])  # fmt: skip
 
+    def log_size(self, name: str) -> int:
+        return self.logs[name].stat().st_size
+
+    def wait_for_log(self, name: str, text: str, *, after: int = 0, timeout: float = 60) -> None:
+        """Wait until ``text`` appears in the process's log past byte ``after``."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.logs[name].read_bytes()[after:]:
+            assert time.monotonic() < deadline, f"{name} never logged {text!r}"
+            time.sleep(0.1)
+
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
         with contextlib.suppress(ProcessLookupError):
@@ -97,21 +111,11 @@ class Stack:
             self.kill(name)
 
 
-class _Idle:
-    """Stands in for this test process's inbox dispatcher: the stack's own worker processes
-    must be the only ones draining the inbox (an in-process sweeper left by an earlier test
-    would process the messages these tests expect to wait)."""
-
-    def notify(self, keys: object) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
 @pytest.fixture
 def stack(database: str, run_dir: Path) -> Iterator[Stack]:
-    previous = install_dispatcher(INBOX, _Idle())
+    # The stack's own worker processes must be the only ones draining the inbox (an in-process
+    # sweeper left by an earlier test would process the messages these tests expect to wait).
+    previous = install_dispatcher(INBOX, IdleDispatcher())
     if previous is not None:
         previous.close()
     created = Stack(run_dir)
@@ -149,21 +153,49 @@ def test_listener_killed_right_after_the_ack_loses_nothing(stack: Stack) -> None
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_writes_once(stack: Stack) -> None:
+    stack.env["HUB_INBOX_BATCH_SIZE"] = "10"  # many transactions: a kill lands inside one
     stack.start_broker()
     stack.start_listener()
+    control_ids, mrns = _send_batch(stack, 150)  # all waiting: no worker has started yet
     stack.start_worker()
-    control_ids, mrns = _send_batch(stack, 150)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill it once it is busy with the batch
-        done = inbox_rows(lambda r: r.control_id in control_ids and r.status == "processed")
-        if done:
-            break
-        time.sleep(0.05)
+    while not _processed(control_ids):  # kill it as soon as it is busy with the batch
+        assert time.monotonic() < deadline, "the worker processed nothing"
+        time.sleep(0.02)
     stack.kill("worker")
+    # Nothing else drains this inbox (the listener only publishes), so this is the state the
+    # kill left: work was in flight, part done and part not.
+    done_at_kill = len(_processed(control_ids))
+    assert 0 < done_at_kill < len(control_ids), f"killed with {done_at_kill} of 150 done"
     stack.start_worker()
     _wait_status(control_ids, MessageStatus.PROCESSED)
-    versions = {patient_by_mrn(m)["meta"]["versionId"] for m in mrns}  # type: ignore[index]
-    assert versions == {"1"}  # each message written once, the killed batch redone cleanly
+    found = {mrn: patients_by_mrn(mrn) for mrn in mrns}
+    lost = sorted(mrn for mrn, patients in found.items() if not patients)
+    assert lost == [], f"{len(lost)} acknowledged messages never wrote their Patient"
+    versions = {p["meta"]["versionId"] for patients in found.values() for p in patients}
+    assert versions == {"1"} and all(len(p) == 1 for p in found.values())  # written once
+    outcomes = _attempt_outcomes(control_ids)  # the killed transaction left no trace
+    assert sorted(outcomes.values()) == [["processed"]] * len(control_ids)
+
+
+def _processed(control_ids: set[str]) -> list[InboxRow]:
+    return observed_rows(
+        lambda r: r.control_id in control_ids and r.status == MessageStatus.PROCESSED.value
+    )
+
+
+def _attempt_outcomes(control_ids: set[str]) -> dict[str, list[str]]:
+    """Each message's recorded processing attempts, by control id."""
+    with session_scope() as session:
+        found = session.execute(
+            select(InboxRow.control_id, InboxAttemptRow.outcome)
+            .join(InboxAttemptRow, InboxAttemptRow.message_id == InboxRow.id)
+            .where(InboxRow.control_id.in_(control_ids))
+        ).all()
+    outcomes: dict[str, list[str]] = {c: [] for c in control_ids}
+    for control_id, outcome in found:
+        outcomes[control_id].append(outcome)
+    return outcomes
 
 
 def test_broker_down_messages_wait_in_the_inbox_and_flow_when_it_returns(stack: Stack) -> None:
@@ -172,7 +204,10 @@ def test_broker_down_messages_wait_in_the_inbox_and_flow_when_it_returns(stack: 
     stack.start_worker()
     stack.kill("redis")
     control_ids, _ = _send_batch(stack, 10)  # still acknowledged: the inbox is the database
-    time.sleep(1.0)
+    acked_at = stack.log_size("mllp")
+    # The listener's wake-up for the last of them has been tried and lost: only now does
+    # "waiting" mean something (a publish to a dead broker takes seconds to fail).
+    stack.wait_for_log("mllp", "hl7-inbox: broker unavailable", after=acked_at)
     assert {r.status for r in inbox_rows(lambda r: r.control_id in control_ids)} == {"received"}
     stack.start_broker()  # same port: listener and worker reconnect
     _wait_status(control_ids, MessageStatus.PROCESSED)

@@ -65,11 +65,17 @@ def adt(
     return text, control_id, mrn
 
 
-def patient_by_mrn(mrn: str) -> dict[str, Any] | None:
+def patients_by_mrn(mrn: str) -> list[dict[str, Any]]:
+    """Every Patient the facility holds under this MRN (one, unless something wrote twice)."""
     with session_scope() as session:
         store = FhirStore(session, facility_actor(FACILITY), get_cipher())
         found = matching(store, "Patient", f"identifier={facility_patient_system(FACILITY)}|{mrn}")
-        return found[0].as_dict() if found else None
+        return [stored.as_dict() for stored in found]
+
+
+def patient_by_mrn(mrn: str) -> dict[str, Any] | None:
+    found = patients_by_mrn(mrn)
+    return found[0] if found else None
 
 
 def test_utf8_and_gb18030_names_arrive_intact(database: str) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,7 +34,7 @@ from adapters.outbound.v2_messages import control_id_for
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
-from hub.dispatch import InProcessDispatcher
+from hub.dispatch import Dispatcher, InProcessDispatcher
 from hub.errors import Forbidden
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
@@ -42,6 +42,7 @@ from hub.mpi.models import PersonRow, SourceRow
 from hub.mpi.stewardship import merge_persons
 from hub.security.fields import get_cipher
 from hub.settings import Settings, get_settings
+from tests.integration.observer import committed
 
 CONNECTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
 FAMILIES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
@@ -292,36 +293,55 @@ def test_a_receiver_that_is_down_is_retried_with_backoff(
     [pat] = write(_actor(writer), patient(writer))
     first, second = write(_actor(writer), appointment(pat["id"], target),
                           appointment(pat["id"], target))  # fmt: skip
-    fast = settings(outbox_retry_base_seconds=0.4, outbound_timeout_seconds=2.0)
+    # A long base delay: "not due yet" holds however slow the machine; the test brings each
+    # retry forward itself instead of sleeping until it is due.
+    base = 60.0
+    slow = settings(outbox_retry_base_seconds=base, outbound_timeout_seconds=2.0)
 
-    down = deliver_destination(target, settings=fast)
+    tried_at = datetime.now(UTC)
+    down = deliver_destination(target, settings=slow)
     assert (down.delivered, down.retrying) == (0, 1)
     head, behind = rows(target)
     assert head.attempts == 1 and head.status == OutboxStatus.PENDING
     assert head.last_error is not None and "MllpConnectionError" in head.last_error
-    assert head.next_attempt_at is not None and head.next_attempt_at > datetime.now(UTC)
     assert behind.attempts == 0  # held back behind the head: order is kept
+    _assert_backoff(target, head, tried_at, timedelta(seconds=base))
+    assert deliver_destination(target, settings=slow).retrying == 0  # not due yet
+    assert rows(target)[0].attempts == 1
 
-    assert deliver_destination(target, settings=fast).retrying == 0  # not due yet
-    time.sleep(0.5)
-    assert deliver_destination(target, settings=fast).retrying == 1  # second attempt, still down
+    _bring_forward(head.id)
+    tried_at = datetime.now(UTC)
+    assert deliver_destination(target, settings=slow).retrying == 1  # second attempt, still down
     head = rows(target)[0]
     assert head.attempts == 2
-    assert head.next_attempt_at is not None
-    wait = (head.next_attempt_at - datetime.now(UTC)).total_seconds()
-    assert 0.3 < wait <= 0.8  # doubled
+    _assert_backoff(target, head, tried_at, timedelta(seconds=base * 2))  # doubled
 
-    with session_scope() as session:
-        assert target not in destinations_due(session)
     listener = receiver("AA", port=port)
-    time.sleep(wait + 0.1)
-    with session_scope() as session:
-        assert target in destinations_due(session)
-    up = deliver_destination(target, settings=fast)
+    _bring_forward(head.id)
+    up = deliver_destination(target, settings=slow)
     assert up.delivered == 2
     sent = [parse_message(text) for text in listener.received]
     assert [m.first("SCH").get(1, 1) for m in sent] == [first["id"], second["id"]]  # type: ignore[union-attr]
     assert [r.attempts for r in rows(target)] == [3, 1]
+
+
+def _assert_backoff(
+    destination: str, head: OutboxRow, tried_at: datetime, delay: timedelta
+) -> None:
+    """The head's next attempt is ``delay`` after the attempt that failed (made between
+    ``tried_at`` and now), and the sweeper finds the destination due then, not a moment before."""
+    due_at = head.next_attempt_at
+    assert due_at is not None and tried_at + delay <= due_at <= datetime.now(UTC) + delay
+    with session_scope() as session:
+        early = due_at - timedelta(milliseconds=1)
+        assert destination not in destinations_due(session, now=early)
+        assert destination in destinations_due(session, now=due_at)
+
+
+def _bring_forward(row_id: int) -> None:
+    """Make a waiting retry due now, as the clock would once its delay had passed."""
+    with session_scope() as session:
+        session.get_one(OutboxRow, row_id).next_attempt_at = datetime.now(UTC)
 
 
 def test_out_of_attempts_is_dead() -> None:
@@ -464,6 +484,24 @@ def test_a_merge_sends_adt_a40_to_each_facility(receiver: Callable[..., Receiver
     ]
 
 
+class CommitProbe:
+    """Wraps a dispatcher: at each notification, counts from another connection the committed
+    outbox rows of each destination named, then passes the notification on."""
+
+    def __init__(self, inner: Dispatcher) -> None:
+        self.inner = inner
+        self.seen: list[dict[str, int]] = []
+
+    def notify(self, destinations: Any) -> None:
+        keys = set(destinations)
+        self.seen.append({k: len(committed(select(OutboxRow).where(OutboxRow.destination == k)))
+                          for k in keys})  # fmt: skip
+        self.inner.notify(keys)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def test_the_in_process_dispatcher_delivers_after_commit(
     receiver: Callable[..., Receiver],
 ) -> None:
@@ -472,14 +510,16 @@ def test_the_in_process_dispatcher_delivers_after_commit(
     facility(writer)
     facility(target, mllp_port=listener.port)
     [pat] = write(_actor(writer), patient(writer))
-    running = InProcessDispatcher(dispatch.OUTBOX, sweep_seconds=0.2)
-    dispatch.install(running)  # the recorder fixture puts its predecessor back
+    # No sweep (it would rescue a wake-up sent too early): only the notification delivers.
+    probe = CommitProbe(InProcessDispatcher(dispatch.OUTBOX, sweep_seconds=1e9))
+    dispatch.install(probe)  # the recorder fixture puts its predecessor back
     try:
         write(_actor(writer), appointment(pat["id"], target))
         deadline = time.monotonic() + 20
         while not listener.received and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        running.close()
+        probe.close()
+    assert probe.seen == [{target: 1}]  # notified once, its row already committed
     assert [parse_message(t).message_type for t in listener.received] == ["SIU^S12"]
     assert [r.status for r in rows(target)] == [OutboxStatus.DELIVERED]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,26 +50,111 @@ EXPECTED_CONTENT_ERRORS = {
 }
 
 
-def _corpus_messages() -> Iterator[tuple[str, int, Message]]:
-    for line in (CORPUS / "INDEX.tsv").read_text().splitlines()[1:]:
-        name = line.split("\t", 1)[0]
-        try:
-            text, charset = decode_message((CORPUS / name).read_bytes())
-        except Hl7Error:
-            continue
-        for index, text_ in enumerate(split_messages(text)):
-            try:
-                message = parse_message(text_, charset)
-            except Hl7Error:
-                continue  # invalid on purpose: the parser's tests cover these
-            if (message.message_code, message.trigger_event) in SUPPORTED_EVENTS:
-                yield name, index, message
+# Corpus messages the parser must refuse, with the error code it gives and why they are bad.
+# Every other message of the corpus must parse: a parser regression fails
+# test_the_corpus_parses_except_the_known_bad_messages instead of shrinking the set below.
+_NO_MSH = "a batch/file envelope (FHS/BHS) or bare segments, with no MSH to start a message"
+_BAD_DELIMITERS = "MSH-2 holds no encoding characters"
+KNOWN_BAD: dict[tuple[str, int], tuple[ErrorCode, str]] = {
+    ("eerohele_pipehat/sample-v2.5.1-rsp-k11-1.hl7", 0): (
+        ErrorCode.SEGMENT_SEQUENCE, "an RXA segment wrapped onto a second line: '999|||00^..'"),
+    ("johnpaulett_python-hl7/samples_L0102_sample_bad_batch.hl7", 0): (
+        ErrorCode.SEGMENT_SEQUENCE, _NO_MSH),
+    ("johnpaulett_python-hl7/samples_L0257_sample_bad_file.hl7", 0): (
+        ErrorCode.SEGMENT_SEQUENCE, _NO_MSH),
+    ("johnpaulett_python-hl7/samples_L0306_sample_bad_file3.hl7", 0): (
+        ErrorCode.SEGMENT_SEQUENCE, _NO_MSH),
+    ("rethinkhealth_hl7v2/qa__fixtures__invalid-missing-msh.hl7", 0): (
+        ErrorCode.SEGMENT_SEQUENCE, _NO_MSH),
+    ("rethinkhealth_hl7v2/qa__fixtures__invalid-segment-header-length.hl7", 0): (
+        ErrorCode.SEGMENT_SEQUENCE, "segment names 'PIDX' and 'PV' are not three characters"),
+    ("johnpaulett_python-hl7/test_accessor_L0031.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "an MSH of two fields: no MSH-9 message type"),
+    ("johnpaulett_python-hl7/test_construction_L0019.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "an MSH of two fields: no MSH-9 message type"),
+    ("johnpaulett_python-hl7/test_construction_L0048.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "an MSH of two fields: no MSH-9 message type"),
+    ("johnpaulett_python-hl7/test_client_L0062.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "an MSH cut off after MSH-4"),
+    ("crs4_hl7apy/test_parser_L0211_m.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "MSH-9 empty"),
+    ("crs4_hl7apy/test_to_string_L0114.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "MSH-9 empty"),
+    ("johnpaulett_python-hl7/test_accessor_L0041.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "MSH-10 (control id) empty"),
+    ("crs4_hl7apy/test_parser_L0235.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "cut off after MSH-9: no MSH-10"),
+    ("crs4_hl7apy/test_parser_L0238.hl7", 0): (
+        ErrorCode.REQUIRED_FIELD_MISSING, "cut off after MSH-9: no MSH-10"),
+    ("crs4_hl7apy/test_core_L1177.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0184_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0187_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0192_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0200_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0203_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0215_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+    ("crs4_hl7apy/test_parser_L0218_m.hl7", 0): (ErrorCode.DATA_TYPE, _BAD_DELIMITERS),
+}  # fmt: skip
+# The corpus as INDEX.tsv lists it: files, and the messages they hold once split.
+CORPUS_FILES, CORPUS_MESSAGES, CORPUS_SUPPORTED = 246, 251, 115
+
+
+@dataclass(frozen=True)
+class CorpusItem:
+    name: str  # the file, relative to the corpus
+    index: int  # the message's place in its file
+    text: str
+    charset: str
+
+
+def _corpus_files() -> list[str]:
+    return [line.split("\t", 1)[0] for line in (CORPUS / "INDEX.tsv").read_text().splitlines()[1:]]
+
+
+def _corpus_items() -> list[CorpusItem]:
+    """Every message of every corpus file; a file that does not decode fails here, loudly."""
+    items = []
+    for name in _corpus_files():
+        text, charset = decode_message((CORPUS / name).read_bytes())
+        items += [CorpusItem(name, i, t, charset) for i, t in enumerate(split_messages(text))]
+    return items
+
+
+CORPUS_ITEMS = _corpus_items() if CORPUS.is_dir() else []
+
+
+def _parsed(item: CorpusItem) -> Message | None:
+    """The message, or None for a known-bad one (asserted refused elsewhere)."""
+    if (item.name, item.index) in KNOWN_BAD:
+        return None
+    return parse_message(item.text, item.charset)
 
 
 def _corpus_params() -> list[Any]:
-    if not CORPUS.is_dir():
+    if not CORPUS_ITEMS:
         return [pytest.param(None, id="no-corpus", marks=pytest.mark.skip("/work/shared absent"))]
-    return [pytest.param(item, id=f"{item[0]}#{item[1]}") for item in _corpus_messages()]
+    params = []
+    for item in CORPUS_ITEMS:
+        try:
+            message = _parsed(item)
+        except Hl7Error:  # unexpected refusals fail the census test below, by name
+            continue
+        if (
+            message is not None
+            and (message.message_code, message.trigger_event) in SUPPORTED_EVENTS
+        ):
+            params.append(
+                pytest.param((item.name, item.index, message), id=f"{item.name}#{item.index}")
+            )
+    return params
+
+
+def _known_bad_params() -> list[Any]:
+    if not CORPUS_ITEMS:
+        return [pytest.param(None, id="no-corpus", marks=pytest.mark.skip("/work/shared absent"))]
+    by_key = {(i.name, i.index): i for i in CORPUS_ITEMS}
+    return [pytest.param(by_key.get(key, key), KNOWN_BAD[key][0], id=f"{key[0]}#{key[1]}")
+            for key in sorted(KNOWN_BAD)]  # fmt: skip
 
 
 def check_bundle(mapped: Mapped) -> dict[str, dict[str, Any]]:
@@ -116,6 +202,34 @@ def map_raw(raw: bytes) -> Mapped:
 
 
 # -- the shared corpus ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="/work/shared absent")
+def test_the_corpus_parses_except_the_known_bad_messages() -> None:
+    assert len(_corpus_files()) == CORPUS_FILES
+    assert len(CORPUS_ITEMS) == CORPUS_MESSAGES
+    refused: dict[tuple[str, int], str] = {}
+    supported = 0
+    for item in CORPUS_ITEMS:
+        try:
+            message = parse_message(item.text, item.charset)
+        except Hl7Error as exc:
+            refused[(item.name, item.index)] = f"{exc.code.value} {exc.text}"
+            continue
+        supported += (message.message_code, message.trigger_event) in SUPPORTED_EVENTS
+    unexpected = {key: why for key, why in refused.items() if key not in KNOWN_BAD}
+    assert unexpected == {}, "messages that parsed before are refused now"
+    assert set(refused) == set(KNOWN_BAD), "known-bad messages that parse now"
+    assert supported == CORPUS_SUPPORTED
+    assert len(_corpus_params()) == CORPUS_SUPPORTED  # every one of them is mapped below
+
+
+@pytest.mark.parametrize(("item", "code"), _known_bad_params())
+def test_a_known_bad_corpus_message_is_refused(item: CorpusItem, code: ErrorCode) -> None:
+    assert isinstance(item, CorpusItem), f"{item} is not in the corpus any more"
+    with pytest.raises(Hl7Reject) as caught:
+        parse_message(item.text, item.charset)
+    assert caught.value.code == code, caught.value.text
 
 
 @pytest.mark.parametrize("item", _corpus_params())
