@@ -87,14 +87,17 @@ def store_frames(session: Session, cipher: FieldCipher, frames: list[Received]) 
         inserted = {(facility, str(dedup)) for facility, dedup in rows}
     originals = _original_acks(session, [f for f in accepted if _key(f) not in inserted])
     answers: list[Stored] = []
-    first_seen: set[tuple[str | None, str]] = set()
+    # A copy in the same batch as the message it repeats gets the ACK stored for that one,
+    # byte for byte, as a copy arriving later does.
+    stored_here: dict[tuple[str | None, str], str] = {}
     for frame in frames:
         key = _key(frame)
-        if frame.accepted and key in inserted and key not in first_seen:
-            first_seen.add(key)
+        if frame.accepted and key in inserted and key not in stored_here:
+            stored_here[key] = frame.ack
             answers.append(Stored(frame.ack, duplicate=False))
         elif frame.accepted:
-            answers.append(Stored(originals.get(key, frame.ack), duplicate=True))
+            original = stored_here.get(key) or originals.get(key, frame.ack)
+            answers.append(Stored(original, duplicate=True))
         else:
             answers.append(Stored(frame.ack, duplicate=False))
     return answers
