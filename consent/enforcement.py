@@ -48,12 +48,14 @@ from consent.policy import RegionalPolicy, get_policy
 from consent.sensitivity import classify
 from consent.service import rules_for
 from consent.sql_filter import PatientQuery
+from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import ConsentRefused, not_available
 from hub.fhir.access import PATIENT, patients_of
 from hub.fhir.models import ResourceRow
 from hub.fhir.registry import ResourceDef
+from hub.fhir.search_parameters import RESOURCE_DEFS
 
 if TYPE_CHECKING:
     from hub.fhir.store import StoredResource
@@ -262,8 +264,6 @@ class ConsentGuard:
                 ResourceRow.resource_id.in_(list(patient_ids)),
             )
         ).all()
-        from hub.fhir.search_parameters import RESOURCE_DEFS
-
         definition = RESOURCE_DEFS[PATIENT]
         allowed = True
         for resource_id, content in rows:
@@ -399,9 +399,6 @@ def disclosed(
     """``resource`` as the hub may push it to ``facility`` (decided as that facility treating
     the patient): unchanged, redacted, or None when denied. Audited under the recipient's name
     either way (interaction ``disclose``, the channel as its detail)."""
-    from hub.audit.service import AuditEntry, record_access
-    from hub.fhir.search_parameters import RESOURCE_DEFS
-
     guard = recipient_guard(session, facility, base_url)
     definition = RESOURCE_DEFS.get(str(resource.get("resourceType")))
     decision = guard.decide(resource, definition) if definition is not None else None

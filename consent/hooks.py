@@ -1,6 +1,6 @@
 """Consent writes: checked in the writing transaction, and the session's rule cache emptied.
 
-Registered for ``Consent`` through :mod:`hub.fhir.hooks`, so every path that writes a Consent
+Registered for ``Consent`` in :mod:`hub.wiring`, so every path that writes a Consent
 (REST, Bundles, anything else through the store) is checked the same way. The hook runs after
 the row is written but before commit; raising rolls the whole write back, so no Consent is ever
 half applied.
@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from consent.service import check_consent_write, forget_cached_rules
-from hub.fhir.hooks import WriteKind, on_write
+from hub.fhir.hooks import WriteKind
 from hub.fhir.store import FhirStore
 
 
-@on_write("Consent")
 def check_consent(
     store: FhirStore, kind: WriteKind, resource_type: str, consent: dict[str, Any]
 ) -> None:

@@ -30,6 +30,7 @@ from consent.rules import consent_rules, patient_of, validate_consent
 from hub.errors import InvalidResource
 from hub.fhir.models import ReferenceIndex, ResourceRow
 from hub.mpi.same_person import same_person_records
+from hub.region.facilities import load_facilities
 
 if TYPE_CHECKING:
     from hub.fhir.store import FhirStore
@@ -231,6 +232,4 @@ def _known_organization(session: Session, organization_id: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _facility_codes() -> frozenset[str]:
-    from hub.region.facilities import load_facilities
-
     return frozenset(facility.code for facility in load_facilities())

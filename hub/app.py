@@ -24,6 +24,7 @@ from hub.fhir.router import router as fhir_router
 from hub.metrics import router as metrics_router
 from hub.mpi.interfaces import router as mpi_interfaces_router
 from hub.mpi.views import router as mpi_stewardship_router
+from hub.wiring import wire
 
 log = logging.getLogger("hub.api")
 DOCS_ASSETS_URL = "/docs/static"  # Swagger UI and ReDoc scripts, styles and icon
@@ -126,6 +127,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app() -> FastAPI:
+    wire()  # write hooks and event subscribers, before the first request writes
     # /docs and /redoc load Swagger UI and ReDoc from the hub itself (fastapi-offline ships them):
     # hospital networks often have no internet access, so a CDN would leave the pages blank.
     app = FastAPIOffline(

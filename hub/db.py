@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -109,15 +109,27 @@ def new_session() -> Session:
     return _session_factory()
 
 
+BeforeCommit = Callable[[Session], None]
+_BEFORE_COMMIT: list[BeforeCommit] = []
+
+
+def run_before_commit(hook: BeforeCommit) -> BeforeCommit:
+    """Run ``hook`` on every :func:`session_scope` session just before it commits. The audit
+    service registers its flush here when it is imported (no entry can be pending before), so
+    the database layer needs no import of the audit package that is built on it."""
+    if hook not in _BEFORE_COMMIT:
+        _BEFORE_COMMIT.append(hook)
+    return hook
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """One unit of work for workers and the CLI: commit on success, roll back on error."""
-    from hub.audit.service import flush_pending_audit  # audit rows ride in the same transaction
-
     session = new_session()
     try:
         yield session
-        flush_pending_audit(session)
+        for hook in _BEFORE_COMMIT:  # audit rows ride in the same transaction
+            hook(session)
         session.commit()
     except BaseException:
         session.rollback()

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from hub.db import session_scope
+from hub.settings import get_settings
+from hub.worker import celery_app
 
 log = logging.getLogger("hub.dispatch")
 
@@ -61,8 +63,6 @@ class CeleryDispatcher:
             self._wake.notify()
 
     def _run(self) -> None:
-        from hub.worker import celery_app
-
         while True:
             with self._wake:
                 while not self._pending and not self._stopped:
@@ -138,8 +138,6 @@ def shared_dispatcher(queue: WorkQueue) -> Dispatcher:
     """The process's dispatcher for ``queue``, made on first use from the settings."""
     with _shared_lock:
         if queue.name not in _shared:
-            from hub.settings import get_settings
-
             _shared[queue.name] = make_dispatcher(queue, get_settings().celery_broker_url)
         return _shared[queue.name]
 

@@ -98,3 +98,12 @@ def database() -> str:
 @pytest.fixture(scope="session")
 def run_dir() -> Path:
     return _RUN_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Hooks and subscribers registered as ``create_app()``, the worker and the CLI do at start:
+    tests that write through the store or the patient index directly need them too."""
+    from hub.wiring import wire
+
+    wire()

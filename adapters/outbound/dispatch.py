@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from adapters.outbound.delivery import destinations_due, drain_destination
+from adapters.outbound.tasks import DELIVER_DESTINATION
 from hub.dispatch import Dispatcher, WorkQueue, install_dispatcher, shared_dispatcher
 
-OUTBOX = WorkQueue(
-    "outbound-delivery", "hub.outbound.deliver_destination", drain_destination, destinations_due
-)
+OUTBOX = WorkQueue("outbound-delivery", DELIVER_DESTINATION, drain_destination, destinations_due)
 
 
 def get_dispatcher() -> Dispatcher:

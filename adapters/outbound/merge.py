@@ -1,7 +1,8 @@
 """ADT^A40 after a merge in the patient index, to every facility holding a record of either
 person.
 
-Called by ``hub.mpi.stewardship.merge_persons`` right after the merge, in its transaction. For
+Subscribed (in ``hub.wiring``) to the patient index's :class:`PersonsMerged`, which
+``hub.mpi.stewardship.merge_persons`` publishes right after the merge, in its transaction. For
 each facility with an HL7 v2 endpoint the message is written from that facility's side: PID-3
 carries its numbers that stay with the surviving person and the survivor's enterprise id; MRG-1
 the numbers that moved in with the merged person and that person's (now retired) enterprise
@@ -30,6 +31,7 @@ from adapters.outbound.v2_messages import (
     build_a40,
     control_id_for,
 )
+from hub.mpi.events import PersonsMerged
 from hub.mpi.models import LinkEventRow, PersonRow, SourceRow
 from hub.security.fields import FieldCipher
 
@@ -103,3 +105,7 @@ def announce_merge(session: Session, cipher: FieldCipher, merge_id: int) -> int:
         )
         count += enqueue(session, cipher, message)
     return count
+
+
+def on_persons_merged(session: Session, cipher: FieldCipher, event: PersonsMerged) -> None:
+    announce_merge(session, cipher, event.merge_id)

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from adapters.outbound.dispatch import get_dispatcher
 from adapters.outbound.models import Channel, OutboxRow, OutboxStatus
 from hub.security.fields import FieldCipher
 
@@ -75,8 +76,6 @@ def _after_commit(session: Session) -> None:
     if not destinations:
         return
     try:
-        from adapters.outbound.dispatch import get_dispatcher
-
         get_dispatcher().notify(destinations)
     except Exception:  # the rows are committed; the sweeper will find them
         log.warning("could not wake outbound delivery; %d destinations wait", len(destinations))

@@ -1,6 +1,6 @@
 """Write hooks that turn store changes into outbox rows, in the writing transaction.
 
-Registered through ``hub.fhir.hooks.SERVICE_HOOK_MODULES``, so every path that writes (REST,
+Registered in ``hub.wiring`` (the composition root), so every path that writes (REST,
 Bundles, HL7 v2 inbound, the CLI) produces the same messages:
 
 - Appointment -> SIU to the facilities of its participants (Location -> managing
@@ -57,7 +57,7 @@ from adapters.outbound.v2_messages import (
 )
 from consent.enforcement import disclosed
 from hub.auth.roles import FACILITY_ROLES
-from hub.fhir.hooks import WriteKind, on_write
+from hub.fhir.hooks import WriteKind
 from hub.fhir.search_parameters import SUPPORTED_TYPES
 from hub.fhir.store import FhirStore
 
@@ -112,7 +112,6 @@ def _facilities(store: FhirStore, references: Iterable[Any]) -> set[str]:
     return found
 
 
-@on_write("Appointment")
 def appointment_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, appointment: dict[str, Any]
 ) -> None:
@@ -148,7 +147,6 @@ def _referral_parties(store: FhirStore, request: dict[str, Any]) -> tuple[set[st
     return performers, _facilities(store, [request.get("requester")])
 
 
-@on_write("ServiceRequest")
 def referral_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, request: dict[str, Any]
 ) -> None:
@@ -169,7 +167,6 @@ def referral_changed(
                  code, header, referral_data(shown), patient))  # fmt: skip
 
 
-@on_write("Task")
 def referral_task_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, task: dict[str, Any]
 ) -> None:
@@ -207,7 +204,6 @@ def notify_subscribers(
         enqueue(store.session, store.cipher, message)
 
 
-@on_write("Subscription")
 def subscription_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, subscription: dict[str, Any]
 ) -> None:
@@ -216,6 +212,5 @@ def subscription_changed(
         check_subscriber(store.session, store.cipher, store.actor.facility, subscription)
 
 
-for _type in SUPPORTED_TYPES:
-    if _type not in NOT_SUBSCRIBABLE:
-        on_write(_type)(notify_subscribers)
+# The types whose writes reach ``notify_subscribers`` (registered in ``hub.wiring``).
+SUBSCRIBABLE_TYPES = tuple(t for t in SUPPORTED_TYPES if t not in NOT_SUBSCRIBABLE)

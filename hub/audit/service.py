@@ -42,6 +42,7 @@ from hub.audit.checkpoints import (
 from hub.audit.keys import audit_hmac_key, checkpoint_public_keys
 from hub.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditPatient, AuditRecord
 from hub.auth.actor import Actor
+from hub.db import new_session, run_before_commit
 
 PENDING_AUDIT = _PENDING = "hub_audit_pending"  # session.info key of unwritten entries
 EMERGENCY_PURPOSE = "ETREAT"  # break-glass purpose of use (hub.auth.purpose.PurposeOfUse)
@@ -128,6 +129,7 @@ def _reason(entry: AuditEntry) -> str | None:
     return reason[:255] if reason else None
 
 
+@run_before_commit  # on import: entries can only be pending once this module is loaded
 def flush_pending_audit(session: Session) -> None:
     entries = discard_pending_audit(session)
     if entries:
@@ -253,8 +255,6 @@ def write_entries(
 
 def record_standalone(entry: AuditEntry) -> None:
     """Write one record in its own transaction (for refused or failed requests)."""
-    from hub.db import new_session
-
     session = new_session()
     try:
         write_entries(session, [entry])

@@ -66,6 +66,11 @@ def startup(
     ] = False,
 ) -> None:
     announce(quiet)
+    # Imported here, not at the top: the wiring loads every service and adapter, which a
+    # command's --help or a typo should not wait for (CLI start-up speed, not an import circle).
+    from hub.wiring import wire
+
+    wire()  # every command that writes runs the same hooks as the API and the worker
 
 
 @db_app.command("upgrade", help="Apply the schema migrations (Alembic) to HUB_DATABASE_URL.")

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from hub.errors import InvalidResource
-from hub.fhir.hooks import WriteKind, on_write
+from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
@@ -53,7 +53,6 @@ def is_retired(patient: dict[str, Any]) -> bool:
     )
 
 
-@on_write("Patient")
 def index_patient(
     store: FhirStore, kind: WriteKind, resource_type: str, patient: dict[str, Any]
 ) -> None:

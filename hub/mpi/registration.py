@@ -29,27 +29,16 @@ from sqlalchemy.orm import Session
 
 from hub.mpi import store as db
 from hub.mpi.compare import query_keys, record_keys
-from hub.mpi.features import MatchFeatures
 from hub.mpi.id_veto import person_resident_keys, resident_key
 from hub.mpi.model_registry import active_model
 from hub.mpi.models import BlockKeyRow, PersonRow, SourceRow
-from hub.mpi.registration_decide import Pending, StoredSource, decide_batch
+from hub.mpi.registration_decide import Pending, Registration, StoredSource, decide_batch
 from hub.mpi.registration_write import write_batch
 from hub.mpi.service import MAX_CANDIDATES, MatchOutcome, register_source
 from hub.security.fields import FieldCipher
 
+__all__ = ["Registration", "register_sources"]
 _CHUNK = 2_000  # bound parameters per IN list
-
-
-@dataclass(frozen=True)
-class Registration:
-    """One facility's record to register (the arguments of ``register_source``)."""
-
-    facility: str
-    source_id: str
-    patient_id: str | None
-    features: MatchFeatures
-    actor: str
 
 
 @dataclass

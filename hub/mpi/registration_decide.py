@@ -21,6 +21,18 @@ OUTCOME_CANDIDATES = 5
 
 
 @dataclass(frozen=True)
+class Registration:
+    """One facility's record to register (the arguments of ``register_source``);
+    :mod:`hub.mpi.registration` re-exports it."""
+
+    facility: str
+    source_id: str
+    patient_id: str | None
+    features: MatchFeatures
+    actor: str
+
+
+@dataclass(frozen=True)
 class StoredSource:
     person_id: int
     enterprise_id: str

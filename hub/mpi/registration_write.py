@@ -11,7 +11,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -27,12 +27,9 @@ from hub.mpi.models import (
     ReviewRow,
     SourceRow,
 )
-from hub.mpi.registration_decide import Choice, Option, Pending
+from hub.mpi.registration_decide import Choice, Option, Pending, Registration
 from hub.mpi.service import Candidate, MatchOutcome
 from hub.security.fields import FieldCipher
-
-if TYPE_CHECKING:
-    from hub.mpi.registration import Registration
 
 _CHUNK = 2_000
 

@@ -20,8 +20,8 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from adapters.outbound.merge import announce_merge
 from hub.auth.actor import Actor
+from hub.events import publish
 from hub.mpi import store as db
 from hub.mpi.errors import (
     InvalidLinkRequest,
@@ -32,6 +32,7 @@ from hub.mpi.errors import (
     ReviewNotFound,
     UndoRefused,
 )
+from hub.mpi.events import PersonsMerged
 from hub.mpi.history import PersonLinks, SourcePerson, person_links, source_link
 from hub.mpi.id_veto import merge_conflicts, person_resident_keys, source_resident_keys
 from hub.mpi.links import (
@@ -348,7 +349,7 @@ def merge_persons(
     move_sources(session, moving, target, action="merge", at=now, actor=steward, reason=text)
     settle(session, cipher, [source_person, target])
     audit_change(session, actor, "merge", patient_ids(session, [target.id]))
-    announce_merge(session, cipher, header.id)  # ADT^A40 to the facilities, same transaction
+    publish(session, cipher, PersonsMerged(header.id))  # the outbound adapter sends ADT^A40
     return MergeResult(header.id, source_person.enterprise_id, target.enterprise_id, len(moving))
 
 
