@@ -110,6 +110,9 @@ def main() -> None:
     parser.add_argument("--consented", type=float, default=0.2)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
+    from hub.wiring import wire
+
+    wire()  # the write hooks and subscribers, as the app and the worker have them
     with (
         tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp,
         fresh_database(args.backend, Path(tmp)) as url,

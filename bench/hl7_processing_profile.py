@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--html", help="write pyinstrument's HTML report here")
     parser.add_argument("--warmup", type=int, default=20, help="messages processed untimed first")
     args = parser.parse_args()
+    from hub.wiring import wire
+
+    wire()  # the write hooks and subscribers, as the app and the worker have them
     with (
         tempfile.TemporaryDirectory(prefix="hl7-profile-") as tmp,
         fresh_database(args.backend, Path(tmp), "hub_profile") as url,
