@@ -163,3 +163,20 @@ def test_deny_wins_is_said_only_when_a_permit_lost() -> None:
     assert not any(
         "deny wins" in text for text in reasons_of(rules=[permit], purpose_of_use="HRESCH")
     )
+
+
+def test_break_glass_names_every_element_it_shows() -> None:
+    two = sensitive_elements("Encounter.reasonCode", "Encounter.diagnosis")
+    decision = decide(purpose_of_use="ETREAT", purpose_reason="trauma", element_labels=two)
+    assert decision.redact == ()
+    shown = [path for path, _ in two if any(path in text for text in decision.reasons)]
+    assert shown == ["Encounter.reasonCode", "Encounter.diagnosis"]
+
+
+def test_strict_break_glass_says_why_it_did_not_reveal() -> None:
+    strict = POLICY.model_copy(update={"break_glass_reveals_sensitive": False})
+    emergency = request(purpose_of_use="ETREAT", purpose_reason="trauma", labels=frozenset({"PSY"}))
+    decision = decide_access(emergency, [rule(DENY)], strict)
+    assert decision.effect is Effect.DENY
+    assert all(isinstance(text, str) and text for text in decision.reasons)
+    assert any("break-glass" in text for text in decision.reasons)

@@ -7,7 +7,10 @@ MSA and ERR fields at their positions for both ERR layouts, and whether an ACK i
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from adapters.hl7v2.ack import Envelope, build_ack, internal_error, should_send
 from adapters.hl7v2.errors import ErrorCode, Hl7ContentError, Hl7Reject
@@ -101,6 +104,11 @@ def test_the_pre_v25_err_segment_field_by_field() -> None:
     old = segments(build_ack(envelope("2.3"), "AE", error))
     assert old["MSA"] == ["MSA", "AE", "MSG7", "bad"]
     assert old["ERR"] == ["ERR", "PID^1^7^102&Data type error&HL70357"]
+    segment_only = Hl7ContentError("bad", location="PID")
+    assert segments(build_ack(envelope("2.3"), "AE", segment_only))["ERR"] == [
+        "ERR",
+        "PID^1^^102&Data type error&HL70357",
+    ]
     nowhere = segments(build_ack(envelope("2.3"), "AE", Hl7ContentError("bad")))
     assert nowhere["ERR"] == ["ERR", "^^^102&Data type error&HL70357"]
     unreadable = segments(build_ack(envelope("2.x"), "AE", Hl7ContentError("bad")))
@@ -120,3 +128,15 @@ def test_an_internal_error_asks_for_the_message_again() -> None:
     assert internal_error("disk full").text == "disk full"
     err = segments(build_ack(envelope(), "AR", error))["ERR"]
     assert err[3].startswith("207^") and err[8] == error.text
+
+
+def test_the_ack_time_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        msh = segments(build_ack(envelope(), "AA"))["MSH"]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    sent = datetime.strptime(msh[6][:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - sent) < timedelta(minutes=1)

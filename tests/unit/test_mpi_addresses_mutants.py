@@ -40,6 +40,7 @@ def test_parts_are_folded_to_plain_lowercase_words() -> None:
 
 def test_postcodes_compare_without_case_or_spaces() -> None:
     assert compare_postcode("sw1a 1aa", "SW1A1AA") == 2
+    assert compare_postcode("SW1A1AA", "sw1a 1aa") == 2
     assert compare_postcode("SW1A 1AA", "sw1a1ab") == 1
 
 

@@ -70,6 +70,7 @@ def test_birth_date_levels_at_their_bounds() -> None:
     assert graded(date(1980, 3, 31), date(1980, 4, 1)) == 3  # a day apart, three digits differ
     assert graded(date(1980, 3, 30), date(1980, 4, 1)) == 2  # two days apart: same year only
     assert graded(date(1980, 3, 2), date(1980, 2, 3)) == 3  # day and month swapped
+    assert graded(date(1980, 3, 2), date(1980, 3, 7)) == 3  # one digit mistyped
     assert graded(date(1980, 5, 3), date(1981, 3, 20)) == 1  # a day equal to a month is no swap
     assert graded(date(1980, 1, 1), date(1981, 2, 4)) == 1  # 400 days apart
     assert graded(date(1980, 1, 1), date(1981, 2, 5)) == 0  # 401 days apart
@@ -149,6 +150,7 @@ def test_other_identifiers_in_the_same_system() -> None:
     assert level("other_id", mine, ids(("urn:x", "A12345"))) == 2
     assert level("other_id", mine, ids(("urn:x", "A12346"))) == 1
     assert level("other_id", mine, ids(("urn:x", "B99999"))) == 0
+    assert level("other_id", mine, ids(("urn:x", "A12399"))) == 0  # two edits: not near
     assert level("other_id", mine, ids(("urn:y", "A12345"))) == MISSING
     assert level("other_id", mine, BASE) == MISSING
     assert level("other_id", BASE, mine) == MISSING
@@ -209,3 +211,9 @@ def test_a_latin_address_gives_western_keys_to_a_chinese_name() -> None:
     keys = record_keys(replace(latin, postal_code="2064"))
     assert "pn:2064|24" in keys and "pd:2064|19800302" in keys and "nd:24|19800302" in keys
     assert "dn:19810828|MALAS" in record_keys(WESTERN)
+
+
+def test_a_western_record_without_a_birth_date_gets_keys_without_one() -> None:
+    keys = record_keys(replace(WESTERN, birth_date=None))
+    assert "nn:LANSAT|MALAS" in keys and "pn:2064|24" in keys
+    assert not any(k.startswith(("dn:", "pd:", "nd:")) for k in keys)
