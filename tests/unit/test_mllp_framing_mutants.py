@@ -114,3 +114,19 @@ def test_a_frame_starting_a_read_while_discarding_is_served() -> None:
         FrameRejected(RejectionReason.OVERSIZE, b"\x0b" + b"B" * 16)
     ]
     assert decoder.feed(encode_frame(b"ok")) == [Frame(b"ok")]
+
+
+def test_a_vt_ending_a_read_while_discarding_starts_the_next_frame() -> None:
+    decoder = MllpDecoder(16)
+    assert len(decoder.feed(b"\x0b" + b"B" * 20)) == 1  # oversize: discarding
+    assert decoder.feed(b"BBB\x0b") == []
+    assert decoder.feed(b"ok\x1c\r") == [Frame(b"ok")]
+
+
+def test_each_frame_cut_short_after_an_oversize_one_is_reported() -> None:
+    events = MllpDecoder(16).feed(b"\x0b" + b"B" * 20 + b"\x0bA\x0bB\x1c\r")
+    assert events == [
+        FrameRejected(RejectionReason.OVERSIZE, b"\x0b" + b"B" * 16),
+        FrameRejected(RejectionReason.TRUNCATED, b"\x0bA"),
+        Frame(b"B"),
+    ]

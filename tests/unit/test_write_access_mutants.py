@@ -199,3 +199,18 @@ def test_referenced_patients_are_found_anywhere_in_the_resource() -> None:
     assert referenced_patients(resource, BASE_URL) == {"p1", "p2"}
     foreign = "https://other.example/fhir/Patient/x"
     assert referenced_patients({"subject": {"reference": foreign}}) == {foreign}
+
+
+def test_a_patient_may_name_themselves_by_the_hubs_absolute_url() -> None:
+    mine = {"subject": {"reference": f"{BASE_URL}/Patient/p1"}}
+    assert allowed(PATIENT, CREATE, "Observation", None, mine)
+    theirs = {"subject": {"reference": f"{BASE_URL}/Patient/p2"}}
+    assert not allowed(PATIENT, CREATE, "Observation", None, theirs)
+
+
+def test_a_facility_does_not_withdraw_a_consent_that_restricts_it() -> None:
+    restricting = by_facility("H001", **consent("deny", "Organization/H001"))
+    withdrawn = restricting | {"status": "inactive"}
+    assert not allowed(FACILITY, UPDATE, "Consent", restricting, withdrawn)
+    sparing = by_facility("H001", **consent("deny", "Organization/H002"))
+    assert allowed(FACILITY, UPDATE, "Consent", sparing, sparing | {"status": "inactive"})
