@@ -49,18 +49,3 @@ class ResourceDef:
     # Interactions this type supports through the generic store.
     read_only: bool = False
     extra: dict[str, str] = field(default_factory=dict)
-
-
-# Parameters every resource type has (FHIR "Resource" and "DomainResource" parameters).
-# _id and _lastUpdated are answered from the resource table itself, not from the index.
-COMMON_PARAMS: dict[str, SearchParam] = {
-    "_id": SearchParam("_id", ParamType.TOKEN, ("id",), description="Logical id"),
-    "_lastUpdated": SearchParam(
-        "_lastUpdated", ParamType.DATE, ("meta.lastUpdated",), description="Last change"
-    ),
-    "_tag": SearchParam("_tag", ParamType.TOKEN, ("meta.tag",), description="Tags"),
-    "_profile": SearchParam("_profile", ParamType.URI, ("meta.profile",), description="Profiles"),
-    "_security": SearchParam(
-        "_security", ParamType.TOKEN, ("meta.security",), description="Security labels"
-    ),
-}

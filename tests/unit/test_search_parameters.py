@@ -16,8 +16,9 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel
 
-from hub.fhir.registry import COMMON_PARAMS, ParamType, ResourceDef, SearchParam
+from hub.fhir.registry import ParamType, ResourceDef, SearchParam
 from hub.fhir.search_parameters import (
+    COMMON_PARAMS,
     RESOURCE_DEFS,
     SUPPORTED_TYPES,
     get_resource_def,
@@ -69,7 +70,8 @@ ALLOWED_TYPES: dict[ParamType, frozenset[str]] = {
     ),
     ParamType.STRING: frozenset({"string", "markdown", "HumanName", "Address"}),
     ParamType.DATE: frozenset({"date", "dateTime", "instant", "Period"}),
-    ParamType.REFERENCE: frozenset({"Reference"}),
+    # R4 also defines reference parameters over canonical URLs (instantiates-canonical).
+    ParamType.REFERENCE: frozenset({"Reference", "canonical"}),
     ParamType.QUANTITY: frozenset(
         {"Quantity", "SimpleQuantity", "Age", "Duration", "Distance", "Count", "Money"}
     ),

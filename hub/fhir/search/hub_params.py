@@ -1,0 +1,93 @@
+"""The only hand-written search parameters: what the official R4 definitions cannot give.
+
+Everything else comes from r4_search_parameters.json through hub.fhir.search.definitions. An
+entry here replaces the official parameter of the same name; each says why it is written by hand.
+"""
+
+from __future__ import annotations
+
+from hub.fhir.registry import ParamType, SearchParam
+
+HAND_WRITTEN: dict[str, tuple[SearchParam, ...]] = {
+    "AuditEvent": (
+        # Not in R4 (added in R5 as AuditEvent.purpose); kept for the consent audit views.
+        SearchParam(
+            "purpose",
+            ParamType.TOKEN,
+            ("purposeOfEvent", "agent.purposeOfUse"),
+            description="The purposeOfUse of the event",
+        ),
+    ),
+    "Patient": (
+        # The region's own: the district (county) part of an address, e.g. 夷陵区.
+        SearchParam(
+            "address-district",
+            ParamType.STRING,
+            ("address.district",),
+            description="District (county) in an address",
+        ),
+        # R4: deceased.exists() and deceased != false -- a boolean expression the extractor
+        # cannot evaluate; a death date indexes as true, and no value at all as false.
+        SearchParam(
+            "deceased",
+            ParamType.TOKEN,
+            ("deceasedBoolean", "deceasedDateTime"),
+            description="This patient has been marked as deceased, or as a death date entered",
+            absent="false",
+        ),
+    ),
+    # R4 names these choice elements without a type (Observation.effective); the extractor
+    # needs one path per concrete type, and only these types carry a date or a reference.
+    "ChargeItem": (
+        SearchParam(
+            "occurrence",
+            ParamType.DATE,
+            ("occurrenceDateTime", "occurrencePeriod"),
+            description="When the charged service was applied",
+        ),
+    ),
+    "Consent": (
+        SearchParam(
+            "source-reference",
+            ParamType.REFERENCE,
+            ("sourceReference",),
+            targets=("Consent", "DocumentReference", "Contract", "QuestionnaireResponse"),
+            description="Search by reference to a Consent, DocumentReference, Contract or "
+            "QuestionnaireResponse",
+        ),
+    ),
+    "DiagnosticReport": (
+        SearchParam(
+            "date",
+            ParamType.DATE,
+            ("effectiveDateTime", "effectivePeriod"),
+            description="The clinically relevant time of the report",
+        ),
+    ),
+    "Observation": (
+        SearchParam(
+            "date",
+            ParamType.DATE,
+            ("effectiveDateTime", "effectivePeriod", "effectiveInstant"),
+            description="Obtained date/time. If the obtained element is a period, a date that "
+            "falls in the period",
+        ),
+    ),
+    "Provenance": (
+        # R4 says (occurred as dateTime); the hub also indexes an occurredPeriod, as before.
+        SearchParam(
+            "when",
+            ParamType.DATE,
+            ("occurredDateTime", "occurredPeriod"),
+            description="When the activity occurred",
+        ),
+    ),
+    "ServiceRequest": (
+        SearchParam(
+            "occurrence",
+            ParamType.DATE,
+            ("occurrenceDateTime", "occurrencePeriod"),
+            description="When service should occur",
+        ),
+    ),
+}
