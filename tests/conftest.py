@@ -90,8 +90,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 def database() -> str:
     """The migrated test database (schema applied once per run)."""
     from hub.migrate import upgrade_database
+    from hub.seeding import seed_region
 
     upgrade_database()
+    # As `hub seed` does for a deployment: the region's Organizations (and Locations), which
+    # references to facilities (Organization/H001) name; writes refuse dangling references.
+    seed_region()
     return os.environ["HUB_DATABASE_URL"]
 
 
