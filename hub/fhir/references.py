@@ -2,11 +2,14 @@
 
 As HAPI FHIR does by default (``setEnforceReferentialIntegrityOnWrite``), a create or update
 whose ``Reference.reference`` names a resource of this server that does not exist (never
-written, or deleted) is refused with 400 and an OperationOutcome naming the element path
+written, or deleted) is refused with 400 (issue code ``not-found``, as the consent rules answer
+an unknown Consent.patient) and an OperationOutcome naming the element path
 (``Observation.subject``). Checked: relative ``Type/id`` (and ``Type/id/_history/n``) and
-absolute URLs under this server's base. Not checked: contained (``#id``), ``urn:`` (resolved
-by the Bundle or left alone), absolute URLs of other servers, logical references (identifier
-only) and conditional ones (``Patient?identifier=...``).
+absolute URLs under this server's base, of the types the hub stores. Not checked: contained
+(``#id``), ``urn:`` (resolved by the Bundle or left alone), absolute URLs of other servers,
+logical references (identifier only), conditional ones (``Patient?identifier=...``) and types
+the hub does not store (a guardian's RelatedPerson, which the consent rules ask for by
+reference, lives with the facility).
 
 The check asks whether the target *exists*, never whether the writer may see it: a reference
 to another facility's Patient hidden by consent is accepted like any other, so a refusal never
@@ -75,20 +78,17 @@ def check_references(
     missing = _missing(session, wanted)
     if missing:
         first = missing[0]
-        text = f"{first.key} does not exist on this server"
-        if first.resource_type not in RESOURCE_DEFS:
-            text = f"{first.key} names a resource type this server does not store"
         raise InvalidRequest(
-            f"{first.path}: reference {text}",
+            f"{first.path}: reference {first.key} does not exist on this server",
             expression=[r.path for r in missing],
+            code="not-found",
         )
 
 
 def _missing(session: Session, wanted: list[LocalReference]) -> list[LocalReference]:
     by_type: dict[str, set[str]] = defaultdict(set)
     for reference in wanted:
-        if reference.resource_type in RESOURCE_DEFS:
-            by_type[reference.resource_type].add(reference.resource_id)
+        by_type[reference.resource_type].add(reference.resource_id)
     existing: set[str] = set()
     for resource_type, ids in by_type.items():
         rows = session.execute(
@@ -128,6 +128,6 @@ def _local_target(reference: str, base_url: str) -> tuple[str, str] | None:
     parts = text.split("/")
     if len(parts) == 2 or (len(parts) == 4 and parts[2] == "_history"):
         resource_type, resource_id = parts[0], parts[1]
-        if resource_type[:1].isupper() and resource_type.isalpha() and resource_id:
+        if resource_type in RESOURCE_DEFS and resource_id:
             return resource_type, resource_id
     return None

@@ -479,9 +479,7 @@ def test_reference_forms(api: httpx.Client, find: Finder) -> None:
     mine = create(api, observation(m, f"Patient/{pid}"))["id"]
     theirs = create(api, observation(m, f"Patient/{other}"))["id"]
     absolute = create(api, observation(m, f"{base}/Patient/{pid}"))["id"]
-    device = api.put(f"/Device/{pid}", json={"resourceType": "Device", "id": pid})
-    assert device.status_code == 201, device.text
-    group = create(api, observation(m, f"Device/{pid}"))["id"]  # same id, another type
+    group = create(api, observation(m, f"Group/{pid}"))["id"]  # same id, another type
     me = {mine, absolute}
 
     assert find("Observation", m, subject=f"Patient/{pid}") == me
@@ -489,7 +487,7 @@ def test_reference_forms(api: httpx.Client, find: Finder) -> None:
     assert find("Observation", m, ("subject:Patient", pid)) == me
     assert find("Observation", m, subject=pid) == {*me, group}
     assert find("Observation", m, subject=f"{base}/Patient/{pid}") == me
-    assert find("Observation", m, subject=f"Device/{pid}") == {group}
+    assert find("Observation", m, subject=f"Group/{pid}") == {group}
     assert find("Observation", m, patient=f"{pid},{other}") == {*me, theirs}
     assert find("Observation", m, ("subject:missing", "false")) == {*me, theirs, group}
 
