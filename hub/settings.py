@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     # FHIR writes by facility systems (adapters/fhir_inbound): per facility code, the identifier
     # systems it uses for its own local numbers, rewritten to the facility's namespace.
     fhir_local_identifier_systems: dict[str, list[str]] = {}
+    # Facility codes whose writes (FHIR and HL7 v2) may reference local resources that do not
+    # exist yet, for feeds that arrive out of order (hub/fhir/references.py); JSON list or
+    # comma-separated. Everyone else's dangling local references are refused.
+    allow_dangling_references: Annotated[frozenset[str], NoDecode] = frozenset()
     # Regional consent policy (JSON/TOML); None: the packaged consent/data/default_policy.json
     consent_policy_file: Path | None = None
     # Audit records are kept at least six months; `hub audit prune` removes older ones.
@@ -170,7 +174,7 @@ class Settings(BaseSettings):
                 self._public_base_url_origin = "served"
         return self
 
-    @field_validator("hl7_strict_facilities", mode="before")
+    @field_validator("hl7_strict_facilities", "allow_dangling_references", mode="before")
     @classmethod
     def _facility_codes(cls, value: object) -> object:
         if isinstance(value, str):

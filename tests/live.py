@@ -112,6 +112,22 @@ def token_factory(issuer: Callable[[], TokenIssuer]) -> TokenFactory:
     return make
 
 
+def tokens_for(hub: LiveHub) -> TokenFactory:
+    """Tokens for a second hub started with ``running_hub``: the same signing key, but its own
+    port, so its own issuer and audience."""
+    from hub.auth.service import load_signing_key
+    from hub.settings import get_settings
+
+    settings = get_settings()
+    issuer = TokenIssuer(
+        load_signing_key(settings),
+        issuer=hub.base_url,
+        audience=hub.fhir_url,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+    return token_factory(lambda: issuer)
+
+
 @pytest.fixture(scope="session")
 def make_token(live_hub: LiveHub) -> TokenFactory:
     from hub.auth.service import get_issuer

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.live import LiveHub, TokenFactory, running_hub, token_factory
+from tests.live import LiveHub, TokenFactory, running_hub, tokens_for
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -132,18 +132,7 @@ def postgres_live_hub(
         live, make_token = (request.getfixturevalue(f) for f in ("live_hub", "make_token"))
         yield PostgresHub(live, make_token)
         return
-    from hub.auth.service import load_signing_key
-    from hub.auth.tokens import TokenIssuer
-    from hub.settings import get_settings
-
     env = dict(os.environ, HUB_DATABASE_URL=postgres_database,
                HUB_VAR_DIR=str(run_dir / "var-postgres"))  # fmt: skip
     with running_hub(env, run_dir / "server-postgres.log") as hub:
-        settings = get_settings()
-        issuer = TokenIssuer(
-            load_signing_key(settings),
-            issuer=hub.base_url,
-            audience=hub.fhir_url,
-            ttl_seconds=settings.token_ttl_seconds,
-        )
-        yield PostgresHub(hub, token_factory(lambda: issuer))
+        yield PostgresHub(hub, tokens_for(hub))

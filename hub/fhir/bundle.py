@@ -128,6 +128,21 @@ def _rewrite_references(node: Any, mapping: dict[str, str], strict: bool) -> Non
             _rewrite_references(item, mapping, strict)
 
 
+def _written_targets(entries: list[dict[str, Any]], mapping: dict[str, str]) -> frozenset[str]:
+    """``Type/id`` of every resource a transaction creates or updates: its entries count as
+    existing for each other's references, whatever order they are written in."""
+    targets = set(mapping.values())
+    for entry in entries:
+        method, url = entry["request"]["method"], entry["request"]["url"]
+        if method not in ("POST", "PUT"):
+            continue
+        resource_type, resource_id, _ = _split_url(url)
+        resource_id = entry.get("_assigned_id") or resource_id
+        if resource_id:
+            targets.add(f"{resource_type}/{resource_id}")
+    return frozenset(targets)
+
+
 class BundleProcessor:
     def __init__(
         self,
@@ -195,17 +210,21 @@ class BundleProcessor:
         for entry in entries:
             if isinstance(entry.get("resource"), dict):
                 _rewrite_references(entry["resource"], mapping, strict=True)
-        for i in order:
-            if i in results:
-                continue
-            if i in existing:
-                results[i] = _written(existing[i], "200 OK")
-                continue
-            try:
-                results[i] = self._run(entries[i], i)
-            except FhirError as exc:
-                exc.diagnostics = f"transaction entry {i} failed: {exc.diagnostics}"
-                raise
+        self.store.bundle_targets = _written_targets(entries, mapping)
+        try:
+            for i in order:
+                if i in results:
+                    continue
+                if i in existing:
+                    results[i] = _written(existing[i], "200 OK")
+                    continue
+                try:
+                    results[i] = self._run(entries[i], i)
+                except FhirError as exc:
+                    exc.diagnostics = f"transaction entry {i} failed: {exc.diagnostics}"
+                    raise
+        finally:
+            self.store.bundle_targets = frozenset()
         return [results[i] for i in range(len(entries))]
 
     def _conditional_target(

@@ -43,6 +43,7 @@ from hub.fhir.models import (
     TokenIndex,
 )
 from hub.fhir.origin import facility_source, patient_source, source_of
+from hub.fhir.references import check_references, enforced_for
 from hub.fhir.registry import ResourceDef
 from hub.fhir.search.extract import extract_index
 from hub.fhir.search_parameters import RESOURCE_DEFS
@@ -135,6 +136,9 @@ class FhirStore:
         self.cipher = cipher
         self.base_url = base_url
         self.guard = ConsentGuard(session, actor, base_url)
+        self.enforce_references = enforced_for(actor.facility)
+        # ``Type/id`` of the resources the running transaction writes: they count as existing.
+        self.bundle_targets: frozenset[str] = frozenset()
 
     # -- registry -----------------------------------------------------------------------
     def definition(self, resource_type: str) -> ResourceDef:
@@ -226,6 +230,7 @@ class FhirStore:
             if self._row(resource_type, resource_id) is not None:
                 raise Conflict(f"{resource_type}/{resource_id} already exists")
         self.authorize_create(resource_type, body)
+        self._check_references(resource_type, body)
         now = datetime.now(UTC)
         stored = self._stamp(body, 1, now)
         rid = self.session.execute(
@@ -280,6 +285,7 @@ class FhirStore:
         current = self._current_for_write(row, definition)
         _with_origin(body, origin_for(self.actor, body, current))
         decide_write(self.actor, WriteKind.UPDATE, resource_type, current, body, self.base_url)
+        self._check_references(resource_type, body)
         if if_match is not None and if_match != row.version_id:
             raise PreconditionFailed(
                 f"version conflict: {resource_type}/{resource_id} is at version "
@@ -399,6 +405,13 @@ class FhirStore:
         )
 
     # -- helpers --------------------------------------------------------------------------
+    def _check_references(self, resource_type: str, body: dict[str, Any]) -> None:
+        """No dangling local references (hub/fhir/references.py); a resource may name itself."""
+        if self.enforce_references:
+            itself = f"{resource_type}/{body['id']}"
+            also = self.bundle_targets | {itself}
+            check_references(self.session, body, self.base_url, also_existing=also)
+
     def _require_visible(
         self, resource_type: str, resource: dict[str, Any], definition: ResourceDef
     ) -> None:

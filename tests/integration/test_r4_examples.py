@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 
 from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.systems import NAMESPACE as FACILITY_NAMESPACE
+from tests.conftest import EXAMPLES_FACILITY
+from tests.live import LiveHub, TokenFactory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = REPO_ROOT.parent / "shared" / "corpus" / "fhir" / "hl7_r4_examples"
@@ -63,6 +66,16 @@ BATCH_OUTCOMES: dict[str, list[tuple[int, str]]] = {
 }
 # The entries of every other transaction example must all succeed with these statuses.
 TRANSACTION_STATUSES = {"Bundle-xds.json": [201] * 5}
+
+
+@pytest.fixture(scope="module")
+def api(live_hub: LiveHub, make_token: TokenFactory) -> Iterator[httpx.Client]:
+    """A facility system of the facility allowed dangling references: the examples refer to
+    parties (Patient/example, Practitioner/f201) that exist only where they were written."""
+    token = make_token(facility=EXAMPLES_FACILITY)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    with httpx.Client(base_url=live_hub.fhir_url, headers=headers, timeout=30) as client:
+        yield client
 
 
 def _ensure_consent_parties(api: httpx.Client, consent: dict[str, Any]) -> None:

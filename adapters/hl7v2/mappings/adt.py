@@ -1,8 +1,15 @@
 """ADT: Patient (with NK1 contacts), Encounter from PV1, Coverage from IN1; merges and unlinks.
 
 Visit events write the Encounter identified by PV1-19 (else PV1-50). Without a visit number
-an event that opens a visit (A01, A04, A05) keys it by the message control id; one that acts
-on an existing visit (A02, A03, A08, A11, A13) cannot say which, and writes only the Patient.
+an event that opens a visit (A01, A04, A05, A14) keys it by the message control id; one that
+acts on an existing visit (A02, A03, A06, A07, A08, A11, A13, A38) cannot say which, and writes
+only the Patient.
+
+Encounter.status follows the HL7 v2-to-FHIR IG's map of table 0003 (ConceptMap
+table-hl70003-to-encounter-status) where it lists the event; for the events it leaves out, the
+nearest listed one: A14 (pending admit) is planned like A05, A38 (cancel pre-admit) cancelled
+like A11, A06 and A07 (outpatient to inpatient and back) in-progress, the class then read from
+PV1-2 of the same visit as for every event.
 
 Merges (A34, A40, A47) write the surviving Patient as usual and the retired one, conditional
 on its old identifier (MRG-1), as ``active: false`` with a ``replaced-by`` link; the patient
@@ -55,9 +62,10 @@ from hub.fhir.systems import (
 # Encounter.status by event; None: read from PV1 (discharged or not).
 VISIT_STATUS: dict[str, str | None] = {
     "A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "arrived",
-    "A05": "planned", "A08": None, "A11": "cancelled", "A13": "in-progress",
+    "A05": "planned", "A06": "in-progress", "A07": "in-progress", "A08": None,
+    "A11": "cancelled", "A13": "in-progress", "A14": "planned", "A38": "cancelled",
 }  # fmt: skip
-OPENS_VISIT = frozenset({"A01", "A04", "A05"})
+OPENS_VISIT = frozenset({"A01", "A04", "A05", "A14"})
 PATIENT_EVENTS = frozenset({"A28", "A31"})
 MERGE_EVENTS = frozenset({"A34", "A40", "A47"})
 _PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"),
