@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +23,10 @@ from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_identifier_system
 from hub.mpi.models import SourceRow
 from hub.security.fields import get_cipher
+from tests.corpus import HL7_CORPUS
 from tests.integration.hl7_harness import msa, running_gateway, wait_processed
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hl7v2"
+CORPUS = HL7_CORPUS
 FACILITY, HL7_NAME = "H001", "YC_H001"
 STRUCTURE = {"A05": "ADT_A05", "A14": "ADT_A05", "A38": "ADT_A38", "A06": "ADT_A06",
              "A07": "ADT_A06"}  # fmt: skip
@@ -123,6 +123,7 @@ def test_each_visit_event_is_accepted_and_writes_its_encounter(
     assert indexed(mrn)  # the Patient went through the patient index
 
 
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 def test_a07_after_a06_changes_the_same_encounters_class_back(database: str) -> None:
     visit = _unique("V")
     send_all(corpus_event("ADT-A06-01.hl7", visit=visit))

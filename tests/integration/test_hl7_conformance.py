@@ -9,15 +9,14 @@ with resources written; AE/AR ones must carry an ERR saying what is wrong and be
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.parse import parse_message, split_messages
+from tests.corpus import HL7_CORPUS
 from tests.integration.hl7_harness import inbox_rows, msa, running_gateway, wait_processed
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hl7v2"
+CORPUS = HL7_CORPUS
 FACILITY, HL7_NAME = "H001", "YC_H001"
 
 
