@@ -53,8 +53,14 @@ app.command("token", help="Mint an access token (for scripts and tests); prints 
 console = Console(stderr=True)
 
 
+# Commands that never write through the FHIR store, so need no write hooks; a write without
+# them is refused (hub.events.NotWired), never run half-wired.
+READS_ONLY = frozenset({"token", "facilities", "clients"})
+
+
 @app.callback()
 def startup(
+    ctx: typer.Context,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -66,8 +72,11 @@ def startup(
     ] = False,
 ) -> None:
     announce(quiet)
-    # Imported here, not at the top: the wiring loads every service and adapter, which a
-    # command's --help or a typo should not wait for (CLI start-up speed, not an import circle).
+    if ctx.invoked_subcommand in READS_ONLY:
+        return
+    # Imported here, not at the top: the wiring loads every service and adapter (about a
+    # second), which --help, a typo or `hub token` in a script should not wait for (CLI
+    # start-up speed, not an import circle).
     from hub.wiring import wire
 
     wire()  # every command that writes runs the same hooks as the API and the worker
