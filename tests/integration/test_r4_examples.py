@@ -22,10 +22,11 @@ import pytest
 from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.systems import NAMESPACE as FACILITY_NAMESPACE
 from tests.conftest import EXAMPLES_FACILITY
+from tests.corpus import SHARED
 from tests.live import LiveHub, TokenFactory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES_DIR = REPO_ROOT.parent / "shared" / "corpus" / "fhir" / "hl7_r4_examples"
+EXAMPLES_DIR = SHARED / "corpus" / "fhir" / "hl7_r4_examples"
 RUN_PREFIX = f"r4-{uuid.uuid4().hex[:8]}"
 # Served types the generic store accepts writes for (AuditEvent is a read-only view of the log).
 WRITABLE_TYPES = sorted(t for t, d in RESOURCE_DEFS.items() if not d.read_only)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ from hub.fhir.systems import (
 from hub.fhir.validation import validate_resource
 from hub.mpi.features import features_from_patient
 from tests import hl7v2_cases as cases
+from tests.corpus import HL7_CORPUS
 
-CORPUS = Path("/work/shared/corpus/hl7v2")
+CORPUS = HL7_CORPUS
 FACILITY = cases.FACILITY
 CONTEXT = MappingContext(FACILITY, datetime(2024, 3, 15, 1, 0, tzinfo=UTC), "inbox-42")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from adapters.hl7v2.errors import Hl7Error
@@ -14,11 +12,12 @@ from adapters.hl7v2.parse import parse_message
 from adapters.hl7v2.structure import check_structure
 from hub.region.facilities import load_facilities
 from hub.settings import Settings
+from tests.corpus import HL7_CORPUS
 
 FACILITIES = facilities_by_sending_name(load_facilities())
 LENIENT = Intake(FACILITIES, "UNICODE UTF-8")
 STRICT = Intake(FACILITIES, "UNICODE UTF-8", strict_facilities=frozenset({"H001"}))
-CORPUS = Path("/work/shared/corpus/hl7v2")
+CORPUS = HL7_CORPUS
 
 MSH = "MSH|^~\\&|HIS|YC_H001|HUB|YICHANG|20261126101500||ADT^A01^ADT_A01|{id}|P|2.5\r"
 EVN = "EVN|A01|20261126101500\r"

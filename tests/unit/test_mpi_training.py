@@ -6,7 +6,6 @@ import csv
 import random
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from hub.mpi.blocking import BlockingIndex, blocking_recall, candidate_pairs, pa
 from hub.mpi.clustering import connected_components, pairwise_metrics
 from hub.mpi.model import Decision, MatchModel
 from hub.mpi.training import ComparisonSpec, estimate_m, estimate_u, term_frequencies, train
+from tests.corpus import SHARED
 
 TRUE_M = [[0.05, 0.15, 0.8], [0.1, 0.9], [0.02, 0.08, 0.2, 0.7], [0.3, 0.7]]
 TRUE_U = [[0.9, 0.08, 0.02], [0.85, 0.15], [0.7, 0.2, 0.07, 0.03], [0.6, 0.4]]
@@ -233,7 +233,7 @@ def test_train_refuses_empty_candidates() -> None:
 
 # -- FEBRL dataset 2: 5,000 synthetic Australian records, 4,000 people, 1,934 true pairs -------
 
-FEBRL = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "linkage" / "febrl"
+FEBRL = SHARED / "corpus" / "linkage" / "febrl"
 FIELDS = ("given_name", "surname", "address_1", "suburb", "postcode", "date_of_birth", "soc_sec_id")
 GIVEN, SURNAME, STREET, SUBURB, POSTCODE, DOB, SSN = range(len(FIELDS))
 Person = tuple[str, ...]
