@@ -13,7 +13,6 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +24,6 @@ from tests.conftest import EXAMPLES_FACILITY
 from tests.corpus import SHARED
 from tests.live import LiveHub, TokenFactory
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = SHARED / "corpus" / "fhir" / "hl7_r4_examples"
 RUN_PREFIX = f"r4-{uuid.uuid4().hex[:8]}"
 # Served types the generic store accepts writes for (AuditEvent is a read-only view of the log).
