@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.hl7v2.client import send_messages
 from adapters.hl7v2.dispatch import INBOX
@@ -101,3 +101,13 @@ def wait_processed(facility: str, control_ids: set[str], timeout: float = 60) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(waiting)} of {len(control_ids)} messages still waiting")
         time.sleep(0.1)
+
+
+def make_dead_letter(row_id: int) -> None:
+    """Mark an inbox row dead, as if its processing had failed for good."""
+    with session_scope() as session:
+        session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == row_id)
+            .values(status=MessageStatus.DEAD.value, error="simulated")
+        )

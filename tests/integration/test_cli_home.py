@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from hub.auth.tokens import TokenIssuer
 from hub.fhir.models import ResourceRow
 from hub.home import checkout_root
 from tests.integration.hub_cli import HUB, run_hub
+from tests.postgres import create_database, drop_database
 
 SECRET = "s3cret-pw"
 
@@ -148,17 +148,11 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
     if not server.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"hub_empty_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    name, url = create_database(server)
     try:
-        url = sa.engine.make_url(server).set(database=name)
-        yield url.render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(server, name)
 
 
 def test_unmigrated_database_is_one_line(tmp_path: Path, empty_database: str) -> None:

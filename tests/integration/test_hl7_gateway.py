@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from adapters.hl7v2.models import InboxRow, MessageStatus
+from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.parse import parse_message
 from adapters.hl7v2.processing import facility_actor
 from hub.auth.roles import Role
@@ -26,7 +26,13 @@ from hub.fhir.systems import facility_patient_system
 from hub.mpi.identifiers import check_digit
 from hub.mpi.models import SourceRow
 from hub.security.fields import get_cipher
-from tests.integration.hl7_harness import inbox_rows, msa, running_gateway, wait_processed
+from tests.integration.hl7_harness import (
+    inbox_rows,
+    make_dead_letter,
+    msa,
+    running_gateway,
+    wait_processed,
+)
 from tests.live import LiveHub, TokenFactory
 
 FACILITY, HL7_NAME = "H001", "YC_H001"
@@ -197,12 +203,7 @@ def test_dead_letters_replay_through_the_api(
     with running_gateway() as gateway:
         gateway.send(text.encode())
         (row,) = wait_processed(FACILITY, {control_id})
-        with session_scope() as session:  # as if the first try had failed for good
-            session.execute(
-                update(InboxRow)
-                .where(InboxRow.id == row.id)
-                .values(status=MessageStatus.DEAD.value, error="simulated")
-            )
+        make_dead_letter(row.id)
         operator = {"Authorization": f"Bearer {make_token(role=Role.operator, facility='HUB')}"}
         with httpx.Client(base_url=live_hub.base_url, headers=operator, timeout=30) as http:
             listed = http.get("/messages", params={"status": "dead", "facility": FACILITY})

@@ -6,11 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from sqlalchemy import update
-
-from adapters.hl7v2.models import InboxRow, MessageStatus
-from hub.db import session_scope
-from tests.integration.hl7_harness import msa, running_gateway, wait_processed
+from tests.integration.hl7_harness import make_dead_letter, msa, running_gateway, wait_processed
 from tests.integration.hub_cli import run_hub
 from tests.integration.table_text import column_text
 from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn
@@ -64,12 +60,7 @@ def test_trace_shows_a_dead_letter_its_replay_and_the_second_attempt(database: s
     with running_gateway() as gateway:
         gateway.send(text.encode())
         (row,) = wait_processed(FACILITY, {control_id})
-        with session_scope() as session:  # as if the first attempt had failed for good
-            session.execute(
-                update(InboxRow)
-                .where(InboxRow.id == row.id)
-                .values(status=MessageStatus.DEAD.value, error="simulated")
-            )
+        make_dead_letter(row.id)
         replay = run_hub("messages", "replay", str(row.id), "--reason", "fixed the mapping")
         assert replay.returncode == 0, replay.stderr
         wait_processed(FACILITY, {control_id})
