@@ -22,8 +22,8 @@ from hub.fhir.everything import router as everything_router
 from hub.fhir.responses import fhir_response, outcome_response
 from hub.fhir.router import router as fhir_router
 from hub.metrics import router as metrics_router
-from hub.mpi.interfaces import router as mpi_interfaces_router
-from hub.mpi.views import router as mpi_stewardship_router
+from hub.mpi.lookup.views import router as mpi_interfaces_router
+from hub.mpi.stewardship.views import router as mpi_stewardship_router
 from hub.wiring import wire
 
 log = logging.getLogger("hub.api")

@@ -19,7 +19,7 @@ from consent.hooks import check_consent
 from hub import events
 from hub.fhir.hooks import WriteHook, on_write
 from hub.mpi.events import PersonsMerged
-from hub.mpi.hooks import index_patient
+from hub.mpi.registration.patient_hook import index_patient
 from hub.worker import celery_app
 
 SWEEP_SECONDS = 5.0

@@ -17,7 +17,7 @@ from hub.fhir.systems import (
     facility_identifier_system,
     facility_patient_system,
 )
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 HIS_MRN = "http://his.h001.example/mrn"
 H001 = Qualifier(LocalRule("H001", frozenset({HIS_MRN})))
