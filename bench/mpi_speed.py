@@ -4,7 +4,7 @@
         [--registrations 5000] [--workers 1,2,4] [--backends sqlite,postgresql]
         [--splink-queries 50] [--no-splink] [--seed 11]
 
-One synthetic Chinese population (hub.synth.registrations) of N + H records; H records, drawn at
+One synthetic Chinese population (hub.demo.registrations) of N + H records; H records, drawn at
 random, are held out as new registrations (many are people already indexed), the N others are
 the index. Stages, each timed and printed:
 
@@ -21,9 +21,9 @@ the index. Stages, each timed and printed:
    (rows built with the helpers of hub.mpi.store: sealed features, content hash, keyed block
    keys, blind-indexed identifiers; written with COPY on PostgreSQL, executemany on SQLite;
    persons from stage 1's clusters; golden records left empty); then ``--registrations``
-   held-out records per worker count through ``hub.mpi.service.register_source`` (one call per
-   record, 100 per transaction) and through ``hub.mpi.registration.register_sources`` (one call
-   per transaction of 100), in 1..4 forked worker processes: registrations/s (records
+   held-out records per worker count through ``hub.mpi.registration.online.register_source`` (one
+   call per record, 100 per transaction) and through ``hub.mpi.registration.batch.register_sources``
+   (one call per transaction of 100), in 1..4 forked worker processes: registrations/s (records
    registered / wall time, decision and commit included), the latency per record and where it
    goes. Baseline: register_source's writes for a new person without the match decision (new
    person, source, keys, identifiers, link event, golden record), one record at a time.
@@ -60,13 +60,13 @@ from mpi_persist import (
     run_backend,
 )
 
-from hub.mpi.batch import link_batch
-from hub.mpi.blocking import BlockingIndex
-from hub.mpi.clustering import pairwise_metrics
-from hub.mpi.compare import compare, query_keys, record_keys, tf_values
-from hub.mpi.features import features_from_row
-from hub.mpi.model import MatchModel
-from hub.mpi.train import train_on_features
+from hub.mpi.matching.blocking import BlockingIndex
+from hub.mpi.matching.clustering import pairwise_metrics
+from hub.mpi.matching.compare import compare, query_keys, record_keys, tf_values
+from hub.mpi.matching.features import features_from_row
+from hub.mpi.matching.linkage import link_batch
+from hub.mpi.matching.model import MatchModel
+from hub.mpi.training.from_features import train_on_features
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 GOALS = {
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. decision latency
     queries = [(data.rows[i], data.truth[i]) for i in held[: args.queries]]
-    from hub.mpi.service import MAX_CANDIDATES
+    from hub.mpi.registration.online import MAX_CANDIDATES
 
     with stage("decision latency (in process)", timings):
         latency = measure_latency(indexed, persons, queries, model, MAX_CANDIDATES)

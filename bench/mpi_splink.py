@@ -26,9 +26,10 @@ import splink.comparison_library as cl
 from mpi_data import LinkageSet
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-LINK_THRESHOLD = 0.99  # = hub.mpi.train.UPPER_THRESHOLD
+LINK_THRESHOLD = 0.99  # = hub.mpi.training.from_features.UPPER_THRESHOLD
 ALSO_THRESHOLD = 0.95
-PREDICT_THRESHOLD = 0.5  # = hub.mpi.train.LOWER_THRESHOLD: pairs in [0.5, 0.99) are "review"
+# = hub.mpi.training.from_features.LOWER_THRESHOLD: pairs in [0.5, 0.99) are "review"
+PREDICT_THRESHOLD = 0.5
 PRIOR_RECALL = 0.8
 U_MAX_PAIRS = 5e6
 VERSION = splink.__version__ if hasattr(splink, "__version__") else "?"

@@ -29,7 +29,7 @@ from consent.policy import get_policy
 from consent.rules import consent_rules, patient_of, validate_consent
 from hub.errors import InvalidResource
 from hub.fhir.models import ReferenceIndex, ResourceRow
-from hub.mpi.same_person import same_person_records
+from hub.mpi.lookup import same_person_records
 from hub.region.facilities import load_facilities
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from hub.fhir.access import PATIENT
 from hub.fhir.models import ReferenceIndex, ResourceRow, TokenIndex
 from hub.fhir.search.extract import LABEL_PARAM, ORIGIN_PARAM
-from hub.mpi.same_person import linked_patient_ids
+from hub.mpi.lookup import linked_patient_ids
 
 # Built once: aliasing costs more Python time than running the small subqueries it serves.
 _REF = aliased(ReferenceIndex, name="consent_ref")

@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.hl7v2.views import router as hl7v2_router
 from hub import __version__
 from hub.audit.service import AuditEntry, record_standalone
 from hub.audit.views import router as audit_router
@@ -22,9 +21,9 @@ from hub.fhir.everything import router as everything_router
 from hub.fhir.responses import fhir_response, outcome_response
 from hub.fhir.router import router as fhir_router
 from hub.metrics import router as metrics_router
-from hub.mpi.interfaces import router as mpi_interfaces_router
-from hub.mpi.views import router as mpi_stewardship_router
-from hub.wiring import wire
+from hub.mpi.lookup.views import router as mpi_interfaces_router
+from hub.mpi.stewardship.views import router as mpi_stewardship_router
+from hub.wiring import ADAPTER_ROUTERS, wire
 
 log = logging.getLogger("hub.api")
 DOCS_ASSETS_URL = "/docs/static"  # Swagger UI and ReDoc scripts, styles and icon
@@ -145,7 +144,8 @@ def create_app() -> FastAPI:
     app.include_router(everything_router)
     app.include_router(fhir_router)
     app.include_router(mpi_stewardship_router)
-    app.include_router(hl7v2_router)
+    for adapter_router in ADAPTER_ROUTERS:  # the HL7 v2 message log
+        app.include_router(adapter_router)
     app.include_router(metrics_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,19 +1,27 @@
-"""Imports every ORM module so that Base.metadata is complete (Alembic, tests)."""
+"""Every ORM module, imported so that Base.metadata is complete (Alembic, tests).
+
+A composition point like :mod:`hub.wiring`: it names the adapters' tables too, so the
+import contracts let it (and only it, among the core's modules) import their ``models``.
+"""
 
 from __future__ import annotations
 
-import importlib
+import adapters.hl7v2.models
+import adapters.outbound.models
+import hub.audit.models
+import hub.auth.models
+import hub.fhir.models
+import hub.mpi.models
 
 MODEL_MODULES = (
-    "hub.audit.models",
-    "hub.auth.models",
-    "hub.fhir.models",
-    "hub.mpi.models",
-    "adapters.hl7v2.models",
-    "adapters.outbound.models",
+    hub.audit.models,
+    hub.auth.models,
+    hub.fhir.models,
+    hub.mpi.models,
+    adapters.hl7v2.models,
+    adapters.outbound.models,
 )
 
 
 def import_all_models() -> None:
-    for module in MODEL_MODULES:
-        importlib.import_module(module)
+    """Kept for callers that want the tables loaded: importing this module already did it."""

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from hub.auth.actor import SYSTEM_ACTOR
 from hub.db import session_scope
+from hub.demo.population import generate_residents, resident_to_patient
 from hub.fhir.bulk import analyze_tables, bulk_create
 from hub.fhir.models import ResourceRow
 from hub.fhir.store import FhirStore
@@ -22,7 +23,6 @@ from hub.region.facilities import (
 )
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
-from hub.synth.population import generate_residents, resident_to_patient
 
 Progress = Callable[[int], None]
 BATCH = 250

@@ -13,13 +13,18 @@ import threading
 
 import adapters.hl7v2.tasks as hl7v2_tasks
 import adapters.outbound.tasks as outbound_tasks
+from adapters.fhir_inbound import inbound_qualifier
+from adapters.hl7v2.messages import backlog_metric_lines
+from adapters.hl7v2.views import router as hl7v2_router
 from adapters.outbound import producers
 from adapters.outbound.merge import on_persons_merged
 from consent.hooks import check_consent
 from hub import events
 from hub.fhir.hooks import WriteHook, on_write
+from hub.fhir.inbound import set_inbound_qualifier
+from hub.metrics import add_backlog
 from hub.mpi.events import PersonsMerged
-from hub.mpi.hooks import index_patient
+from hub.mpi.registration.patient_hook import index_patient
 from hub.worker import celery_app
 
 SWEEP_SECONDS = 5.0
@@ -35,6 +40,9 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     *((t, producers.notify_subscribers) for t in producers.SUBSCRIBABLE_TYPES),  # rest-hooks
 )
 
+# the adapters' HTTP routers, mounted by create_app() after the core's
+ADAPTER_ROUTERS = (hl7v2_router,)
+
 _lock = threading.Lock()
 _wired = False
 
@@ -48,6 +56,8 @@ def wire() -> None:
         for resource_type, hook in WRITE_HOOKS:
             on_write(resource_type, hook)
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities
+        set_inbound_qualifier(inbound_qualifier)  # a facility's local identifiers, namespaced
+        add_backlog(backlog_metric_lines)  # /metrics: the HL7 v2 message log's backlog
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},
             "sweep-outbox": {"task": outbound_tasks.sweep_outbox.name, "schedule": SWEEP_SECONDS},

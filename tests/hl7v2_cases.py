@@ -2,7 +2,7 @@
 
 Each builder returns the message encoded in the character set its MSH-18 declares, with CR
 segment terminators. Personal data is invented; resident ID numbers carry a valid check digit
-computed by ``hub.mpi.identifiers`` (so they parse) unless a test asks for a broken one.
+computed by ``hub.mpi.matching.identifiers`` (so they parse) unless a test asks for a broken one.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import date
 
 from adapters.hl7v2.charset import codec_for, decode_message
 from adapters.hl7v2.parse import Message, parse_message
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 FACILITY = "420502001"  # a hospital in 西陵区
 UTF8 = "UNICODE UTF-8"

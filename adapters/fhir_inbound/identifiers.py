@@ -38,7 +38,7 @@ from hub.fhir.systems import (
     facility_identifier_system,
     facility_patient_system,
 )
-from hub.mpi.identifiers import InvalidIdError, parse_id
+from hub.mpi.matching import InvalidIdError, parse_id
 
 Identifier = dict[str, Any]
 

@@ -209,3 +209,15 @@ def dead_letter_ids(session: Session, facility: str | None = None) -> list[int]:
 def status_counts(session: Session) -> dict[str, int]:
     rows = session.execute(select(InboxRow.status, func.count()).group_by(InboxRow.status)).all()
     return {status: count for status, count in rows}
+
+
+def backlog_metric_lines(session: Session) -> list[str]:
+    """The message log's backlog in Prometheus text, for the API's ``/metrics`` (cluster-wide)."""
+    counts = status_counts(session)
+    lines = [
+        "# HELP hub_hl7_inbox_messages Messages in the HL7 v2 message log, by status",
+        "# TYPE hub_hl7_inbox_messages gauge",
+    ]
+    for status in MessageStatus:
+        lines.append(f'hub_hl7_inbox_messages{{status="{status.value}"}} {counts.get(status, 0)}')
+    return lines

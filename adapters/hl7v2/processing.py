@@ -40,8 +40,7 @@ from hub.errors import FhirError, InvalidRequest
 from hub.fhir.bundle import BundleProcessor
 from hub.fhir.store import FhirStore
 from hub.mpi.errors import SourceNotFound
-from hub.mpi.links import find_source
-from hub.mpi.stewardship import unlink_source
+from hub.mpi.stewardship import find_source, unlink_source
 from hub.security.fields import FieldCipher, get_cipher
 from hub.settings import Settings, get_settings
 

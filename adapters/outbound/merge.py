@@ -2,11 +2,11 @@
 person.
 
 Subscribed (in ``hub.wiring``) to the patient index's :class:`PersonsMerged`, which
-``hub.mpi.stewardship.merge_persons`` publishes right after the merge, in its transaction. For
-each facility with an HL7 v2 endpoint the message is written from that facility's side: PID-3
-carries its numbers that stay with the surviving person and the survivor's enterprise id; MRG-1
-the numbers that moved in with the merged person and that person's (now retired) enterprise
-id. Names and birth date come from one of the surviving person's Patient records (the
+``hub.mpi.stewardship.link_changes.merge_persons`` publishes right after the merge, in its
+transaction. For each facility with an HL7 v2 endpoint the message is written from that facility's
+side: PID-3 carries its numbers that stay with the surviving person and the survivor's enterprise
+id; MRG-1 the numbers that moved in with the merged person and that person's (now retired)
+enterprise id. Names and birth date come from one of the surviving person's Patient records (the
 facility's own when it has one). The idempotency key is the merge id, so a merge announces
 itself once per facility. Undoing a merge sends nothing yet (no A37 on the way out).
 """

@@ -27,7 +27,7 @@ from hub.fhir import access
 from hub.fhir.responses import FhirJsonResponse, fhir_response
 from hub.fhir.search.dates import DateFormatError, date_range
 from hub.fhir.search.params import int_param, split_prefix
-from hub.mpi.same_person import linked_patient_ids
+from hub.mpi.lookup import linked_patient_ids
 from hub.settings import get_settings
 
 router = APIRouter()

@@ -186,7 +186,7 @@ def demo(
         ),
     ] = False,
 ) -> None:
-    from hub.demo import DemoResetRefused, run_demo
+    from hub.demo.run import DemoResetRefused, run_demo
 
     try:
         run_demo(
@@ -212,7 +212,7 @@ def synth_population(
     out: Annotated[Path, typer.Option(file_okay=False, help="output directory")],
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ) -> None:
-    from hub.synth.export import write_population
+    from hub.demo.population_export import write_population
 
     with progress_bar("people", people) as advance:
         files = write_population(out, people, seed=seed, progress=advance)

@@ -25,8 +25,8 @@ from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 
 if TYPE_CHECKING:
-    from hub.mpi.bulk import LoadReport
-    from hub.mpi.model import MatchModel
+    from hub.mpi.loading import LoadReport
+    from hub.mpi.matching import MatchModel
 
 mpi_app = typer.Typer(help="The master patient index", no_args_is_help=True)
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -45,7 +45,7 @@ def mpi_load(
 ) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.mpi.bulk import BulkLoadError, inspect_csv, load_csv
+    from hub.mpi.loading import BulkLoadError, inspect_csv, load_csv
 
     try:
         check = inspect_csv(file, facility)
@@ -122,7 +122,7 @@ def mpi_train(
         raise fail(f"cannot write {out}: {out.parent} is not a directory", BAD_INPUT)
     try:
         if synthetic is not None:
-            from hub.mpi.synthetic_training import synthetic_features
+            from hub.demo.mpi_training_data import synthetic_features
 
             records = [features for features, _ in synthetic_features(synthetic, seed=seed)]
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -173,7 +173,7 @@ def mpi_relink(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="persons per transaction")] = 500,
 ) -> None:
-    from hub.mpi.relink import relink
+    from hub.mpi.loading import relink
     from hub.security.fields import get_cipher
 
     console.print("deciding every source record with the active model ...", markup=False)

@@ -22,7 +22,7 @@ from hub.fhir.models import ResourceRow
 from hub.fhir.origin import facility_source
 from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.store import FhirStore
-from hub.mpi.same_person import recording_facilities
+from hub.mpi.lookup import recording_facilities
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
 

@@ -9,13 +9,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from adapters.fhir_inbound import inbound_qualifier
 from hub.deps import MAX_OFFSET, CurrentActor, JsonBody, RowId, read_body, unit_of_work
 from hub.errors import InvalidRequest, outcome_info
 from hub.fhir.bundle import BundleProcessor
 from hub.fhir.capability import capability_statement
 from hub.fhir.conditional import conditional_create, conditional_delete, conditional_update
 from hub.fhir.history import history
+from hub.fhir.inbound import inbound_qualifier
 from hub.fhir.responses import (
     FhirJsonResponse,
     fhir_response,

@@ -1,9 +1,9 @@
 """Operator tasks of the patient index: the links export, retraining, thresholds (``hub mpi``).
 
 Retraining reads the hub's own source records (their sealed match features) and fits a new
-versioned model with EM (:func:`hub.mpi.train.train_on_features`); a threshold change stores a
-new version of the active model with only its thresholds changed. Either way the old versions
-stay in ``mpi_model`` and the new one becomes active for every API replica at its next
+versioned model with EM (:func:`hub.mpi.training.from_features.train_on_features`); a threshold
+change stores a new version of the active model with only its thresholds changed. Either way the old
+versions stay in ``mpi_model`` and the new one becomes active for every API replica at its next
 registration (they read the active version per registration).
 """
 
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from hub.errors import HubError
 from hub.mpi import store as db
-from hub.mpi.features import MatchFeatures
-from hub.mpi.model import MatchModel, ModelError
-from hub.mpi.model_registry import activate_model, active_model
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.model import MatchModel, ModelError
 from hub.mpi.models import ModelRow, PersonRow, SourceRow
-from hub.mpi.train import LOWER_THRESHOLD, UPPER_THRESHOLD, train_on_features
+from hub.mpi.training.from_features import LOWER_THRESHOLD, UPPER_THRESHOLD, train_on_features
+from hub.mpi.training.registry import activate_model, active_model
 from hub.security.fields import FieldCipher
 
 LINK_COLUMNS = ("facility", "source_id", "person_id", "state", "score")

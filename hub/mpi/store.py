@@ -13,8 +13,8 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.features import MatchFeatures
-from hub.mpi.golden import SourceView, golden_patient
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.golden import SourceView, golden_patient
 from hub.mpi.models import BlockKeyRow, IdentifierRow, PersonRow, SourceRow
 from hub.region.facilities import index_by_code, load_facilities
 from hub.security.fields import FieldCipher

@@ -22,7 +22,7 @@ from hub.errors import Conflict, Forbidden
 from hub.fhir.bulk import bulk_create
 from hub.fhir.models import INDEX_TABLES, ResourceRow, ResourceVersionRow
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 from hub.security.fields import get_cipher
 from hub.seeding import seed_population_bulk
 from hub.settings import get_settings
@@ -199,7 +199,7 @@ def test_seed_population_bulk_matches_the_store_path_and_is_idempotent(api: http
     assert seed_population_bulk(7, seed=seed, batch_size=3) == 0
     served = api.get(f"/Patient/res-{seed}-0000007")
     assert served.status_code == 200, served.text
-    from hub.synth.population import generate_residents, resident_to_patient
+    from hub.demo.population import generate_residents, resident_to_patient
 
     last = list(generate_residents(7, seed=seed))[-1]
     assert _comparable(served.json()) == _comparable(resident_to_patient(last))

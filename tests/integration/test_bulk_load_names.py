@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.mpi.bulk_patient import patient_id_for
+from hub.mpi.loading.csv_patient import patient_id_for
 from hub.region.facilities import load_facilities
 from tests.integration.hub_cli import run_hub
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from hub.fhir.models import ResourceRow
 from hub.fhir.systems import FACILITY_CODE_SYSTEM, RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import IdKind, parse_id
+from hub.mpi.matching.identifiers import IdKind, parse_id
 from hub.security.fields import get_cipher, unseal_resource
 from tests.integration.hub_cli import run_hub
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from hub.fhir.models import ResourceRow, ResourceVersionRow, StringIndex, TokenIndex
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 MRN_SYSTEM = "urn:test:mrn"
 

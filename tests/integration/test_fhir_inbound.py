@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hub.auth.roles import Role
 from hub.db import session_scope
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.models import SourceRow
 
 ClientFor = Callable[..., httpx.Client]

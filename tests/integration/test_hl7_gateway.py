@@ -23,7 +23,7 @@ from hub.db import session_scope
 from hub.fhir.conditional import matching
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
-from hub.mpi.identifiers import check_digit
+from hub.mpi.matching.identifiers import check_digit
 from hub.mpi.models import SourceRow
 from hub.security.fields import get_cipher
 from tests.integration.hl7_harness import (

@@ -25,10 +25,10 @@ from hub.fhir.router import do_search
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
 from hub.mpi import store as mpi_store
-from hub.mpi.features import features_from_row
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.features import features_from_row
+from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.models import IdentifierRow, SourceRow
-from hub.mpi.service import register_source
+from hub.mpi.registration.online import register_source
 from hub.security.fields import FieldCipher, get_cipher
 from hub.security.rotation import (
     SEALED_COLUMNS,

@@ -18,15 +18,15 @@ from sqlalchemy import func, select, update
 
 from hub.audit.models import AuditRecord
 from hub.db import session_scope
+from hub.demo.population_export import FACILITY_COLUMNS, write_population
 from hub.fhir.models import ResourceRow
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.bulk_patient import patient_id_for
-from hub.mpi.identifiers import make_resident_id
-from hub.mpi.model import MatchModel
+from hub.mpi.loading.csv_patient import patient_id_for
+from hub.mpi.matching.identifiers import make_resident_id
+from hub.mpi.matching.model import MatchModel
 from hub.mpi.models import IdentifierRow, LinkEventRow, ModelRow, PersonRow, SourceRow
 from hub.region.facilities import FacilityKind, load_facilities
 from hub.settings import get_settings
-from hub.synth.export import FACILITY_COLUMNS, write_population
 from tests.integration.hub_cli import run_hub
 
 LINKS_HEADER = "facility,source_id,person_id,state,score"

@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.fhir.systems import ENTERPRISE_ID_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 from tests.postgres import PostgresHub
 
 FACILITIES = ("H001", "H002", "CS0001", "CS0002", "PH001", "PH002", "H003", "CS0003")

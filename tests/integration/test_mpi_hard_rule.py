@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from hub.db import session_scope
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.bulk import load_csv
-from hub.mpi.features import MatchFeatures, features_from_row
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.loading.bulk import load_csv
+from hub.mpi.matching.features import MatchFeatures, features_from_row
+from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.models import IdentifierRow, SourceRow
-from hub.mpi.registration import Registration, register_sources
-from hub.mpi.service import register_source
+from hub.mpi.registration.batch import Registration, register_sources
+from hub.mpi.registration.online import register_source
 from hub.security.fields import get_cipher
 
 FAMILIES = "欧阳司马诸葛上官东方皇甫令狐慕容尉迟长孙"

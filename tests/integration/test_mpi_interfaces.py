@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from hub.auth.roles import Role
 from hub.fhir.systems import ENTERPRISE_ID_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 from tests.live import LiveHub, TokenFactory
 
 GRADE_URL = "http://hl7.org/fhir/StructureDefinition/match-grade"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from hub.db import session_scope
-from hub.mpi.model import MatchModel
-from hub.mpi.model_registry import active_model, packaged_model
+from hub.mpi.matching.model import MatchModel
 from hub.mpi.models import ModelRow
+from hub.mpi.training.registry import active_model, packaged_model
 
 
 def test_a_stale_stored_model_falls_back_to_the_packaged_one(database: str) -> None:

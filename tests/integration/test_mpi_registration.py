@@ -1,4 +1,4 @@
-"""Batch registration (hub.mpi.registration.register_sources) against the test database.
+"""Batch registration (hub.mpi.registration.batch.register_sources) against the test database.
 
 Within-batch duplicates become one person, a batch agrees with single registrations already
 stored, registering the same batch again changes nothing; on PostgreSQL (``tests.postgres``,
@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 
 from hub.db import session_scope
 from hub.mpi import store
-from hub.mpi.compare import query_keys
-from hub.mpi.features import MatchFeatures, features_from_row
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.compare import query_keys
+from hub.mpi.matching.features import MatchFeatures, features_from_row
+from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.models import BlockKeyRow, IdentifierRow, LinkEventRow, PersonRow, SourceRow
-from hub.mpi.registration import Registration, register_sources
-from hub.mpi.service import register_source
+from hub.mpi.registration.batch import Registration, register_sources
+from hub.mpi.registration.online import register_source
 from hub.security.fields import get_cipher
 
 FAMILIES = "欧阳司马诸葛上官东方皇甫令狐慕容尉迟长孙"

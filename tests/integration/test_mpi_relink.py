@@ -19,12 +19,12 @@ from hub.auth.actor import SYSTEM_ACTOR
 from hub.db import reset_engine, session_scope
 from hub.migrate import upgrade_database
 from hub.mpi import store
-from hub.mpi.features import MatchFeatures, features_from_row
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.loading.relink import relink
+from hub.mpi.matching.features import MatchFeatures, features_from_row
+from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.models import IdentifierRow, PersonRow, ReviewRow, SourceRow
-from hub.mpi.relink import relink
-from hub.mpi.service import register_source
-from hub.mpi.stewardship import unlink_source
+from hub.mpi.registration.online import register_source
+from hub.mpi.stewardship.link_changes import unlink_source
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
 

@@ -20,7 +20,7 @@ import pytest
 
 from hub.auth.roles import Role
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 from tests.live import LiveHub, TokenFactory
 
 ClientFactory = Callable[..., httpx.Client]

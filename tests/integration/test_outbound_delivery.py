@@ -39,7 +39,7 @@ from hub.errors import Forbidden
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
 from hub.mpi.models import PersonRow, SourceRow
-from hub.mpi.stewardship import merge_persons
+from hub.mpi.stewardship.link_changes import merge_persons
 from hub.security.fields import get_cipher
 from hub.settings import Settings, get_settings
 from tests.integration.observer import committed

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from hub.auth.roles import Role
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 MARKER_SYSTEM = "urn:test:search-marker"
 MRN_SYSTEM = "urn:test:mrn"

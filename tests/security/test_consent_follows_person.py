@@ -19,7 +19,7 @@ import httpx
 
 from hub.auth.roles import Role
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 from tests.integration.test_consent_records import actor, consent
 from tests.live import LiveHub, TokenFactory
 

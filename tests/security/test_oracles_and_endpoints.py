@@ -24,7 +24,7 @@ from hub.fhir.models import ResourceRow
 from hub.fhir.origin import facility_source
 from hub.fhir.reindex import reindex
 from hub.fhir.systems import facility_patient_system
-from hub.mpi.bulk import load_csv
+from hub.mpi.loading.bulk import load_csv
 from hub.security.fields import get_cipher
 from tests.integration.test_consent_records import actor, consent
 

@@ -17,7 +17,7 @@ from hub.fhir.systems import (
     facility_identifier_system,
     facility_patient_system,
 )
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 HIS_MRN = "http://his.h001.example/mrn"
 H001 = Qualifier(LocalRule("H001", frozenset({HIS_MRN})))
@@ -184,3 +184,26 @@ def test_the_v2_path_and_the_fhir_path_give_one_system_for_one_facility() -> Non
     v2_put = next(e["request"] for e in mapped.bundle["entry"] if e["request"]["method"] == "PUT")
     fhir_put = H001.url("Patient?identifier=MRN-7")
     assert v2_put["url"].replace("%7C", "|") == fhir_put
+
+
+def test_the_router_reaches_the_facility_rewrite_only_through_the_wiring() -> None:
+    from hub.fhir import inbound
+
+    facility = Actor.build(
+        client_id="c", facility="H001", role=Role.facility_system, scope="system/*.cruds"
+    )
+    patient = _patient({"value": "MRN-1"})
+    wired = inbound.inbound_qualifier(facility)  # the session's wire() installed the adapter's
+    assert _systems(wired.resource("Patient", patient)) == [
+        (facility_identifier_system("H001", "patient"), "MRN-1")
+    ]
+    installed = inbound._qualifier[0]
+    inbound.set_inbound_qualifier(inbound._unchanged)
+    try:
+        unwired = inbound.inbound_qualifier(facility)
+        assert unwired.resource("Patient", patient) is patient
+        assert unwired.criteria("Patient", "identifier=MRN-1") == "identifier=MRN-1"
+        assert unwired.query("Patient", [("identifier", "MRN-1")]) == [("identifier", "MRN-1")]
+        assert unwired.bundle({"entry": []}) == {"entry": []}
+    finally:
+        inbound.set_inbound_qualifier(installed)

@@ -27,7 +27,7 @@ from hub.fhir.systems import (
     facility_patient_system,
 )
 from hub.fhir.validation import validate_resource
-from hub.mpi.features import features_from_patient
+from hub.mpi.matching.features import features_from_patient
 from tests import hl7v2_cases as cases
 from tests.corpus import HL7_CORPUS
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from hub.mpi.identifiers import (
+from hub.mpi.matching.identifiers import (
     IdKind,
     InvalidIdError,
     check_digit,

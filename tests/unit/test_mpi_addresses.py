@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.mpi.addresses import (
+from hub.mpi.matching.addresses import (
     LatinAddress,
     compare_house_number,
     compare_parts,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.mpi.addresses import (
+from hub.mpi.matching.addresses import (
     LatinAddress,
     chinese_dwelling,
     compare_house_number,

@@ -7,7 +7,7 @@ from itertools import combinations
 
 import pytest
 
-from hub.mpi.blocking import (
+from hub.mpi.matching.blocking import (
     BlockingIndex,
     blocking_recall,
     candidate_pairs,

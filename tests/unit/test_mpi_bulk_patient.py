@@ -1,5 +1,5 @@
-"""A bulk-load row as a Patient (hub.mpi.bulk_patient): the index reads it as it reads the row,
-a reload is a no-op, and elements the file does not carry survive."""
+"""A bulk-load row as a Patient (hub.mpi.loading.csv_patient): the index reads it as it reads the
+row, a reload is a no-op, and elements the file does not carry survive."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from hub.demo.population_export import write_population
 from hub.fhir.systems import RESIDENT_ID_SYSTEM, facility_patient_system
 from hub.fhir.validation import validate_resource
-from hub.mpi.bulk_patient import CSV_COLUMNS, patient_id_for, row_patient, same_patient
-from hub.mpi.features import features_from_patient, features_from_row
-from hub.synth.export import write_population
+from hub.mpi.loading.csv_patient import CSV_COLUMNS, patient_id_for, row_patient, same_patient
+from hub.mpi.matching.features import features_from_patient, features_from_row
 
 ALL = frozenset(CSV_COLUMNS)
 

@@ -7,8 +7,8 @@ from collections.abc import Hashable, Sequence
 
 import pytest
 
-from hub.mpi.blocking import pairs_from_clusters
-from hub.mpi.clustering import Metrics, connected_components, pairwise_metrics
+from hub.mpi.matching.blocking import pairs_from_clusters
+from hub.mpi.matching.clustering import Metrics, connected_components, pairwise_metrics
 
 
 def test_connected_components() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.mpi.batch import link_batch
-from hub.mpi.compare import SPECS, compare, query_keys, record_keys
-from hub.mpi.features import features_from_patient, features_from_row
-from hub.mpi.identifiers import make_resident_id
-from hub.mpi.model_registry import packaged_model
+from hub.mpi.matching.compare import SPECS, compare, query_keys, record_keys
+from hub.mpi.matching.features import features_from_patient, features_from_row
+from hub.mpi.matching.identifiers import make_resident_id
+from hub.mpi.matching.linkage import link_batch
+from hub.mpi.training.registry import packaged_model
 
 A_ID = make_resident_id("420502", date(1980, 3, 2), 120, "male")
 B_ID = make_resident_id("420502", date(1980, 3, 2), 122, "male")  # a twin

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from hub.mpi.compare import SPECS, compare, query_keys, record_keys, tf_values
-from hub.mpi.features import MatchFeatures, features_from_row
+from hub.mpi.matching.compare import SPECS, compare, query_keys, record_keys, tf_values
+from hub.mpi.matching.features import MatchFeatures, features_from_row
 from tests.unit.test_mpi_compare import A_ID, row, western
 
 BASE = features_from_row(row())  # 张伟, Xiling district 420502, 西陵街道 / 学院社区

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
-from hub.mpi.features import (
+from hub.mpi.matching.features import (
     EmptyRecordError,
     MatchFeatures,
     features_from_patient,
@@ -15,7 +15,7 @@ from hub.mpi.features import (
     normalise_phone,
     parse_birth_date,
 )
-from hub.mpi.identifiers import make_resident_id
+from hub.mpi.matching.identifiers import make_resident_id
 
 RID = make_resident_id("420502", date(1980, 3, 2), 123, "male")
 
@@ -135,8 +135,8 @@ def test_latin_patient_address_keeps_number_street_and_locality() -> None:
 def test_partial_and_abbreviated_addresses_read_the_same_township_and_village() -> None:
     """What registration desks write for one home: the county's short name, no province or
     city, an estate instead of a village; each reads to the same parts or leaves one out."""
-    from hub.mpi.compare import compare
-    from hub.mpi.features import features_from_row
+    from hub.mpi.matching.compare import compare
+    from hub.mpi.matching.features import features_from_row
 
     def levels(a: str, b: str) -> int:
         row = {"name": "熊欣怡", "birth_date": "2023-09-30"}
@@ -159,9 +159,9 @@ def test_partial_and_abbreviated_addresses_read_the_same_township_and_village() 
 def test_one_flat_written_two_ways_is_one_address() -> None:
     """ "28栋2单元2301" and "28-2-2301" of one estate agree, with or without the community
     or street office; another flat, another estate or another district does not."""
-    from hub.mpi.addresses import chinese_dwelling
-    from hub.mpi.compare import compare
-    from hub.mpi.features import features_from_row
+    from hub.mpi.matching.addresses import chinese_dwelling
+    from hub.mpi.matching.compare import compare
+    from hub.mpi.matching.features import features_from_row
 
     def levels(a: str, b: str) -> int:
         row = {"name": "刘梓铭", "birth_date": "2016-02-21"}

@@ -1,5 +1,5 @@
-"""The household ceilings (hub.mpi.household): pairs a weight sum would link but people never
-are, decided on the comparison vectors of real-looking record pairs."""
+"""The household ceilings (hub.mpi.matching.household): pairs a weight sum would link but people
+never are, decided on the comparison vectors of real-looking record pairs."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from hub.mpi.compare import compare
-from hub.mpi.features import MatchFeatures, features_from_row
-from hub.mpi.household import capped, ceiling, hanzi_names
-from hub.mpi.identifiers import make_resident_id
-from hub.mpi.model import Decision
+from hub.mpi.matching.compare import compare
+from hub.mpi.matching.features import MatchFeatures, features_from_row
+from hub.mpi.matching.household import capped, ceiling, hanzi_names
+from hub.mpi.matching.identifiers import make_resident_id
+from hub.mpi.matching.model import Decision
 
 BIRTH = date(1972, 4, 14)
 ADDRESS = "湖北省宜昌市枝江市土城村2组"

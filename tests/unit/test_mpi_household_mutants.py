@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.mpi.compare import SPECS
-from hub.mpi.features import MatchFeatures
-from hub.mpi.household import best_first, capped, ceiling, decide, hanzi_names
-from hub.mpi.model import Decision
-from hub.mpi.model_registry import packaged_model
+from hub.mpi.matching.compare import SPECS
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.household import best_first, capped, ceiling, decide, hanzi_names
+from hub.mpi.matching.model import Decision
+from hub.mpi.training.registry import packaged_model
 
 NEW, REVIEW, LINK = Decision.NEW, Decision.REVIEW, Decision.LINK
 # Everything agrees but no identifier: names, birth date, sex, phone, village.

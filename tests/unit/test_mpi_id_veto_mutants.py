@@ -1,4 +1,5 @@
-"""The resident-ID veto (hub.mpi.id_veto), written for mutation testing (scripts/mutate id-veto).
+"""The resident-ID veto (hub.mpi.registration.id_veto), written for mutation testing (scripts/mutate
+id-veto).
 
 The rule: two different valid resident IDs never share a person. The pure checks are tested
 directly; the two queries run against an in-memory SQLite table holding only the identifiers.
@@ -14,16 +15,16 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.features import MatchFeatures
-from hub.mpi.id_veto import (
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.identifiers import make_resident_id
+from hub.mpi.models import IdentifierRow
+from hub.mpi.registration.id_veto import (
     conflicts,
     merge_conflicts,
     person_resident_keys,
     resident_key,
     source_resident_keys,
 )
-from hub.mpi.identifiers import make_resident_id
-from hub.mpi.models import IdentifierRow
 from hub.mpi.store import identifier_index
 from hub.security.fields import FieldCipher
 
@@ -82,7 +83,7 @@ def test_person_keys_are_their_sources_valid_resident_ids(session: Session) -> N
 
 
 def test_person_keys_are_read_in_chunks(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("hub.mpi.id_veto._CHUNK", 2)
+    monkeypatch.setattr("hub.mpi.registration.id_veto._CHUNK", 2)
     for person in range(1, 6):
         add(session, person, person * 10, f"k{person}")
     keys = person_resident_keys(session, range(1, 6))

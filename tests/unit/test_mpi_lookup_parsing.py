@@ -9,15 +9,15 @@ import pytest
 
 from hub.errors import InvalidRequest, InvalidResource
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import make_resident_id
-from hub.mpi.interfaces import (
+from hub.mpi.lookup.queries import MatchGrade, grade, normalise_value
+from hub.mpi.lookup.views import (
     DEFAULT_MATCH_COUNT,
     parse_match_parameters,
     parse_person_query,
     parse_pix_query,
 )
-from hub.mpi.lookup import MatchGrade, grade, normalise_value
-from hub.mpi.model_registry import packaged_model
+from hub.mpi.matching.identifiers import make_resident_id
+from hub.mpi.training.registry import packaged_model
 
 PATIENT = {"resourceType": "Patient", "name": [{"family": "张", "given": ["伟"]}]}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hub.mpi.model import ComparisonParams, Decision, MatchModel, ModelError
+from hub.mpi.matching.model import ComparisonParams, Decision, MatchModel, ModelError
 
 PRIOR = 0.01
 

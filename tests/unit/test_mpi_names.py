@@ -7,19 +7,21 @@ import itertools
 
 import pytest
 
-from hub.mpi.names import (
+from hub.mpi.matching.name_agreement import (
     NameAgreement,
-    NameKeys,
-    blocking_keys,
     compare_family,
     compare_given,
     compare_names,
+)
+from hub.mpi.matching.names import (
+    NameKeys,
+    blocking_keys,
     family_key,
     name_keys,
     phonetic_key,
     split_pinyin,
 )
-from hub.mpi.names_data import (
+from hub.mpi.matching.names_data import (
     COMPOUND_SURNAMES,
     PINYIN_SYLLABLES,
     ROMANISED_COMPOUNDS,

@@ -1,12 +1,12 @@
-"""Decisions of a registration batch (hub.mpi.registration_decide): pure, no database."""
+"""Decisions of a registration batch (hub.mpi.registration.batch_decisions): pure, no database."""
 
 from __future__ import annotations
 
-from hub.mpi.compare import query_keys, record_keys
-from hub.mpi.features import MatchFeatures, features_from_row
-from hub.mpi.model import Decision
-from hub.mpi.model_registry import packaged_model
-from hub.mpi.registration_decide import Pending, StoredSource, decide_batch
+from hub.mpi.matching.compare import query_keys, record_keys
+from hub.mpi.matching.features import MatchFeatures, features_from_row
+from hub.mpi.matching.model import Decision
+from hub.mpi.registration.batch_decisions import Pending, StoredSource, decide_batch
+from hub.mpi.training.registry import packaged_model
 
 ZHANG = {"family_name": "欧阳", "given_name": "晓岚", "birth_date": "1980-03-02",
          "id_number": "420502198003020117", "gender": "女", "phone": "13900001111"}  # fmt: skip

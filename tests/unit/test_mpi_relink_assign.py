@@ -1,8 +1,8 @@
-"""Which person each re-linked cluster becomes (hub.mpi.relink.assign_persons, pure)."""
+"""Which person each re-linked cluster becomes (hub.mpi.loading.relink.assign_persons, pure)."""
 
 from __future__ import annotations
 
-from hub.mpi.relink import assign_persons
+from hub.mpi.loading.relink import assign_persons
 
 
 def test_a_cluster_keeps_the_id_of_the_person_giving_it_most_records() -> None:

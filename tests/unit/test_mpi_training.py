@@ -11,10 +11,15 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from hub.mpi.blocking import BlockingIndex, blocking_recall, candidate_pairs, pairs_from_clusters
-from hub.mpi.clustering import connected_components, pairwise_metrics
-from hub.mpi.model import Decision, MatchModel
-from hub.mpi.training import ComparisonSpec, estimate_m, estimate_u, term_frequencies, train
+from hub.mpi.matching.blocking import (
+    BlockingIndex,
+    blocking_recall,
+    candidate_pairs,
+    pairs_from_clusters,
+)
+from hub.mpi.matching.clustering import connected_components, pairwise_metrics
+from hub.mpi.matching.model import Decision, MatchModel
+from hub.mpi.training.em import ComparisonSpec, estimate_m, estimate_u, term_frequencies, train
 from tests.corpus import SHARED
 
 TRUE_M = [[0.05, 0.15, 0.8], [0.1, 0.9], [0.02, 0.08, 0.2, 0.7], [0.3, 0.7]]

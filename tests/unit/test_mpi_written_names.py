@@ -1,15 +1,15 @@
-"""A written full name cut where the patient index cuts it (hub.mpi.written_names), and the bulk
-loader's HumanName built from it (hub.mpi.bulk_patient)."""
+"""A written full name cut where the patient index cuts it (hub.mpi.matching.written_names), and the
+bulk loader's HumanName built from it (hub.mpi.loading.csv_patient)."""
 
 from __future__ import annotations
 
 import pytest
 
 from hub.fhir.systems import facility_patient_system
-from hub.mpi.bulk_patient import CSV_COLUMNS, row_patient
-from hub.mpi.features import features_from_patient, features_from_row
-from hub.mpi.names import name_keys
-from hub.mpi.written_names import WrittenName, split_written_name
+from hub.mpi.loading.csv_patient import CSV_COLUMNS, row_patient
+from hub.mpi.matching.features import features_from_patient, features_from_row
+from hub.mpi.matching.names import name_keys
+from hub.mpi.matching.written_names import WrittenName, split_written_name
 
 
 @pytest.mark.parametrize(

@@ -10,15 +10,15 @@ from itertools import islice
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import IdKind, parse_id
-from hub.synth.population import (
+from hub.demo.population import (
     DISTRICTS,
     LAST_BIRTH_DATE,
     Resident,
     generate_residents,
     resident_to_patient,
 )
+from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
+from hub.mpi.matching.identifiers import IdKind, parse_id
 
 N = 10_000
 

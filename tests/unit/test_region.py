@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from hub.demo.generate_facilities import render_csv
 from hub.fhir.systems import (
     FACILITY_CODE_SYSTEM,
     HL7V2_SENDING_FACILITY_SYSTEM,
@@ -31,7 +32,6 @@ from hub.region.facilities import (
     index_by_code,
     load_facilities,
 )
-from hub.region.generate_facilities import render_csv
 
 EXPECTED_DISTRICTS = {
     "420502": "西陵区",

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from pypinyin import lazy_pinyin
 
-from hub.fhir.systems import RESIDENT_ID_SYSTEM
-from hub.mpi.identifiers import IdKind, id_distance_kind, is_valid, parse_id
-from hub.region.facilities import FacilityKind, index_by_code, load_facilities
-from hub.synth.export import FACILITY_COLUMNS, PAIR_COLUMNS, TRUTH_COLUMNS, write_population
-from hub.synth.population import Resident
-from hub.synth.registrations import (
+from hub.demo.population import Resident
+from hub.demo.population_export import (
+    FACILITY_COLUMNS,
+    PAIR_COLUMNS,
+    TRUTH_COLUMNS,
+    write_population,
+)
+from hub.demo.registrations import (
     HOMOPHONES,
     DeskError,
     ErrorRates,
@@ -30,6 +32,9 @@ from hub.synth.registrations import (
     generate_registrations,
     to_traditional,
 )
+from hub.fhir.systems import RESIDENT_ID_SYSTEM
+from hub.mpi.matching.identifiers import IdKind, id_distance_kind, is_valid, parse_id
+from hub.region.facilities import FacilityKind, index_by_code, load_facilities
 
 RATES = ErrorRates()
 FACILITIES = index_by_code(load_facilities())

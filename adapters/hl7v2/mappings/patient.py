@@ -1,4 +1,5 @@
-"""PID to a FHIR Patient in exactly the shapes the patient index reads (hub/mpi/features.py).
+"""PID to a FHIR Patient in exactly the shapes the patient index reads
+(hub/mpi/matching/features.py).
 
 PID-3 identifiers are sorted into the hub's systems:
 
@@ -37,7 +38,7 @@ from hub.fhir.systems import (
     facility_identifier_system,
     facility_patient_system,
 )
-from hub.mpi.identifiers import InvalidIdError, parse_id
+from hub.mpi.matching import InvalidIdError, parse_id
 
 MR_TYPES = frozenset({"MR", "MRN", "PI"})
 RESIDENT_TYPES = frozenset({"NI", "NNCHN", "SFZ", "ID", "RID", "CZ", "SFZH"})

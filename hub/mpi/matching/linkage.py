@@ -1,0 +1,119 @@
+"""Batch linkage: score every blocked pair once, then cluster under the hard constraint.
+
+Pairs are decided as registration decides them (the model's thresholds under the household
+ceilings of ``hub.mpi.matching.household``). Clustering is greedy by match weight with one veto: two
+records whose resident IDs are both valid and different never end up in one person, not even
+through a chain of records without an ID (the transitivity trap twins fall into with plain
+connected components). The online path applies the same veto per candidate person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from hub.mpi.matching.blocking import BlockingIndex, candidate_pairs
+from hub.mpi.matching.compare import compare, record_keys, tf_values
+from hub.mpi.matching.features import MatchFeatures
+from hub.mpi.matching.household import capped, ceiling, hanzi_names
+from hub.mpi.matching.model import Decision, MatchModel
+
+
+def conflicting_ids(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Valid resident IDs of two people that cannot belong to one person."""
+    return bool(a) and bool(b) and a != b
+
+
+@dataclass
+class BatchResult:
+    clusters: list[int]  # cluster id per record
+    scored_pairs: int
+    linked_pairs: int
+    review_pairs: int
+    vetoed_merges: int
+    reviews: list[tuple[int, int, float]] = field(default_factory=list)  # (i, j, probability)
+
+
+class _Clusters:
+    def __init__(
+        self, ids: Sequence[str | None], fixed: Sequence[int | None] | None = None
+    ) -> None:
+        self.parent = list(range(len(ids)))
+        self.ids: list[frozenset[str]] = [frozenset({i}) if i else frozenset() for i in ids]
+        self.frozen = [False] * len(ids)
+        first: dict[int, int] = {}
+        for index, group in enumerate(fixed or ()):
+            if group is None:
+                continue
+            if group in first:  # records a steward put together stay together
+                root = self.find(first[group])
+                self.parent[index] = root
+                self.ids[root] = self.ids[root] | self.ids[index]
+            else:
+                first[group] = index
+            self.frozen[self.find(index)] = True
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if self.frozen[ra] or self.frozen[rb] or conflicting_ids(self.ids[ra], self.ids[rb]):
+            return False
+        self.parent[rb] = ra
+        self.ids[ra] = self.ids[ra] | self.ids[rb]
+        return True
+
+
+def blocked_pairs(
+    records: Sequence[MatchFeatures], *, max_block: int, candidates_per_record: int
+) -> Iterator[tuple[int, int]]:
+    """Candidate pairs of a batch of records, through the same blocking keys as online."""
+    index = BlockingIndex(max_block=max_block)
+    keys = [record_keys(r) for r in records]
+    for i, record_keys_i in enumerate(keys):
+        index.add(i, record_keys_i)
+    return candidate_pairs(index, keys, limit=candidates_per_record)
+
+
+def link_batch(
+    records: Sequence[MatchFeatures],
+    model: MatchModel,
+    *,
+    max_block: int = 2_000,
+    candidates_per_record: int = 50,
+    fixed: Sequence[int | None] | None = None,
+) -> BatchResult:
+    """Cluster ``records``; ``fixed[i]`` names a group a steward decided (records of one group
+    stay together, and no other record joins it), None for a record the model decides."""
+    tfs = [tf_values(r) for r in records]
+    reviews: list[tuple[int, int, float]] = []
+    scored: list[tuple[float, int, int]] = []
+    review = total = 0
+    pairs = blocked_pairs(records, max_block=max_block, candidates_per_record=candidates_per_record)
+    for i, j in pairs:
+        total += 1
+        levels = compare(records[i], records[j])
+        weight = model.match_weight(levels, tfs[i])
+        probability = model.match_probability(weight)
+        cap = ceiling(levels, hanzi=hanzi_names(records[i], records[j]))
+        decision = capped(model.decide(probability), cap)
+        if decision is Decision.LINK:
+            scored.append((weight, i, j))
+        elif decision is Decision.REVIEW:
+            review += 1
+            reviews.append((i, j, probability))
+    clusters = _Clusters([r.resident_id for r in records], fixed)
+    vetoed = 0
+    for _, i, j in sorted(scored, reverse=True):
+        if not clusters.union(i, j):
+            vetoed += 1
+    return BatchResult([clusters.find(i) for i in range(len(records))], total, len(scored),
+                       review, vetoed, reviews)  # fmt: skip
