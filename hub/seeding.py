@@ -25,6 +25,9 @@ from hub.settings import get_settings
 from hub.synth.population import generate_residents, resident_to_patient
 
 Progress = Callable[[int], None]
+# More resources per facility (the referral directory's departments), registered by hub.wiring.
+FacilityResources = Callable[[Facility], list[dict[str, Any]]]
+_FACILITY_RESOURCES: list[FacilityResources] = []
 BATCH = 250
 BULK_BATCH = 5000
 
@@ -46,10 +49,18 @@ def _existing_ids(resource_type: str) -> set[str]:
         return {r[0] for r in rows}
 
 
+def add_facility_resources(make: FacilityResources) -> None:
+    """Seed ``make(facility)`` with each facility, after its Organization and Location."""
+    if make not in _FACILITY_RESOURCES:
+        _FACILITY_RESOURCES.append(make)
+
+
 def seed_region(progress: Progress | None = None) -> int:
-    """Organization + Location per facility, with the facility code as id. Idempotent."""
+    """Organization + Location per facility, with the facility code as id, and what
+    :func:`add_facility_resources` registered. Idempotent."""
     facilities = load_facilities()
     have_orgs, have_locs = _existing_ids("Organization"), _existing_ids("Location")
+    have: dict[str, set[str]] = {}
     # Parents first, so partOf always points at a stored Organization.
     ordered = sorted(facilities, key=lambda f: f.parent_code is not None)
     created = 0
@@ -66,6 +77,13 @@ def seed_region(progress: Progress | None = None) -> int:
                 if facility.location_id not in have_locs:
                     store.update("Location", facility.location_id, facility_to_location(facility))
                     created += 1
+                for extra in (r for make in _FACILITY_RESOURCES for r in make(facility)):
+                    rtype, rid = extra["resourceType"], extra["id"]
+                    if rtype not in have:
+                        have[rtype] = _existing_ids(rtype)
+                    if rid not in have[rtype]:
+                        store.update(rtype, rid, extra)
+                        created += 1
         if progress:
             progress(len(chunk))
     return created

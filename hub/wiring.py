@@ -16,11 +16,12 @@ import adapters.outbound.tasks as outbound_tasks
 from adapters.outbound import producers
 from adapters.outbound.merge import on_persons_merged
 from consent.hooks import check_consent
-from hub import events
+from hub import events, seeding
 from hub.fhir.hooks import WriteHook, on_write
 from hub.mpi.events import PersonsMerged
 from hub.mpi.hooks import index_patient
 from hub.worker import celery_app
+from referral.directory import healthcare_services
 
 SWEEP_SECONDS = 5.0
 
@@ -48,6 +49,7 @@ def wire() -> None:
         for resource_type, hook in WRITE_HOOKS:
             on_write(resource_type, hook)
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities
+        seeding.add_facility_resources(healthcare_services)  # the referral directory
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},
             "sweep-outbox": {"task": outbound_tasks.sweep_outbox.name, "schedule": SWEEP_SECONDS},
