@@ -60,7 +60,8 @@ def seed_region(progress: Progress | None = None) -> int:
     :func:`add_facility_resources` registered. Idempotent."""
     facilities = load_facilities()
     have_orgs, have_locs = _existing_ids("Organization"), _existing_ids("Location")
-    have: dict[str, set[str]] = {}
+    extras = {f.code: [r for make in _FACILITY_RESOURCES for r in make(f)] for f in facilities}
+    have = {t: _existing_ids(t) for t in {r["resourceType"] for rs in extras.values() for r in rs}}
     # Parents first, so partOf always points at a stored Organization.
     ordered = sorted(facilities, key=lambda f: f.parent_code is not None)
     created = 0
@@ -77,10 +78,8 @@ def seed_region(progress: Progress | None = None) -> int:
                 if facility.location_id not in have_locs:
                     store.update("Location", facility.location_id, facility_to_location(facility))
                     created += 1
-                for extra in (r for make in _FACILITY_RESOURCES for r in make(facility)):
+                for extra in extras[facility.code]:
                     rtype, rid = extra["resourceType"], extra["id"]
-                    if rtype not in have:
-                        have[rtype] = _existing_ids(rtype)
                     if rid not in have[rtype]:
                         store.update(rtype, rid, extra)
                         created += 1

@@ -22,6 +22,7 @@ from hub.mpi.events import PersonsMerged
 from hub.mpi.hooks import index_patient
 from hub.worker import celery_app
 from referral.directory import healthcare_services
+from referral.hooks import referral_requested, referral_task_written
 
 SWEEP_SECONDS = 5.0
 
@@ -29,6 +30,8 @@ SWEEP_SECONDS = 5.0
 WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Patient", index_patient),  # the patient index, in the writing transaction
     ("Consent", check_consent),  # a Consent is checked before it is stored
+    ("ServiceRequest", referral_requested),  # a referral is checked and gets its Task
+    ("Task", referral_task_written),  # a referral's Task moves only as referral.states allows
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
