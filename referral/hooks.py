@@ -3,7 +3,8 @@
 
 - A referral ServiceRequest, when created active: checked (``service.check_request``), and
   its process-request Task created in the same transaction, unless the transaction Bundle
-  brings its own.
+  brings its own. One whose performers are names without a reference (an HL7 v2 REF) is the
+  sending system's record and stays outside the workflow.
 - A process-request Task focused on a referral: a new one must start requested, be the
   requester's, for the request's patient and owned by the request's target; an update must be
   a move of ``states.MOVES`` made by the right side.
@@ -25,6 +26,7 @@ from referral.service import (
     ReferralRefused,
     check_request,
     check_target,
+    named_outside_the_hub,
     resolve_target,
     task_for,
     transaction_writes_task,
@@ -44,6 +46,8 @@ def referral_requested(
     if kind is not WriteKind.CREATE or request.get("status") != "active":
         return
     if not is_referral(request) or store.actor.role is Role.operator:
+        return
+    if named_outside_the_hub(request):
         return
     target = check_request(store, request)
     if not transaction_writes_task(store):

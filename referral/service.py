@@ -112,6 +112,13 @@ def task_for(request: dict[str, Any], owner: str) -> dict[str, Any]:
     return task
 
 
+def named_outside_the_hub(request: dict[str, Any]) -> bool:
+    """True for a referral whose performers are names only, no reference (an HL7 v2 REF's PRD):
+    the sending system's record of a referral it made, stored as sent, outside the workflow."""
+    performers = performer_references(request)
+    return bool(performers) and not any(reference_of(p) for p in performers)
+
+
 def transaction_writes_task(store: FhirStore) -> bool:
     """True when the running transaction Bundle brings its own Task."""
     return any(target.startswith("Task/") for target in store.bundle_targets)

@@ -13,6 +13,7 @@ from referral.rules import (
     request_reference,
     task_notice,
 )
+from referral.service import named_outside_the_hub
 
 REFERRAL: dict[str, Any] = {
     "resourceType": "ServiceRequest",
@@ -59,3 +60,10 @@ def test_the_workflow_task_is_process_request() -> None:
     assert is_process_request({"code": {"coding": [{"code": "process-request"}]}})
     assert not is_process_request({"code": {"coding": [{"code": "fulfill"}]}})
     assert not is_process_request({"code": "process-request"})
+
+
+def test_a_referral_addressed_by_name_only_is_the_senders_record() -> None:
+    assert named_outside_the_hub({"performer": [{"display": "YC_H001"}]})
+    assert not named_outside_the_hub({"performer": [{"reference": "Organization/H001"}]})
+    assert not named_outside_the_hub({"performer": []})
+    assert not named_outside_the_hub({})
