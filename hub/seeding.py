@@ -21,6 +21,7 @@ from hub.region.facilities import (
     facility_to_organization,
     load_facilities,
 )
+from hub.region.resources import facility_resources
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
 
@@ -47,9 +48,12 @@ def _existing_ids(resource_type: str) -> set[str]:
 
 
 def seed_region(progress: Progress | None = None) -> int:
-    """Organization + Location per facility, with the facility code as id. Idempotent."""
+    """Organization + Location per facility, with the facility code as id, and what
+    :func:`hub.region.resources.add_facility_resources` registered. Idempotent."""
     facilities = load_facilities()
     have_orgs, have_locs = _existing_ids("Organization"), _existing_ids("Location")
+    extras = {f.code: facility_resources(f) for f in facilities}
+    have = {t: _existing_ids(t) for t in {r["resourceType"] for rs in extras.values() for r in rs}}
     # Parents first, so partOf always points at a stored Organization.
     ordered = sorted(facilities, key=lambda f: f.parent_code is not None)
     created = 0
@@ -66,6 +70,11 @@ def seed_region(progress: Progress | None = None) -> int:
                 if facility.location_id not in have_locs:
                     store.update("Location", facility.location_id, facility_to_location(facility))
                     created += 1
+                for extra in extras[facility.code]:
+                    rtype, rid = extra["resourceType"], extra["id"]
+                    if rid not in have[rtype]:
+                        store.update(rtype, rid, extra)
+                        created += 1
         if progress:
             progress(len(chunk))
     return created

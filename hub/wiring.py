@@ -25,7 +25,10 @@ from hub.fhir.inbound import set_inbound_qualifier
 from hub.metrics import add_backlog
 from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
+from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
+from referral.directory import healthcare_services
+from referral.hooks import referral_requested, referral_task_written
 
 SWEEP_SECONDS = 5.0
 
@@ -33,6 +36,8 @@ SWEEP_SECONDS = 5.0
 WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Patient", index_patient),  # the patient index, in the writing transaction
     ("Consent", check_consent),  # a Consent is checked before it is stored
+    ("ServiceRequest", referral_requested),  # a referral is checked and gets its Task
+    ("Task", referral_task_written),  # a referral's Task moves only as referral.states allows
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
@@ -58,6 +63,7 @@ def wire() -> None:
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities
         set_inbound_qualifier(inbound_qualifier)  # a facility's local identifiers, namespaced
         add_backlog(backlog_metric_lines)  # /metrics: the HL7 v2 message log's backlog
+        add_facility_resources(healthcare_services)  # the referral directory
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},
             "sweep-outbox": {"task": outbound_tasks.sweep_outbox.name, "schedule": SWEEP_SECONDS},

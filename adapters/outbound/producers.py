@@ -8,11 +8,9 @@ Bundles, HL7 v2 inbound, the CLI) produces the same messages:
   HealthcareService -> provider, and an Organization itself): S12 when it becomes ``booked``,
   S14 when a booked appointment changes, S15 when a booked one is ``cancelled``. Deletions
   and other statuses send nothing.
-- ServiceRequest with a referral category (SNOMED 3457005 "patient referral", or the code
-  ``referral``) -> REF^I12 to the performers' facilities when it is first sent (created, or
-  leaving ``draft``); RRI^I12 to performers and requester when its status changes later.
-- Task whose focus (or basedOn) is such a ServiceRequest -> RRI^I12 with the Task's status
-  when it is created or its status changes, to the request's performers and requester.
+- A referral ServiceRequest, and the Task whose focus (or basedOn) is one -> REF^I12 or
+  RRI^I12 to the referral's parties: what a referral is and which change tells whom are the
+  referral domain's rules (``referral.rules``); this module only builds and addresses them.
 - Any write -> the matching rest-hook Subscriptions (``subscriptions.py``).
 
 HL7 v2 goes only to facilities with an active ``hl7v2-mllp`` Endpoint, and never back to the
@@ -60,8 +58,17 @@ from hub.auth.roles import FACILITY_ROLES
 from hub.fhir.hooks import WriteKind
 from hub.fhir.search_parameters import SUPPORTED_TYPES
 from hub.fhir.store import FhirStore
+from referral.rules import (
+    Notice,
+    Party,
+    is_referral,
+    performer_references,
+    request_notice,
+    request_reference,
+    requester_references,
+    task_notice,
+)
 
-REFERRAL_CODES = frozenset({"3457005", "referral"})
 NOT_SUBSCRIBABLE = frozenset({"Subscription", "AuditEvent"})
 Builder = Callable[[Header, PatientData], str]
 
@@ -133,36 +140,27 @@ def appointment_changed(
                  trigger, header, appointment_data(shown), patient))  # fmt: skip
 
 
-def is_referral(request: dict[str, Any]) -> bool:
-    return any(
-        coding.get("code") in REFERRAL_CODES
-        for concept in request.get("category") or []
-        for coding in concept.get("coding") or []
-    )
-
-
-def _referral_parties(store: FhirStore, request: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """(performer facilities, requester facilities) of a referral."""
-    performers = _facilities(store, request.get("performer") or [])
-    return performers, _facilities(store, [request.get("requester")])
+def _recipients(store: FhirStore, request: dict[str, Any], notice: Notice) -> set[str]:
+    """The facilities of the parties ``notice`` names."""
+    found: set[str] = set()
+    if Party.PERFORMERS in notice.parties:
+        found |= _facilities(store, performer_references(request))
+    if Party.REQUESTERS in notice.parties:
+        found |= _facilities(store, requester_references(request))
+    return found
 
 
 def referral_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, request: dict[str, Any]
 ) -> None:
-    status = request.get("status")
-    if kind is WriteKind.DELETE or status == "draft" or not is_referral(request):
+    if kind is WriteKind.DELETE or not is_referral(request):
         return
-    previous = previous_version(store.session, store.cipher, request)
-    before = (previous or {}).get("status")
-    performers, requesters = _referral_parties(store, request)
-    if previous is None or before == "draft":
-        code, recipients = "REF", performers
-    elif before != status:
-        code, recipients = "RRI", performers | requesters
-    else:
+    notice = request_notice(previous_version(store.session, store.cipher, request), request)
+    if notice is None:
         return
-    _send_v2(store, recipients, f"{code}^I12", request, subject_of(request, "subject"),
+    code = notice.kind.value
+    _send_v2(store, _recipients(store, request, notice), f"{code}^I12", request,
+             subject_of(request, "subject"),
              lambda shown: lambda header, patient: build_referral(
                  code, header, referral_data(shown), patient))  # fmt: skip
 
@@ -172,10 +170,7 @@ def referral_task_changed(
 ) -> None:
     if kind is WriteKind.DELETE:
         return
-    targets = [task.get("focus"), *(task.get("basedOn") or [])]
-    request_ref = next(
-        (r for r in map(reference_of, targets) if r.startswith("ServiceRequest/")), ""
-    )
+    request_ref = request_reference(task)
     if not request_ref:
         return
     request = load_resource(
@@ -183,15 +178,15 @@ def referral_task_changed(
     )
     if request is None or not is_referral(request):
         return
-    previous = previous_version(store.session, store.cipher, task)
-    if previous is not None and previous.get("status") == task.get("status"):
+    notice = task_notice(previous_version(store.session, store.cipher, task), task)
+    if notice is None:
         return
-    performers, requesters = _referral_parties(store, request)
     status = str(task.get("status") or "")
     patient = subject_of(task, "for") or subject_of(request, "subject")
-    _send_v2(store, performers | requesters, "RRI^I12", task, patient,
+    code = notice.kind.value
+    _send_v2(store, _recipients(store, request, notice), f"{code}^I12", task, patient,
              lambda shown: lambda header, pid: build_referral(
-                 "RRI", header, referral_data(shown, status=status), pid),
+                 code, header, referral_data(shown, status=status), pid),
              content=request)  # fmt: skip
 
 

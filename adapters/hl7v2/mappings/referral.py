@@ -1,7 +1,7 @@
 """Referrals (REF^I12/I13/I14, RRI^I12) and general clinical orders (OMG^O19).
 
-A referral is a ServiceRequest (category *patient referral*) plus the Task that tracks it
-(``code`` fulfill, ``focus`` the request), which the referral service moves through its states.
+A referral is a ServiceRequest (category *patient referral*, ``referral.rules``) plus the Task
+that tracks it (``code`` fulfill, ``focus`` the request).
 RF1-1 sets both statuses; an I14 (cancel) cancels whatever RF1-1 says. The referring provider
 (PRD-1 RP) is the requester, the referred-to provider (RT) the performer and the Task's owner.
 An OMG^O19 gives a ServiceRequest per ORC/OBR pair.
@@ -26,12 +26,11 @@ from adapters.hl7v2.mappings.common import (
 from adapters.hl7v2.mappings.context import BundleBuilder, Mapped, MappingContext, reference
 from adapters.hl7v2.parse import Message, Segment
 from hub.fhir.systems import facility_identifier_system
+from referral.rules import REFERRAL_CATEGORY, TASK_CODE_SYSTEM
 
-SNOMED = "http://snomed.info/sct"
-REFERRAL_CATEGORY = {
-    "coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}]
-}
-TASK_CODE = {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]}
+# The sending HIS's own tracking Task: its RF1-1 status is the HIS's record, so it is not the
+# hub's process-request Task, whose moves the referral service enforces (referral.states).
+TASK_CODE = {"coding": [{"system": TASK_CODE_SYSTEM, "code": "fulfill"}]}
 # RF1-1 (table 0283) -> (ServiceRequest.status, Task.status)
 REFERRAL_STATUS = {"P": ("active", "requested"), "A": ("active", "accepted"),
                    "R": ("revoked", "rejected"), "E": ("revoked", "cancelled")}  # fmt: skip

@@ -1,0 +1,117 @@
+"""The referral service's write hooks (registered in ``hub.wiring``), so every write path
+(REST, Bundles, HL7 v2, the CLI) creates and moves referrals the same way.
+
+- A referral ServiceRequest, when created active: checked (``service.check_request``), and
+  its process-request Task created in the same transaction, unless the transaction Bundle
+  brings its own. One whose performers are names without a reference (an HL7 v2 REF) is the
+  sending system's record and stays outside the workflow.
+- A process-request Task focused on a referral: a new one must start requested, be the
+  requester's, for the request's patient and owned by the request's target; an update must be
+  a move of ``states.MOVES`` made by the right side.
+
+A refusal raises, so the transaction rolls back and nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.auth.roles import Role
+from hub.errors import Conflict, FhirError, Forbidden, InvalidRequest, NotFound
+from hub.fhir.hooks import WriteKind
+from hub.fhir.origin import origin_facility
+from hub.fhir.store import FhirStore
+from referral.rules import is_process_request, is_referral, reference_of, request_reference
+from referral.service import (
+    ReferralRefused,
+    check_request,
+    check_target,
+    named_outside_the_hub,
+    resolve_target,
+    task_for,
+    transaction_writes_task,
+)
+from referral.states import MoveRefused, RefusalKind, Side, check_move, check_new
+
+_ERRORS: dict[RefusalKind, type[FhirError]] = {
+    RefusalKind.CONFLICT: Conflict,
+    RefusalKind.FORBIDDEN: Forbidden,
+    RefusalKind.INVALID: InvalidRequest,
+}
+
+
+def referral_requested(
+    store: FhirStore, kind: WriteKind, resource_type: str, request: dict[str, Any]
+) -> None:
+    if kind is not WriteKind.CREATE or request.get("status") != "active":
+        return
+    if not is_referral(request) or store.actor.role is Role.operator:
+        return
+    if named_outside_the_hub(request):
+        return
+    target = check_request(store, request)
+    if not transaction_writes_task(store):
+        store.create("Task", task_for(request, target.organization))
+
+
+def referral_task_written(
+    store: FhirStore, kind: WriteKind, resource_type: str, task: dict[str, Any]
+) -> None:
+    if kind is WriteKind.DELETE or not is_process_request(task):
+        return
+    request = _request_of(store, task)
+    if request is None:
+        return
+    try:
+        if kind is WriteKind.CREATE:
+            _check_new_task(store, task, request)
+        else:
+            _check_task_move(store, task)
+    except MoveRefused as refused:
+        raise _ERRORS[refused.kind](str(refused)) from None
+
+
+def _request_of(store: FhirStore, task: dict[str, Any]) -> dict[str, Any] | None:
+    reference = request_reference(task)
+    if not reference:
+        return None
+    try:
+        request = store.read("ServiceRequest", reference.removeprefix("ServiceRequest/"))
+    except NotFound:
+        raise ReferralRefused(f"the Task's focus {reference} is not known") from None
+    body = request.as_dict()
+    return body if is_referral(body) else None
+
+
+def _check_new_task(store: FhirStore, task: dict[str, Any], request: dict[str, Any]) -> None:
+    check_new(task)
+    if store.actor.role is Role.operator:
+        return
+    if origin_facility(request) != store.actor.facility:
+        raise Forbidden("only the facility that made a referral creates its Task")
+    if reference_of(task.get("for")) != reference_of(request.get("subject")):
+        raise ReferralRefused("a referral's Task is for the patient of its ServiceRequest")
+    performers = [reference_of(p) for p in request.get("performer") or []]
+    owner = reference_of(task.get("owner"))
+    if len(performers) != 1 or resolve_target(store, performers[0]).organization != owner:
+        raise ReferralRefused("a referral's Task is owned by its ServiceRequest's performer")
+
+
+def _check_task_move(store: FhirStore, task: dict[str, Any]) -> None:
+    version = int((task.get("meta") or {}).get("versionId") or 1)
+    before = store.vread("Task", str(task["id"]), version - 1).as_dict()
+    move = check_move(before, task, _side(store, before))
+    if move is not None and move.redirect:
+        owner = reference_of(task.get("owner"))
+        check_target(store, resolve_target(store, owner))
+
+
+def _side(store: FhirStore, task: dict[str, Any]) -> Side:
+    actor = store.actor
+    if actor.role is Role.operator:
+        return Side.OPERATOR
+    if reference_of(task.get("owner")) == f"Organization/{actor.facility}":
+        return Side.OWNER
+    if origin_facility(task) == actor.facility:
+        return Side.REQUESTER
+    return Side.OTHER

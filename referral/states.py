@@ -1,0 +1,133 @@
+"""The referral Task's state machine: the one table of allowed moves, and who may make them.
+
+::
+
+    requested -> received -> accepted -> in-progress -> completed      (the owner)
+    requested | received -> rejected          (the owner, reason required)
+    accepted -> rejected                      (the owner hands it back, reason required)
+    requested | received | accepted -> cancelled  (the requester, reason required)
+    rejected -> requested, to a new owner     (the requester redirects it)
+
+The owner may also accept straight from requested. A move that is not in the table is a
+conflict (409); a move in the table made by the wrong side is forbidden (403); a missing reason
+is invalid (400). ``businessStatus`` carries the sub-state and may change without a move. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from referral.rules import reference_of
+
+
+class Side(StrEnum):
+    OWNER = "owner"  # the facility the referral is addressed to (Task.owner)
+    REQUESTER = "requester"  # the facility that made the referral (the Task's origin)
+    OPERATOR = "operator"  # the hub's operators: corrections, any side
+    OTHER = "other"
+
+
+class RefusalKind(StrEnum):
+    CONFLICT = "conflict"  # 409: not a move of the table
+    FORBIDDEN = "forbidden"  # 403: the wrong side
+    INVALID = "invalid"  # 400: a reason is missing, or a fixed element changed
+
+
+class MoveRefused(Exception):
+    def __init__(self, kind: RefusalKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Move:
+    source: str
+    target: str
+    by: Side
+    reason_required: bool = False
+    redirect: bool = False  # the owner changes with this move (and only with it)
+    business_status: str = ""  # the sub-state the move records, when it sets one
+
+
+MOVES: tuple[Move, ...] = (
+    Move("requested", "received", Side.OWNER),
+    Move("requested", "accepted", Side.OWNER),
+    Move("received", "accepted", Side.OWNER),
+    Move("requested", "rejected", Side.OWNER, reason_required=True),
+    Move("received", "rejected", Side.OWNER, reason_required=True),
+    Move("accepted", "rejected", Side.OWNER, reason_required=True, business_status="handed-back"),
+    Move("accepted", "in-progress", Side.OWNER, business_status="arrived"),
+    Move("in-progress", "completed", Side.OWNER, business_status="feedback-returned"),
+    Move("requested", "cancelled", Side.REQUESTER, reason_required=True),
+    Move("received", "cancelled", Side.REQUESTER, reason_required=True),
+    Move("accepted", "cancelled", Side.REQUESTER, reason_required=True),
+    Move("rejected", "requested", Side.REQUESTER, redirect=True, business_status="redirected"),
+)
+_BY_STATUSES = {(move.source, move.target): move for move in MOVES}
+INITIAL = "requested"
+# Elements that no move changes: who asked, for whom, about what.
+FIXED = ("for", "focus", "basedOn", "requester", "intent", "code")
+
+
+def find_move(source: str, target: str) -> Move | None:
+    return _BY_STATUSES.get((source, target))
+
+
+def has_reason(task: dict[str, Any]) -> bool:
+    reason = task.get("statusReason")
+    return isinstance(reason, dict) and bool(reason.get("text") or reason.get("coding"))
+
+
+def check_move(before: dict[str, Any], after: dict[str, Any], side: Side) -> Move | None:
+    """Raise :class:`MoveRefused` unless ``side`` may turn Task ``before`` into ``after``.
+
+    Returns the move made, or None when the status stays (a sub-state or a note changes)."""
+    if side is Side.OTHER:
+        raise MoveRefused(RefusalKind.FORBIDDEN, "only the referral's two facilities move it")
+    changed = [name for name in FIXED if before.get(name) != after.get(name)]
+    if changed:
+        raise MoveRefused(
+            RefusalKind.INVALID, f"a referral's {', '.join(changed)} never change; make a new one"
+        )
+    source, target = str(before.get("status")), str(after.get("status"))
+    readdressed = reference_of(before.get("owner")) != reference_of(after.get("owner"))
+    if source == target:
+        if readdressed:
+            raise MoveRefused(
+                RefusalKind.CONFLICT,
+                "the owner changes only when the requester redirects a rejected referral",
+            )
+        return None
+    move = find_move(source, target)
+    if move is None:
+        raise MoveRefused(
+            RefusalKind.CONFLICT, f"a referral does not move from {source} to {target}"
+        )
+    if side is not Side.OPERATOR and move.by is not side:
+        raise MoveRefused(
+            RefusalKind.FORBIDDEN,
+            f"only the referral's {move.by} moves it from {source} to {target}",
+        )
+    if move.reason_required and not has_reason(after):
+        raise MoveRefused(
+            RefusalKind.INVALID, f"moving a referral to {target} needs a reason (statusReason)"
+        )
+    if move.redirect and not readdressed:
+        raise MoveRefused(RefusalKind.INVALID, "a redirect names a new owner")
+    if readdressed and not move.redirect:
+        raise MoveRefused(
+            RefusalKind.CONFLICT,
+            "the owner changes only when the requester redirects a rejected referral",
+        )
+    return move
+
+
+def check_new(task: dict[str, Any]) -> None:
+    """A referral's Task starts requested."""
+    if task.get("status") != INITIAL:
+        raise MoveRefused(
+            RefusalKind.CONFLICT,
+            f"a referral's Task starts {INITIAL}, not {task.get('status')}; the owner moves it",
+        )
