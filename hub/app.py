@@ -25,6 +25,7 @@ from hub.metrics import router as metrics_router
 from hub.mpi.interfaces import router as mpi_interfaces_router
 from hub.mpi.views import router as mpi_stewardship_router
 from hub.wiring import wire
+from referral.scheduling.views import router as booking_router
 
 log = logging.getLogger("hub.api")
 DOCS_ASSETS_URL = "/docs/static"  # Swagger UI and ReDoc scripts, styles and icon
@@ -143,6 +144,7 @@ def create_app() -> FastAPI:
     app.include_router(audit_router)  # before the generic router: AuditEvent is served from the log
     app.include_router(mpi_interfaces_router)  # before the generic router: Patient/$match
     app.include_router(everything_router)
+    app.include_router(booking_router)  # before the generic router: Appointment/$find ...
     app.include_router(fhir_router)
     app.include_router(mpi_stewardship_router)
     app.include_router(hl7v2_router)

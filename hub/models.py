@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "hub.mpi.models",
     "adapters.hl7v2.models",
     "adapters.outbound.models",
+    "referral.scheduling.models",
 )
 
 

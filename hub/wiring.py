@@ -21,6 +21,8 @@ from hub.fhir.hooks import WriteHook, on_write
 from hub.mpi.events import PersonsMerged
 from hub.mpi.hooks import index_patient
 from hub.worker import celery_app
+from referral.scheduling import hooks as booking
+from referral.scheduling import tasks as booking_tasks
 
 SWEEP_SECONDS = 5.0
 
@@ -28,6 +30,8 @@ SWEEP_SECONDS = 5.0
 WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Patient", index_patient),  # the patient index, in the writing transaction
     ("Consent", check_consent),  # a Consent is checked before it is stored
+    ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
+    ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
@@ -51,6 +55,10 @@ def wire() -> None:
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},
             "sweep-outbox": {"task": outbound_tasks.sweep_outbox.name, "schedule": SWEEP_SECONDS},
+            "sweep-booking-holds": {
+                "task": booking_tasks.sweep_holds.name,
+                "schedule": booking_tasks.HOLD_SWEEP_SECONDS,
+            },
         }
         events.mark_wired()
         _wired = True
