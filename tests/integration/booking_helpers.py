@@ -15,6 +15,9 @@ from referral.scheduling.resources import CAPACITY_EXTENSION, REFERRAL_RESERVED_
 def new_slot(
     api: httpx.Client, *, capacity: int, reserved: int = 0, hours_ahead: float = 24
 ) -> str:
+    if api.get("/Location/H001-loc").status_code == 404:  # a hub without the region registry
+        location = {"resourceType": "Location", "id": "H001-loc", "name": "H001"}
+        assert api.put("/Location/H001-loc", json=location).status_code in (200, 201)
     schedule = f"sch-t-{uuid.uuid4().hex[:12]}"
     created = api.put(
         f"/Schedule/{schedule}",
