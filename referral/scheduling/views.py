@@ -14,11 +14,17 @@ from fastapi import APIRouter, Request, Response
 from hub.deps import CurrentActor, JsonBody, unit_of_work
 from hub.errors import InvalidRequest
 from hub.fhir.responses import FhirJsonResponse, fhir_response
+from hub.fhir.router import FHIR_RESPONSES, WRITTEN
 from hub.settings import get_settings
 from referral.scheduling import service
 from referral.scheduling.resources import reference_id
 
-router = APIRouter(prefix="/fhir", tags=["Booking (IHE ITI Scheduling)"])
+router = APIRouter(
+    prefix="/fhir",
+    tags=["Booking (IHE ITI Scheduling)"],
+    responses=FHIR_RESPONSES,
+    default_response_class=FhirJsonResponse,
+)
 FIND_PARAMETERS = ("start", "end", "organization", "specialty", "service-type", "patient")
 MAX_FIND = 100
 
@@ -99,7 +105,7 @@ def _written(appointment: dict[str, Any], created: bool) -> Response:
 @router.post(
     "/Appointment/$hold",
     summary="ITI-116 Hold an appointment (pending; released when the hold lapses)",
-    response_class=FhirJsonResponse,
+    responses=WRITTEN,
 )
 def hold(actor: CurrentActor, body: JsonBody) -> Response:
     proposal = _appointment_resource(_parameters(body))
@@ -113,7 +119,7 @@ def hold(actor: CurrentActor, body: JsonBody) -> Response:
 @router.post(
     "/Appointment/$book",
     summary="ITI-117 Book (a held appointment, or a new one), or cancel",
-    response_class=FhirJsonResponse,
+    responses=WRITTEN,
 )
 def book(actor: CurrentActor, body: JsonBody) -> Response:
     values = _parameters(body)
@@ -129,7 +135,6 @@ def book(actor: CurrentActor, body: JsonBody) -> Response:
 @router.post(
     "/Appointment/{appointment_id}/$cancel",
     summary="Cancel an appointment (its place is released once)",
-    response_class=FhirJsonResponse,
 )
 def cancel(appointment_id: str, actor: CurrentActor) -> Response:
     with unit_of_work(actor) as store:
