@@ -23,7 +23,7 @@ from hub.fhir.router import router as fhir_router
 from hub.metrics import router as metrics_router
 from hub.mpi.lookup.views import router as mpi_interfaces_router
 from hub.mpi.stewardship.views import router as mpi_stewardship_router
-from hub.wiring import ADAPTER_ROUTERS, wire
+from hub.wiring import ADAPTER_ROUTERS, SERVICE_ROUTERS, wire
 
 log = logging.getLogger("hub.api")
 DOCS_ASSETS_URL = "/docs/static"  # Swagger UI and ReDoc scripts, styles and icon
@@ -142,6 +142,8 @@ def create_app() -> FastAPI:
     app.include_router(audit_router)  # before the generic router: AuditEvent is served from the log
     app.include_router(mpi_interfaces_router)  # before the generic router: Patient/$match
     app.include_router(everything_router)
+    for service_router in SERVICE_ROUTERS:  # before the generic router: Appointment/$find ...
+        app.include_router(service_router)
     app.include_router(fhir_router)
     app.include_router(mpi_stewardship_router)
     for adapter_router in ADAPTER_ROUTERS:  # the HL7 v2 message log

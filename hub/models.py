@@ -12,6 +12,7 @@ import hub.audit.models
 import hub.auth.models
 import hub.fhir.models
 import hub.mpi.models
+import referral.scheduling.models
 
 MODEL_MODULES = (
     hub.audit.models,
@@ -20,6 +21,7 @@ MODEL_MODULES = (
     hub.mpi.models,
     adapters.hl7v2.models,
     adapters.outbound.models,
+    referral.scheduling.models,
 )
 
 

@@ -29,6 +29,9 @@ from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
+from referral.scheduling import hooks as booking
+from referral.scheduling import tasks as booking_tasks
+from referral.scheduling.views import router as booking_router
 
 SWEEP_SECONDS = 5.0
 
@@ -38,6 +41,8 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Consent", check_consent),  # a Consent is checked before it is stored
     ("ServiceRequest", referral_requested),  # a referral is checked and gets its Task
     ("Task", referral_task_written),  # a referral's Task moves only as referral.states allows
+    ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
+    ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
@@ -47,6 +52,8 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
+# the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
+SERVICE_ROUTERS = (booking_router,)
 
 _lock = threading.Lock()
 _wired = False
@@ -67,6 +74,10 @@ def wire() -> None:
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},
             "sweep-outbox": {"task": outbound_tasks.sweep_outbox.name, "schedule": SWEEP_SECONDS},
+            "sweep-booking-holds": {
+                "task": booking_tasks.sweep_holds.name,
+                "schedule": booking_tasks.HOLD_SWEEP_SECONDS,
+            },
         }
         events.mark_wired()
         _wired = True

@@ -23,6 +23,7 @@ from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
+from referral.scheduling.cli import booking_app, seed_demo_slots
 
 app = typer.Typer(
     help="Yichang Regional Health Hub", no_args_is_help=True, pretty_exceptions_show_locals=False
@@ -45,6 +46,7 @@ app.add_typer(mpi_app, name="mpi")
 app.add_typer(messages_app, name="messages")
 messages_app.command("send")(send_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(booking_app, name="booking")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
@@ -131,6 +133,7 @@ def seed(
     with progress_bar("facilities", len(load_facilities())) as advance:
         created = seed_region(advance)
     console.print(f"region registry: {created} resources written")
+    console.print(f"booking: {seed_demo_slots()} slots created for the demo hospitals")
     if population:
         with progress_bar("residents", population) as advance:
             load = seed_population_bulk if bulk else seed_population

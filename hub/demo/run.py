@@ -16,6 +16,7 @@ from hub.migrate import upgrade_database
 from hub.region.facilities import load_facilities
 from hub.seeding import patient_count, seed_population, seed_region
 from hub.settings import Environment, Settings, adopt_served_url, get_settings
+from referral.scheduling.cli import seed_demo_slots
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay on one line
 
@@ -85,6 +86,7 @@ def run_demo(
     upgrade_database()
     with progress_bar("region facilities", len(load_facilities())) as advance:
         seed_region(advance)
+    console.print(f"booking: {seed_demo_slots()} slots released for the demo hospitals")
     missing = max(0, residents - patient_count())
     if missing:
         with progress_bar("synthetic residents", residents) as advance:

@@ -17,12 +17,13 @@ from hub.mpi.lookup.queries import (
 )
 from hub.mpi.lookup.same_person import (
     linked_patient_ids,
+    person_of,
     recording_facilities,
     same_person_records,
 )
 
 __all__ = [
     "CrossReference", "MatchGrade", "MatchResult", "PersonHit", "PersonRecord", "PixmError",
-    "cross_reference", "linked_patient_ids", "match_patient", "read_person",
+    "cross_reference", "linked_patient_ids", "match_patient", "person_of", "read_person",
     "recording_facilities", "same_person_records", "search_persons",
 ]  # fmt: skip

@@ -61,3 +61,10 @@ def recording_facilities(session: Session, patient_ids: Sequence[str]) -> dict[s
         )
         found.update({p: f for p, f in rows if p is not None})
     return found
+
+
+def person_of(session: Session, patient_id: str) -> int | None:
+    """The person the index links Patient ``patient_id`` to, or None when it holds no record."""
+    return session.execute(
+        select(SourceRow.person_id).where(SourceRow.patient_id == patient_id).limit(1)
+    ).scalar_one_or_none()

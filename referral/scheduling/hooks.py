@@ -1,0 +1,137 @@
+"""Write hooks: every Slot and Appointment write, on every path, keeps the ledger in step.
+
+Registered in :mod:`hub.wiring` before the outbound producers, inside the writing transaction:
+a refused booking raises, the whole write (resource, audit, outbox rows) rolls back, and the
+client gets the refusal as an OperationOutcome. So a plain FHIR ``POST /Appointment`` naming a
+Slot books it atomically or answers 409, exactly like ``$hold`` and ``$book``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.errors import Conflict
+from hub.fhir.hooks import WriteKind
+from hub.fhir.store import FhirStore
+from referral.scheduling import ledger
+from referral.scheduling import store_access as hub
+from referral.scheduling.capacity import Action, decide, hold_expiry
+from referral.scheduling.config import load_booking_config
+from referral.scheduling.errors import BookingError
+from referral.scheduling.resources import (
+    idempotency_key,
+    is_referral,
+    patient_of,
+    reference_id,
+    slot_capacity,
+    slot_count,
+    slot_of,
+)
+
+
+def slot_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, slot: dict[str, Any]
+) -> None:
+    """A Slot written (job, FHIR client, HL7 SIU) becomes bookable with its capacity."""
+    if kind is WriteKind.DELETE:
+        return
+    schedule = reference_id(slot.get("schedule"), "Schedule") or ""
+    capacity, reserved = slot_capacity(slot)
+    start = datetime.fromisoformat(str(slot["start"]))
+    try:
+        ledger.register_slot(store.session, str(slot["id"]), schedule, start, capacity, reserved)
+    except ledger.BookingRefused as exc:
+        raise BookingError(exc.reason, str(exc)) from None
+
+
+def appointment_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, appointment: dict[str, Any]
+) -> None:
+    status = None if kind is WriteKind.DELETE else appointment.get("status")
+    appointment_id = str(appointment["id"])
+    place = ledger.place_of(store.session, appointment_id)
+    if place is None and status is not None and slot_count(appointment) > 1:
+        raise BookingError("several-slots", "an Appointment books one Slot on this server")
+    slot_id = slot_of(appointment)
+    now = datetime.now(UTC)
+    try:
+        match decide(place, status, slot_id):
+            case Action.HOLD | Action.BOOK as action:
+                _take(store, appointment, slot_id, now, hold=action is Action.HOLD)
+            case Action.CONFIRM:
+                ledger.confirm_hold(store.session, appointment_id, now)
+            case Action.RELEASE:
+                _give_back(store, appointment_id, now)
+            case Action.MOVE:
+                _give_back(store, appointment_id, now)
+                _take(store, appointment, slot_id, now, hold=status == "pending")
+            case Action.REFUSE:
+                raise BookingError(
+                    "place-released",
+                    "this appointment's place was released (cancelled, or its hold lapsed); "
+                    "book a new appointment",
+                )
+            case Action.NOTHING:
+                pass
+    except ledger.BookingRefused as exc:
+        raise BookingError(exc.reason, str(exc)) from None
+    except ledger.AlreadyRequested as exc:
+        raise AlreadyBooked(exc.appointment_id) from None
+
+
+class AlreadyBooked(Conflict):
+    """A concurrent retry of the same request (same identifier) lost the race to the first."""
+
+    code = "duplicate"
+
+    def __init__(self, appointment_id: str) -> None:
+        super().__init__(
+            f"this booking request (its identifier) was made before: Appointment/{appointment_id}"
+        )
+        self.appointment_id = appointment_id
+
+
+def _take(
+    store: FhirStore, appointment: dict[str, Any], slot_id: str | None, now: datetime, *, hold: bool
+) -> None:
+    assert slot_id is not None
+    patient = patient_of(appointment)
+    if patient is None:
+        raise BookingError(
+            "no-patient", "a booking is real-name: a participant must be the Patient booked for"
+        )
+    hub.read(store, "Patient", patient)  # the writer must see the patient (consent, audit)
+    expires = hold_expiry(now, load_booking_config().hold_minutes) if hold else None
+    claim = ledger.Claim(
+        slot_id,
+        str(appointment["id"]),
+        hub.person_key(store.session, patient),
+        idempotency_key(appointment),
+        is_referral(appointment),
+        expires,
+    )
+    taken = ledger.take_place(store.session, claim, now)
+    capacity, _ = ledger_capacity(store, slot_id)
+    if taken >= capacity:
+        _mark_slot(store, slot_id, "busy")
+
+
+def _give_back(store: FhirStore, appointment_id: str, now: datetime) -> None:
+    slot_id = ledger.give_back(store.session, appointment_id, now)
+    if slot_id is not None:
+        _mark_slot(store, slot_id, "free")
+
+
+def ledger_capacity(store: FhirStore, slot_id: str) -> tuple[int, int]:
+    found = ledger.availability(store.session, [slot_id], datetime.now(UTC)).get(slot_id)
+    return (found.capacity, found.booked) if found else (0, 0)
+
+
+def _mark_slot(store: FhirStore, slot_id: str, status: str) -> None:
+    """Keep ``Slot.status`` (what ``Slot?status=free`` finds) in step with its places: written
+    only when it changes, as the hub (the hospital recorded the Slot, not the booker)."""
+    system = hub.as_system(store)
+    slot = hub.read(system, "Slot", slot_id)
+    if slot.get("status") != status:
+        hub.put(system, dict(slot, status=status))
