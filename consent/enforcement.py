@@ -9,18 +9,15 @@ hand data out go through it, so none can forget the decision:
 - :meth:`ConsentGuard.screen`: the same for each resource of a search page, an ``_include``, a
   history page, a Bundle's GET entry; denied ones are dropped, redactions applied;
 - :meth:`ConsentGuard.search_condition`: SQL that leaves out what the decision would deny, so
-  paging and totals count only what the caller may see. It is built from the decisions for the
-  patients of the matches who hold consents (one query finds them, one loads their rules) and
-  the regional default for everyone else, per sensitivity label; ``screen`` then checks every
-  row of the page exactly, so where SQL and the decision could differ (several labels on one
-  resource) the difference can only withhold, never reveal;
+  paging and totals count only what the caller may see (``consent.search_filter``);
 - :meth:`ConsentGuard.permits_patients` (the patient index: ``$match``, PIXm, person search): a
   person is shown only if every source record of it may be shown;
 - :func:`disclosed` (outbound HL7 v2 and Subscription notifications): the receiving
   facility is the one asking, for treatment.
 
-What the decisions rested on (effects, consents, break-glass, withheld resources) accumulates in
-:attr:`ConsentGuard.tally` and goes into the audit record of the request (``FhirStore.audit``).
+How decisions combine is pure (``consent.combination``). What the decisions rested on
+(effects, consents, break-glass, withheld resources) accumulates in :attr:`ConsentGuard.tally`
+and goes into the audit record of the request (``FhirStore.audit``).
 
 Not subject to consent: exempt roles (operators, auditors: regional policy), patient tokens (held
 to their own compartment by ``hub.fhir.access``), and resources about no patient.
@@ -29,112 +26,31 @@ to their own compartment by ``hub.fhir.access``), and resources about no patient
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, not_, or_, select, true
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from consent.pdp import (
-    AccessRequest,
-    Decision,
-    Effect,
-    decide_access,
-    origin_facility,
-)
+from consent.combination import DecisionTally, combine, redacted, subject_to_consent
+from consent.pdp import AccessRequest, Decision, decide_access, origin_facility
 from consent.policy import RegionalPolicy, get_policy
+from consent.search_filter import search_condition
 from consent.sensitivity import classify
 from consent.service import rules_for
-from consent.sql_filter import PatientQuery
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import ConsentRefused, not_available
 from hub.fhir.access import PATIENT, patients_of
-from hub.fhir.models import ResourceRow
 from hub.fhir.registry import ResourceDef
 from hub.fhir.search_parameters import RESOURCE_DEFS
+from hub.fhir.system_reads import StoreSystemReads
 
 if TYPE_CHECKING:
-    from hub.fhir.store import StoredResource
-
-MAX_CONSENTED_PATIENTS = 10_000  # patients with consents evaluated for one search
-REDACTED_LABEL = {
-    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-    "code": "REDACTED",
-}
-
-
-@dataclass
-class DecisionTally:
-    """What the decisions of one request rested on, for its audit record."""
-
-    effects: set[Effect] = field(default_factory=set)
-    consents: dict[str, None] = field(default_factory=dict)  # ordered set of "Consent/<id>"
-    denied: list[str] = field(default_factory=list)
-    break_glass_reason: str | None = None
-    withheld_by_query: bool = False  # a search condition left out some patients' data
-
-    @property
-    def decision(self) -> str | None:
-        if not self.effects and not self.withheld_by_query:
-            return None
-        shown = self.effects - {Effect.DENY}
-        if not shown:
-            return str(Effect.DENY)
-        if self.denied or self.withheld_by_query or Effect.PERMIT_WITH_REDACTION in shown:
-            return str(Effect.PERMIT_WITH_REDACTION)
-        return str(Effect.PERMIT)
-
-    def add(self, decision: Decision, reference: str) -> None:
-        self.effects.add(decision.effect)
-        for consent_id in decision.consent_ids:
-            self.consents[f"Consent/{consent_id}"] = None
-        if not decision.permitted:
-            self.denied.append(reference)
-        if decision.break_glass:
-            self.break_glass_reason = decision.break_glass_reason
-
-
-def combine(decisions: Sequence[Decision]) -> Decision:
-    """One decision for a resource about several patients: every patient's must permit."""
-    if len(decisions) == 1:
-        return decisions[0]
-    denies = [d for d in decisions if not d.permitted]
-    chosen = denies or list(decisions)
-    redact = tuple(dict.fromkeys(path for d in decisions for path in d.redact))
-    glass = next((d for d in decisions if d.break_glass), None)
-    effect = Effect.DENY if denies else Effect.PERMIT
-    if not denies and redact:
-        effect = Effect.PERMIT_WITH_REDACTION
-    return Decision(
-        effect,
-        tuple(reason for d in chosen for reason in d.reasons),
-        tuple(dict.fromkeys(i for d in chosen for i in d.consent_ids)),
-        glass is not None,
-        glass.break_glass_reason if glass else None,
-        redact if not denies else (),
-    )
-
-
-def redacted(resource: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-    """``resource`` without the elements at ``paths`` (``Encounter.reasonCode``), labelled."""
-    copy = dict(resource)
-    for path in paths:
-        _, _, element = path.partition(".")
-        copy.pop(element, None)
-    meta = dict(copy.get("meta") or {})
-    meta["security"] = [*(meta.get("security") or []), REDACTED_LABEL]
-    copy["meta"] = meta
-    return copy
-
-
-def subject_to_consent(actor: Actor, policy: RegionalPolicy) -> bool:
-    if actor.patient is not None or actor.role is Role.patient:
-        return False  # the compartment rules of hub.fhir.access hold a patient to their own data
-    return str(actor.role) not in policy.exempt_roles
+    from hub.fhir.repository import StoredResource
 
 
 class ConsentGuard:
@@ -154,7 +70,7 @@ class ConsentGuard:
         self.tally = DecisionTally()
 
     # -- single resources -----------------------------------------------------------------
-    def _request(
+    def access_request(
         self,
         resource_type: str,
         patient_id: str,
@@ -194,7 +110,7 @@ class ConsentGuard:
         rules = {p: [] for p in patients} if own else rules_for(self.session, patients)
         decisions = [
             decide_access(
-                self._request(
+                self.access_request(
                     resource_type,
                     patient_id,
                     labels=sensitivity.labels,
@@ -258,17 +174,13 @@ class ConsentGuard:
         """Whether every one of these Patient records may be shown (the patient index)."""
         if not self.active or not patient_ids:
             return True
-        rows = self.session.execute(
-            select(ResourceRow.resource_id, ResourceRow.content).where(
-                ResourceRow.resource_type == PATIENT,
-                ResourceRow.resource_id.in_(list(patient_ids)),
-            )
-        ).all()
+        # Protected identifiers stay sealed: the decision reads labels and origins only.
+        stored = StoreSystemReads(self.session).current_many(PATIENT, patient_ids)
         definition = RESOURCE_DEFS[PATIENT]
         allowed = True
-        for resource_id, content in rows:
-            resource = orjson.loads(content) if content else {"resourceType": PATIENT}
-            resource.setdefault("id", resource_id)
+        for resource_id in patient_ids:
+            # A deleted record is decided as a bare Patient: its person's consents still hold.
+            resource = stored.get(resource_id) or {"resourceType": PATIENT, "id": resource_id}
             decision = self.decide(resource, definition)
             if decision is not None:
                 self.tally.add(decision, f"{PATIENT}/{resource_id}")
@@ -279,106 +191,11 @@ class ConsentGuard:
     def search_condition(
         self, resource_type: str, definition: ResourceDef, where: Sequence[Any]
     ) -> ColumnElement[bool] | None:
-        """SQL keeping only the rows (matching ``where``) the decision would let through."""
+        """SQL keeping only the rows (matching ``where``) the decision would let through
+        (``consent.search_filter``)."""
         if not self.active:
             return None
-        compartment = tuple(definition.patient_compartment)
-        if resource_type != PATIENT and not compartment:
-            return None  # directory data (Organization, Practitioner, ...): no patient's data
-        query = PatientQuery(resource_type, compartment)
-        consented = list(
-            self.session.execute(query.consented_among(where).limit(MAX_CONSENTED_PATIENTS + 1))
-            .scalars()
-            .all()
-        )
-        # Beyond the limit the patients with consents are not decided one by one: their data is
-        # left out of this search (never shown undecided); a search by patient finds it.
-        crowd = len(consented) > MAX_CONSENTED_PATIENTS
-        if crowd:
-            consented = []
-            self.tally.withheld_by_query = True
-        rules = rules_for(self.session, consented)
-        labels = set(self.policy.sensitive_labels)
-        for patient_rules in rules.values():
-            for rule in patient_rules:
-                labels |= rule.labels or set()
-        ordered_labels = sorted(labels)
-
-        def permits(patient: str | None, label: str | None, reference: str | None = None) -> bool:
-            request = self._request(
-                resource_type,
-                patient or "",
-                labels=frozenset({label}) if label else frozenset(),
-                reference=reference,
-            )
-            # Break-glass is flagged by the screening of what is actually returned, not here.
-            return decide_access(request, rules.get(patient or "", []), self.policy).permitted
-
-        base = {p: permits(p, None) for p in consented}
-        base_deny = [p for p in consented if not base[p]]
-        label_deny: dict[str, list[str]] = {label: [] for label in ordered_labels}
-        sensitive = self.policy.sensitive_labels
-        for patient in consented:
-            # A label none of this patient's provisions names is decided like any other of its
-            # kind: every such sensitive class alike, any other label like unlabelled data.
-            named = {label for rule in rules[patient] for label in rule.labels or ()}
-            generic = next((label for label in sorted(sensitive) if label not in named), None)
-            as_sensitive = permits(patient, generic) if generic is not None else True
-            for label in ordered_labels:
-                if label in named:
-                    allowed = permits(patient, label)
-                else:
-                    allowed = as_sensitive if label in sensitive else base[patient]
-                if not allowed:
-                    label_deny[label].append(patient)
-        allow_ids: list[str] = []
-        deny_ids: list[str] = []
-        prefix = f"{resource_type}/"
-        for patient in consented:
-            for rule in rules[patient]:
-                for reference in rule.data or ():
-                    if reference.startswith(prefix):
-                        permitted = permits(patient, None, reference)
-                        target = allow_ids if permitted else deny_ids
-                        target.append(reference.removeprefix(prefix))
-        # For the audit: the consents that kept a patient's (non-sensitive) data out. Sensitive
-        # classes withheld by the regional default are not "withheld" news on every search.
-        for patient in base_deny:
-            for rule in rules[patient]:
-                self.tally.consents[f"Consent/{rule.consent_id}"] = None
-        if base_deny or deny_ids:
-            self.tally.withheld_by_query = True
-
-        # Rows about a consented patient outside ``consented`` do not exist among the matches,
-        # so "a patient without consent" is "not one of ``consented``" (a literal list), except
-        # past the limit, where the list is unknown.
-        query.known_consented = None if crowd else consented
-        clauses: list[ColumnElement[bool]] = []
-        default_base = permits(None, None)
-        if base_deny or not default_base or crowd:
-            refs = query.refers_to(base_deny, not default_base, crowd)
-            clauses.append(or_(query.has_label(ordered_labels), not_(refs)))
-        # One clause per group of labels decided alike (usually: every sensitive class, denied
-        # by default), rather than one per label: fewer subqueries to build and to run.
-        groups: dict[tuple[tuple[str, ...], bool], list[str]] = {}
-        for label in ordered_labels:
-            key = (tuple(label_deny[label]), permits(None, label))
-            groups.setdefault(key, []).append(label)
-        for (denied, default), members in groups.items():
-            if denied or not default or crowd:
-                refs = query.refers_to(list(denied), not default, crowd)
-                clauses.append(not_(and_(query.has_label(members), refs)))
-        if not clauses and not deny_ids:
-            return None
-        decided: ColumnElement[bool] = and_(*clauses) if clauses else true()
-        if allow_ids:
-            decided = or_(ResourceRow.resource_id.in_(allow_ids), decided)
-        if deny_ids:
-            decided = and_(ResourceRow.resource_id.not_in(deny_ids), decided)
-        exempt: list[ColumnElement[bool]] = [query.about_no_patient()]
-        if self.policy.own_records_visible:
-            exempt.append(query.recorded_by(self.actor.facility))
-        return or_(*exempt, decided)
+        return search_condition(self, resource_type, definition, where)
 
 
 def recipient_guard(session: Session, facility: str, base_url: str = "") -> ConsentGuard:

@@ -7,8 +7,8 @@
 - :func:`check_consent_write`: the checks a Consent must pass before it is stored (run from the
   write hook, inside the writing transaction: a refusal rolls the whole write back).
 
-Consents are found through the reference index (``Consent.patient``), not through the search
-engine: loading them is the hub's own work for a decision, not the caller's search, so it must
+Consents are found by the store's system reads (``Consent.patient``), not through its
+search: loading them is the hub's own work for a decision, not the caller's search, so it must
 neither be audited as one nor be narrowed by the caller's scopes.
 """
 
@@ -21,14 +21,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from consent.pdp import ConsentRule
 from consent.policy import get_policy
 from consent.rules import consent_rules, patient_of, validate_consent
 from hub.errors import InvalidResource
-from hub.fhir.models import ReferenceIndex, ResourceRow
+from hub.fhir.system_reads import StoreSystemReads
 from hub.mpi.lookup import same_person_records
 from hub.region.facilities import load_facilities
 
@@ -42,21 +41,8 @@ SIGNED_FORM_ROLES = frozenset({"facility-system", "practitioner"})
 
 def load_consents(session: Session, patient_id: str) -> list[dict[str, Any]]:
     """Every current (not deleted) Consent about ``patient_id``, whatever its status."""
-    rids = select(ReferenceIndex.rid).where(
-        ReferenceIndex.resource_type == "Consent",
-        ReferenceIndex.param == "patient",
-        ReferenceIndex.target_type == "Patient",
-        ReferenceIndex.target_id == patient_id,
-    )
-    rows = session.execute(
-        select(ResourceRow.content).where(
-            ResourceRow.resource_type == "Consent",
-            ResourceRow.deleted == false(),
-            ResourceRow.rid.in_(rids),
-        )
-    ).scalars()
     # Protected identifiers stay sealed: decisions read provisions, never identifier values.
-    return [orjson.loads(content) for content in rows if content is not None]
+    return StoreSystemReads(session).referencing("Consent", "patient", f"Patient/{patient_id}")
 
 
 def active_consents(session: Session, patient_id: str) -> list[dict[str, Any]]:
@@ -103,21 +89,15 @@ def _active_consents_of(
 ) -> dict[str, list[tuple[str, str]]]:
     """(id, stored text) of the active consents written against each of these records."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for start in range(0, len(patient_ids), 500):
-        rows = session.execute(
-            select(ReferenceIndex.target_id, ResourceRow.resource_id, ResourceRow.content)
-            .join(ResourceRow, ResourceRow.rid == ReferenceIndex.rid)
-            .where(
-                ReferenceIndex.resource_type == "Consent",
-                ReferenceIndex.param == "patient",
-                ReferenceIndex.target_type == "Patient",
-                ReferenceIndex.target_id.in_(patient_ids[start : start + 500]),
-                ResourceRow.deleted == false(),
+    consents = StoreSystemReads(session).referencing_any(
+        "Consent", "patient", "Patient", patient_ids
+    )
+    for patient_id, consent in consents:
+        if consent.get("status") == "active":
+            # As stored text: the key of the flattened rules' cache (a new version, new text).
+            found.setdefault(patient_id, []).append(
+                (str(consent["id"]), orjson.dumps(consent).decode())
             )
-        )
-        for patient_id, consent_id, content in rows:
-            if content and orjson.loads(content).get("status") == "active":
-                found.setdefault(patient_id, []).append((consent_id, content))
     return found
 
 
@@ -175,17 +155,7 @@ def check_consent_write(store: FhirStore, consent: dict[str, Any]) -> list[Conse
 
 
 def _current(session: Session, resource_type: str, resource_id: str) -> dict[str, Any] | None:
-    content = session.execute(
-        select(ResourceRow.content).where(
-            ResourceRow.resource_type == resource_type,
-            ResourceRow.resource_id == resource_id,
-            ResourceRow.deleted == false(),
-        )
-    ).scalar_one_or_none()
-    if content is None:
-        return None
-    resource: dict[str, Any] = orjson.loads(content)
-    return resource
+    return StoreSystemReads(session).current(resource_type, resource_id)
 
 
 def _birth_date(patient: dict[str, Any]) -> date | None:

@@ -7,13 +7,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import func, select
-
 from hub.auth.actor import SYSTEM_ACTOR
 from hub.db import session_scope
 from hub.demo.population import generate_residents, resident_to_patient
 from hub.fhir.bulk import analyze_tables, bulk_create
-from hub.fhir.models import ResourceRow
 from hub.fhir.store import FhirStore
 from hub.region.facilities import (
     Facility,
@@ -39,12 +36,7 @@ def _store(session: object) -> FhirStore:
 
 def _existing_ids(resource_type: str) -> set[str]:
     with session_scope() as session:
-        rows = session.execute(
-            select(ResourceRow.resource_id).where(
-                ResourceRow.resource_type == resource_type, ResourceRow.deleted.is_(False)
-            )
-        )
-        return {r[0] for r in rows}
+        return _store(session).system.ids(resource_type)
 
 
 def seed_region(progress: Progress | None = None) -> int:
@@ -82,11 +74,7 @@ def seed_region(progress: Progress | None = None) -> int:
 
 def patient_count() -> int:
     with session_scope() as session:
-        return session.execute(
-            select(func.count())
-            .select_from(ResourceRow)
-            .where(ResourceRow.resource_type == "Patient", ResourceRow.deleted.is_(False))
-        ).scalar_one()
+        return _store(session).system.count("Patient")
 
 
 def _missing_patients(

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.outbound.models import Channel
-from adapters.outbound.resources import load_resource, reference_of, referencing
-from hub.fhir.models import ResourceRow, TokenIndex
+from adapters.outbound.resources import reference_of, referencing
 from hub.fhir.origin import origin_facility
+from hub.fhir.system_reads import StoreSystemReads
 from hub.security.fields import FieldCipher
 
 CONNECTION_TYPES: dict[Channel, str] = {
@@ -111,20 +110,11 @@ def fhir_endpoint_for_url(
     session: Session, cipher: FieldCipher, url: str
 ) -> FacilityEndpoint | None:
     """The registered ``hl7-fhir-rest`` endpoint ``url`` lies under (its facility receives)."""
-    ids = session.execute(
-        select(ResourceRow.resource_id)
-        .join(TokenIndex, TokenIndex.rid == ResourceRow.rid)
-        .where(
-            ResourceRow.resource_type == "Endpoint",
-            ResourceRow.deleted.is_(False),
-            TokenIndex.resource_type == "Endpoint",
-            TokenIndex.param == "connection-type",
-            TokenIndex.code == CONNECTION_TYPES[Channel.FHIR_REST_HOOK],
-        )
-        .order_by(ResourceRow.rid)
-    ).scalars()
-    for endpoint_id in ids:
-        endpoint = load_resource(session, cipher, "Endpoint", endpoint_id) or {}
+    rest_hooks = StoreSystemReads(session, cipher).with_tokens(
+        "Endpoint", {"connection-type": CONNECTION_TYPES[Channel.FHIR_REST_HOOK]}
+    )
+    for endpoint in rest_hooks:
+        endpoint_id = str(endpoint.get("id"))
         kind, _, facility = reference_of(endpoint.get("managingOrganization")).partition("/")
         if endpoint.get("status") != "active" or kind != "Organization":
             continue

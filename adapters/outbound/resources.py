@@ -2,60 +2,36 @@
 
 A write hook runs as the facility that wrote (it may not hold read scopes for a Location of
 another facility), and these reads are the hub's own routing decisions, not disclosures to the
-caller, so they go to the rows directly instead of through ``FhirStore.read`` (which would
-check scopes and write an audit entry for each). What leaves the hub is recorded per message in
-the outbox table (not yet as audit entries).
+caller, so they are the store's system reads (``hub.fhir.repository.SystemReads``) instead of
+``FhirStore.read`` (which would check scopes and write an audit entry for each). What leaves
+the hub is recorded per message in the outbox table (not yet as audit entries).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.fhir.models import ReferenceIndex, ResourceRow, ResourceVersionRow
-from hub.fhir.search.extract import split_reference
+from hub.fhir.system_reads import StoreSystemReads
 from hub.fhir.systems import HL7V2_SENDING_FACILITY_SYSTEM
 from hub.mpi.models import PersonRow, SourceRow
-from hub.security.fields import FieldCipher, contains_sealed_values, unseal_resource
-
-
-def _plain(content: str, cipher: FieldCipher) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(content)
-    return unseal_resource(data, cipher) if contains_sealed_values(content) else data
+from hub.security.fields import FieldCipher
 
 
 def load_resource(
     session: Session, cipher: FieldCipher, resource_type: str, resource_id: str
 ) -> dict[str, Any] | None:
     """The current version (plaintext), or None when unknown or deleted."""
-    row = session.execute(
-        select(ResourceRow.content).where(
-            ResourceRow.resource_type == resource_type,
-            ResourceRow.resource_id == resource_id,
-            ResourceRow.deleted.is_(False),
-        )
-    ).scalar_one_or_none()
-    return None if row is None else _plain(row, cipher)
+    return StoreSystemReads(session, cipher).current(resource_type, resource_id)
 
 
 def previous_version(
     session: Session, cipher: FieldCipher, resource: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The version before ``resource`` (as just written), or None for a first version."""
-    version = int((resource.get("meta") or {}).get("versionId") or 1)
-    if version <= 1:
-        return None
-    content = session.execute(
-        select(ResourceVersionRow.content).where(
-            ResourceVersionRow.resource_type == resource.get("resourceType"),
-            ResourceVersionRow.resource_id == resource.get("id"),
-            ResourceVersionRow.version_id == version - 1,
-        )
-    ).scalar_one_or_none()
-    return None if content is None else _plain(content, cipher)
+    return StoreSystemReads(session, cipher).previous_version(resource)
 
 
 def referencing(
@@ -63,20 +39,7 @@ def referencing(
 ) -> list[dict[str, Any]]:
     """Current resources of ``resource_type`` whose search parameter ``param`` points at
     ``target`` (``Type/id``), oldest first."""
-    target_type, target_id = split_reference(target)
-    rows = session.execute(
-        select(ResourceRow.content)
-        .join(ReferenceIndex, ReferenceIndex.rid == ResourceRow.rid)
-        .where(
-            ReferenceIndex.resource_type == resource_type,
-            ReferenceIndex.param == param,
-            ReferenceIndex.target_type == target_type,
-            ReferenceIndex.target_id == target_id,
-            ResourceRow.deleted.is_(False),
-        )
-        .order_by(ResourceRow.rid)
-    ).scalars()
-    return [_plain(content, cipher) for content in rows if content is not None]
+    return StoreSystemReads(session, cipher).referencing(resource_type, param, target)
 
 
 def reference_of(value: Any) -> str:

@@ -31,18 +31,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from adapters.outbound.criteria import Criteria, CriteriaError, matches, parse_criteria
 from adapters.outbound.endpoints import FacilityEndpoint, fhir_endpoint_for_url
 from adapters.outbound.models import Channel
 from adapters.outbound.outbox import OutboundMessage
-from adapters.outbound.resources import load_resource
 from consent.enforcement import disclosed
 from hub.errors import Forbidden
-from hub.fhir.models import ResourceRow, TokenIndex
 from hub.fhir.origin import origin_facility
+from hub.fhir.system_reads import StoreSystemReads
 from hub.security.fields import FieldCipher
 
 log = logging.getLogger("hub.outbound.subscriptions")
@@ -115,24 +113,11 @@ def active_subscriptions(
     cached: dict[str, list[ActiveSubscription]] | None = session.info.get(CACHE)
     if cached is None:
         cached = {}
-        status, kind = aliased(TokenIndex), aliased(TokenIndex)
-        ids = session.execute(
-            select(ResourceRow.resource_id)
-            .join(status, status.rid == ResourceRow.rid)
-            .join(kind, kind.rid == ResourceRow.rid)
-            .where(
-                ResourceRow.resource_type == "Subscription",
-                ResourceRow.deleted.is_(False),
-                status.param == "status",
-                status.code == "active",
-                kind.param == "type",
-                kind.code == "rest-hook",
-            )
-            .order_by(ResourceRow.rid)
-        ).scalars()
-        for sid in ids:
-            subscription = load_resource(session, cipher, "Subscription", sid)
-            found = None if subscription is None else _active(session, cipher, subscription)
+        rest_hooks = StoreSystemReads(session, cipher).with_tokens(
+            "Subscription", {"status": "active", "type": "rest-hook"}
+        )
+        for subscription in rest_hooks:
+            found = _active(session, cipher, subscription)
             if found is not None:
                 cached.setdefault(found.criteria.resource_type, []).append(found)
         session.info[CACHE] = cached

@@ -49,12 +49,13 @@ from hub.fhir.models import (
     StringIndex,
     TokenIndex,
 )
+from hub.fhir.references import check_batch_references, enforced_for
 from hub.fhir.search.extract import extract_index
 from hub.fhir.store import FhirStore, check_id
 from hub.fhir.validation import validate_resource
 from hub.security.fields import FieldCipher
 
-# Column order of each table's rows, as the store fills them (see FhirStore._write_index).
+# Column order of each table's rows, as the store fills them (see FhirStore.write_index).
 _COLUMNS: dict[Any, tuple[str, ...]] = {
     ResourceRow: (
         "rid",
@@ -113,6 +114,9 @@ def bulk_create(
     if not batch.ids:
         return []
     _refuse_existing(session, resource_type, batch.ids)
+    if enforced_for(actor.facility):  # no dangling local references, as on every write path
+        loaded = frozenset(f"{resource_type}/{i}" for i in batch.ids)
+        check_batch_references(session, batch.bodies, base_url, also_existing=loaded)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         _write_postgres(session, resource_type, batch, now)
@@ -143,7 +147,7 @@ def _prepare(
     now: datetime,
     validate: bool,
 ) -> _Prepared:
-    definition = store._writable(resource_type)
+    definition = store.writable_definition(resource_type)
     batch = _Prepared()
     seen: set[str] = set()
     for source in resources:
@@ -159,7 +163,7 @@ def _prepare(
         if validate:
             validate_resource(resource_type, body)
         store.authorize_create(resource_type, body)
-        batch.contents.append(store._stamp(body, 1, now))
+        batch.contents.append(store.stamp(body, 1, now))
         batch.ids.append(resource_id)
         rows = extract_index(body, definition, store.cipher, store.base_url)
         batch.index.append(

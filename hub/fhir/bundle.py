@@ -12,13 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from hub.audit.service import AuditEntry
 from hub.errors import FhirError, InvalidRequest, PayloadTooLarge
 from hub.fhir.conditional import conditional_delete, conditional_update, matching
-from hub.fhir.store import FhirStore, StoredResource, parse_if_match
+from hub.fhir.repository import StoredResource, parse_if_match
+
+if TYPE_CHECKING:  # the store calls this module; it only names the store's type
+    from hub.fhir.store import FhirStore
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _PENDING = "hub_audit_pending"

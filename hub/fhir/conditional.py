@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from sqlalchemy import false, select
@@ -11,11 +11,14 @@ from hub.auth.scopes import Interaction
 from hub.errors import InvalidRequest, PreconditionFailed
 from hub.fhir import access
 from hub.fhir.models import ResourceRow
+from hub.fhir.repository import StoredResource
 from hub.fhir.search.engine import run_search
 from hub.fhir.search.params import SearchRequest, parse_search
 from hub.fhir.search.query import QueryContext, criterion_condition
 from hub.fhir.search_parameters import RESOURCE_DEFS
-from hub.fhir.store import FhirStore, StoredResource
+
+if TYPE_CHECKING:  # the store calls this module; it only names the store's type
+    from hub.fhir.store import FhirStore
 
 MAX_CONDITIONAL_MATCHES = 2
 

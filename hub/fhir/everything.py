@@ -19,11 +19,13 @@ from hub.auth.scopes import Interaction, allows
 from hub.deps import MAX_OFFSET, CurrentActor, unit_of_work
 from hub.errors import Gone, InvalidRequest, NotFound, not_available
 from hub.fhir import access
-from hub.fhir.models import ReferenceIndex, ResourceRow
+from hub.fhir.models import ResourceRow
+from hub.fhir.repository import StoredResource
 from hub.fhir.responses import fhir_response
 from hub.fhir.search.engine import visible_only
 from hub.fhir.search_parameters import RESOURCE_DEFS
-from hub.fhir.store import FhirStore, StoredResource
+from hub.fhir.store import FhirStore
+from hub.fhir.system_reads import referring_rids
 from hub.settings import get_settings
 
 MAX_COUNT = 1000
@@ -40,12 +42,7 @@ def _members(store: FhirStore, resource_type: str, patient_id: str) -> list[Any]
         ResourceRow.resource_type == resource_type,
         ResourceRow.deleted == false(),
         ResourceRow.rid.in_(
-            select(ReferenceIndex.rid).where(
-                ReferenceIndex.resource_type == resource_type,
-                ReferenceIndex.param.in_(definition.patient_compartment),
-                ReferenceIndex.target_type == "Patient",
-                ReferenceIndex.target_id == patient_id,
-            )
+            referring_rids(resource_type, definition.patient_compartment, "Patient", [patient_id])
         ),
     ]
     return visible_only(store, resource_type, definition, conds)
@@ -57,13 +54,13 @@ def everything(
     """(this page of the record, the record's size): the Patient first, then by type."""
     definition = store.definition("Patient")
     access.require(store.actor, "Patient", Interaction.read)
-    row = store._row("Patient", patient_id)
+    row = store.current_row("Patient", patient_id)
     if row is None:
         raise NotFound(not_available(f"Patient/{patient_id}"))
     if row.deleted or row.content is None:
         raise Gone(f"Patient/{patient_id} was deleted")
     patient = store.to_stored(row, row.version_id)
-    store._require_visible("Patient", patient.as_dict(), definition)
+    store.require_visible("Patient", patient.as_dict(), definition)
     page: list[StoredResource] = []
     if offset == 0:
         page.append(store.guard.require(patient, definition))

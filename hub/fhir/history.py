@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -11,17 +11,10 @@ from hub.auth.scopes import Interaction
 from hub.errors import Forbidden, NotFound
 from hub.fhir import access
 from hub.fhir.models import ResourceRow, ResourceVersionRow
-from hub.fhir.store import FhirStore, StoredResource
+from hub.fhir.repository import HistoryEntry
 
-
-@dataclass
-class HistoryEntry:
-    resource_type: str
-    resource_id: str
-    version_id: int
-    last_updated: datetime
-    method: str
-    resource: StoredResource | None  # None for a deletion
+if TYPE_CHECKING:  # the store calls this module; it only names the store's type
+    from hub.fhir.store import FhirStore
 
 
 def history(
@@ -37,13 +30,13 @@ def history(
     access.require(store.actor, resource_type, Interaction.read)
     conds = [ResourceVersionRow.resource_type == resource_type]
     if resource_id is not None:
-        row = store._row(resource_type, resource_id)
+        row = store.current_row(resource_type, resource_id)
         if row is None:
             raise NotFound(f"{resource_type}/{resource_id[:64]} is not known")
         conds.append(ResourceVersionRow.rid == row.rid)
         if row.content is not None:
             current = store.to_stored(row, row.version_id)
-            store._require_visible(resource_type, current.as_dict(), definition)
+            store.require_visible(resource_type, current.as_dict(), definition)
             store.guard.require(current, definition)  # a denied resource has no history to show
     elif store.actor.patient is not None:
         raise Forbidden("type-level history is not available to patient tokens")
@@ -93,4 +86,4 @@ def history(
     return entries, total
 
 
-__all__ = ["HistoryEntry", "ResourceRow", "history"]
+__all__ = ["HistoryEntry", "history"]

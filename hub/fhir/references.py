@@ -85,6 +85,30 @@ def check_references(
         )
 
 
+def check_batch_references(
+    session: Session,
+    resources: list[dict[str, Any]],
+    base_url: str,
+    *,
+    also_existing: frozenset[str] = frozenset(),
+) -> None:
+    """:func:`check_references` for a bulk load: one lookup per type for the whole batch."""
+    wanted = [
+        reference
+        for resource in resources
+        for reference in local_references(resource, base_url)
+        if reference.key not in also_existing
+    ]
+    missing = _missing(session, wanted) if wanted else []
+    if missing:
+        first = missing[0]
+        raise InvalidRequest(
+            f"{first.path}: reference {first.key} does not exist on this server",
+            expression=sorted({r.path for r in missing})[:20],
+            code="not-found",
+        )
+
+
 def _missing(session: Session, wanted: list[LocalReference]) -> list[LocalReference]:
     by_type: dict[str, set[str]] = defaultdict(set)
     for reference in wanted:

@@ -87,8 +87,8 @@ def reindex(
                 body = store.to_stored(row, row.version_id).as_dict()
                 if row.resource_id in origins and row.resource_type == "Patient":
                     store.restamp_origin(row, body, facility_source(origins[row.resource_id]))
-                store._clear_index(row.rid)
-                store._write_index(row.rid, row.resource_type, body, definition)
+                store.clear_index(row.rid)
+                store.write_index(row.rid, row.resource_type, body, definition)
         if not rows:
             return done
         after = rows[-1].rid

@@ -15,10 +15,8 @@ import orjson
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
-from hub.fhir.history import HistoryEntry
-from hub.fhir.search.engine import SearchResult
+from hub.fhir.repository import HistoryEntry, SearchResult, StoredResource
 from hub.fhir.search.params import SearchRequest
-from hub.fhir.store import StoredResource
 
 FHIR_JSON = "application/fhir+json"
 ALWAYS_KEPT = {"resourceType", "id", "meta"}

@@ -16,6 +16,7 @@ from hub.fhir.capability import capability_statement
 from hub.fhir.conditional import conditional_create, conditional_delete, conditional_update
 from hub.fhir.history import history
 from hub.fhir.inbound import inbound_qualifier
+from hub.fhir.repository import StoredResource, parse_if_match
 from hub.fhir.responses import (
     FhirJsonResponse,
     fhir_response,
@@ -28,7 +29,7 @@ from hub.fhir.search.dates import DateFormatError, date_range
 from hub.fhir.search.engine import run_search
 from hub.fhir.search.params import parse_search
 from hub.fhir.search_parameters import RESOURCE_DEFS, SUPPORTED_TYPES
-from hub.fhir.store import FhirStore, StoredResource, parse_if_match
+from hub.fhir.store import FhirStore
 from hub.settings import get_settings
 
 ResourceType = Enum("ResourceType", {t: t for t in SUPPORTED_TYPES}, type=str)  # type: ignore[misc]

@@ -8,7 +8,6 @@ and Bundles are built on these in ``conditional.py``, ``search/engine.py`` and `
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,10 +15,10 @@ import orjson
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from consent.enforcement import ConsentGuard, DecisionTally
+from consent.combination import DecisionTally
+from consent.enforcement import ConsentGuard
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
-from hub.auth.roles import Role
 from hub.auth.scopes import Interaction
 from hub.errors import (
     Conflict,
@@ -31,6 +30,8 @@ from hub.errors import (
     not_available,
 )
 from hub.fhir import access
+from hub.fhir.bundle import BundleProcessor
+from hub.fhir.history import history as version_history
 from hub.fhir.hooks import WriteKind, run_write_hooks
 from hub.fhir.models import (
     INDEX_TABLES,
@@ -42,14 +43,21 @@ from hub.fhir.models import (
     StringIndex,
     TokenIndex,
 )
-from hub.fhir.origin import facility_source, patient_source, source_of
 from hub.fhir.references import check_references, enforced_for
 from hub.fhir.registry import ResourceDef
+from hub.fhir.repository import HistoryEntry, Query, SearchResult, StoredResource
+from hub.fhir.repository import parse_if_match as parse_if_match
+from hub.fhir.responses import search_bundle
+from hub.fhir.search.engine import run_search
 from hub.fhir.search.extract import extract_index
+from hub.fhir.search.params import SearchRequest, parse_search
 from hub.fhir.search_parameters import RESOURCE_DEFS
+from hub.fhir.system_reads import StoreSystemReads
 from hub.fhir.validation import validate_resource
 from hub.fhir.write_access import decide_write
+from hub.fhir.write_origin import origin_for, with_origin
 from hub.security.fields import FieldCipher, contains_sealed_values, seal_resource, unseal_resource
+from hub.settings import get_settings
 
 _ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 # Built once: SQLAlchemy then reuses the statement's cache key and compiled form on every call.
@@ -61,70 +69,9 @@ _ROW_FOR_UPDATE = _ROW.with_for_update()
 _VERSION_TABLE = cast(Table, ResourceVersionRow.__table__)
 
 
-@dataclass(frozen=True)
-class StoredResource:
-    resource_type: str
-    resource_id: str
-    version_id: int
-    last_updated: datetime
-    json: bytes  # plaintext FHIR JSON, ready to send
-    rid: int = 0
-
-    @property
-    def etag(self) -> str:
-        return f'W/"{self.version_id}"'
-
-    def as_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = orjson.loads(self.json)
-        return result
-
-
-HUB_FACILITY = "HUB"  # the facility code of the hub's own identities (system, CLI operators)
-
-
-def origin_for(actor: Actor, body: dict[str, Any], current: dict[str, Any] | None) -> str | None:
-    """The ``meta.source`` a write stores: never what a facility or patient claims.
-
-    A resource keeps the origin it was created with (a Task owner's update stays the
-    requester's); a new one is the writer's: its facility, or the patient whose app wrote it.
-    Operators may set or correct an origin explicitly (a bulk load names the facility whose
-    list it loads, through its identity); without one, their writes keep what was there.
-    """
-    claimed = source_of(body)
-    if actor.role is Role.operator:
-        if claimed is not None:
-            return claimed
-        if current is not None:
-            return source_of(current)
-        return facility_source(actor.facility) if actor.facility != HUB_FACILITY else None
-    if current is not None:
-        return source_of(current)
-    if actor.patient is not None or actor.role is Role.patient:
-        return patient_source(actor.patient) if actor.patient else None
-    return facility_source(actor.facility)
-
-
-def _with_origin(body: dict[str, Any], origin: str | None) -> None:
-    meta = dict(body.get("meta") or {})
-    meta.pop("source", None)
-    if origin is not None:
-        meta["source"] = origin
-    body["meta"] = meta
-
-
 def check_id(resource_id: str) -> None:
     if not 1 <= len(resource_id) <= 64 or not set(resource_id) <= _ID_CHARS:
         raise InvalidRequest(f"{resource_id[:70]!r} is not a valid FHIR id")
-
-
-def parse_if_match(header: str | None) -> int | None:
-    if header is None:
-        return None
-    text = header.strip().removeprefix("W/").strip('"')
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidRequest('If-Match must be an ETag like W/"3"') from None
 
 
 class FhirStore:
@@ -136,6 +83,7 @@ class FhirStore:
         self.cipher = cipher
         self.base_url = base_url
         self.guard = ConsentGuard(session, actor, base_url)
+        self.system = StoreSystemReads(session, cipher)  # the hub's own reads (no consent/audit)
         self.enforce_references = enforced_for(actor.facility)
         # ``Type/id`` of the resources the running transaction writes: they count as existing.
         self.bundle_targets: frozenset[str] = frozenset()
@@ -150,7 +98,7 @@ class FhirStore:
             )
         return definition
 
-    def _writable(self, resource_type: str) -> ResourceDef:
+    def writable_definition(self, resource_type: str) -> ResourceDef:
         definition = self.definition(resource_type)
         if definition.read_only:
             raise MethodNotAllowed(f"{resource_type} is read-only on this server")
@@ -200,7 +148,7 @@ class FhirStore:
 
     # -- writes ---------------------------------------------------------------------------
     def prepare(self, resource_type: str, body: dict[str, Any]) -> ResourceDef:
-        definition = self._writable(resource_type)
+        definition = self.writable_definition(resource_type)
         if body.get("resourceType") != resource_type:
             raise InvalidRequest(
                 f"body resourceType {str(body.get('resourceType'))[:64]!r} does not match "
@@ -218,7 +166,7 @@ class FhirStore:
         resource_id: str | None = None,
         validated: bool = False,
     ) -> StoredResource:
-        self._writable(resource_type)  # 405 for a read-only type, whatever the scopes
+        self.writable_definition(resource_type)  # 405 for a read-only type, whatever the scopes
         access.require(self.actor, resource_type, Interaction.create)
         body = dict(body)
         body["id"] = resource_id or str(uuid.uuid4())
@@ -227,12 +175,12 @@ class FhirStore:
         )
         if resource_id is not None:
             check_id(resource_id)
-            if self._row(resource_type, resource_id) is not None:
+            if self.current_row(resource_type, resource_id) is not None:
                 raise Conflict(f"{resource_type}/{resource_id} already exists")
         self.authorize_create(resource_type, body)
         self._check_references(resource_type, body)
         now = datetime.now(UTC)
-        stored = self._stamp(body, 1, now)
+        stored = self.stamp(body, 1, now)
         rid = self.session.execute(
             insert(ResourceRow).returning(ResourceRow.rid),
             {
@@ -245,7 +193,7 @@ class FhirStore:
             },
         ).scalar_one()
         self._write_version(rid, resource_type, body["id"], 1, now, "POST", stored)
-        self._write_index(rid, resource_type, body, definition)
+        self.write_index(rid, resource_type, body, definition)
         self.audit(
             "create",
             resource_type,
@@ -258,7 +206,7 @@ class FhirStore:
     def authorize_create(self, resource_type: str, body: dict[str, Any]) -> None:
         """Stamp the origin of a new resource and ask the write decision (every create path,
         bulk load included, comes through here)."""
-        _with_origin(body, origin_for(self.actor, body, None))
+        with_origin(body, origin_for(self.actor, body, None))
         decide_write(self.actor, WriteKind.CREATE, resource_type, None, body, self.base_url)
 
     def update(
@@ -276,14 +224,14 @@ class FhirStore:
                 f"body id {str(body.get('id'))[:64]!r} does not match the URL id {resource_id!r}"
             )
         definition = self.prepare(resource_type, body)
-        row = self._row(resource_type, resource_id, for_update=True)
+        row = self.current_row(resource_type, resource_id, for_update=True)
         if row is None:
             if if_match is not None:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} does not exist")
             return self.create(resource_type, body, resource_id=resource_id, validated=True), True
         access.require(self.actor, resource_type, Interaction.update)
         current = self._current_for_write(row, definition)
-        _with_origin(body, origin_for(self.actor, body, current))
+        with_origin(body, origin_for(self.actor, body, current))
         decide_write(self.actor, WriteKind.UPDATE, resource_type, current, body, self.base_url)
         self._check_references(resource_type, body)
         if if_match is not None and if_match != row.version_id:
@@ -293,15 +241,15 @@ class FhirStore:
             )
         version = row.version_id + 1
         now = datetime.now(UTC)
-        stored = self._stamp(body, version, now)
+        stored = self.stamp(body, version, now)
         self.session.execute(
             update(ResourceRow)
             .where(ResourceRow.rid == row.rid)
             .values(version_id=version, last_updated=now, deleted=False, content=stored)
         )
         self._write_version(row.rid, resource_type, resource_id, version, now, "PUT", stored)
-        self._clear_index(row.rid)
-        self._write_index(row.rid, resource_type, body, definition)
+        self.clear_index(row.rid)
+        self.write_index(row.rid, resource_type, body, definition)
         self.audit(
             "update",
             resource_type,
@@ -315,15 +263,16 @@ class FhirStore:
 
     def delete(self, resource_type: str, resource_id: str) -> int | None:
         """Delete; returns the new (deleted) version, or None if there was nothing to delete."""
-        definition = self._writable(resource_type)
+        definition = self.writable_definition(resource_type)
         access.require(self.actor, resource_type, Interaction.delete)
-        row = self._row(resource_type, resource_id, for_update=True)
+        row = self.current_row(resource_type, resource_id, for_update=True)
         if row is None or row.deleted or row.content is None:
             self.audit("delete", resource_type, [f"{resource_type}/{resource_id}"], [])
             return None
         current = self._current_for_write(row, definition)
         assert current is not None
         decide_write(self.actor, WriteKind.DELETE, resource_type, current, None, self.base_url)
+        self._refuse_if_referenced(resource_type, resource_id)
         version = row.version_id + 1
         now = datetime.now(UTC)
         self.session.execute(
@@ -332,7 +281,7 @@ class FhirStore:
             .values(version_id=version, last_updated=now, deleted=True, content=None)
         )
         self._write_version(row.rid, resource_type, resource_id, version, now, "DELETE", None)
-        self._clear_index(row.rid)
+        self.clear_index(row.rid)
         self.audit(
             "delete",
             resource_type,
@@ -346,14 +295,14 @@ class FhirStore:
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         definition = self.definition(resource_type)
         access.require(self.actor, resource_type, Interaction.read)
-        row = self._row(resource_type, resource_id)
+        row = self.current_row(resource_type, resource_id)
         if row is None:
             raise NotFound(not_available(f"{resource_type}/{resource_id}"))
         if row.deleted or row.content is None:
             raise Gone(f"{resource_type}/{resource_id} was deleted")
         stored = self.to_stored(row, row.version_id)
         resource = stored.as_dict()
-        self._require_visible(resource_type, resource, definition)
+        self.require_visible(resource_type, resource, definition)
         stored = self.guard.require(stored, definition)
         self.audit(
             "read",
@@ -366,7 +315,7 @@ class FhirStore:
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
         definition = self.definition(resource_type)
         access.require(self.actor, resource_type, Interaction.read)
-        row = self._row(resource_type, resource_id)
+        row = self.current_row(resource_type, resource_id)
         version = (
             None if row is None else self.session.get(ResourceVersionRow, (row.rid, version_id))
         )
@@ -376,7 +325,7 @@ class FhirStore:
             raise Gone(f"{resource_type}/{resource_id} version {version_id} is a deletion")
         stored = self.to_stored(version, version_id)
         resource = stored.as_dict()
-        self._require_visible(resource_type, resource, definition)
+        self.require_visible(resource_type, resource, definition)
         stored = self.guard.require(stored, definition)
         self.audit(
             "vread",
@@ -386,10 +335,60 @@ class FhirStore:
         )
         return stored
 
+    def search_request(
+        self, resource_type: str, query: Query, *, lenient: bool = False
+    ) -> SearchRequest:
+        """``query`` parsed against the registry, with the deployment's page sizes."""
+        settings = get_settings()
+        self.definition(resource_type)  # 404 for an unsupported type, before any parameter
+        return parse_search(
+            resource_type,
+            list(query),
+            RESOURCE_DEFS,
+            default_count=settings.default_page_size,
+            max_count=settings.max_page_size,
+            lenient=lenient,
+        )
+
+    def search(self, resource_type: str, query: Query) -> SearchResult:
+        names = ",".join(sorted({k for k, _ in query}))
+        return run_search(self, self.search_request(resource_type, query), names)
+
+    def search_bundle(self, resource_type: str, query: Query) -> dict[str, Any]:
+        """A search as its searchset Bundle (what a Bundle's GET entry answers)."""
+        request = self.search_request(resource_type, query)
+        result = run_search(self, request, ",".join(sorted({k for k, _ in query})))
+        page_base = f"{self.base_url}/{resource_type}"
+        found: dict[str, Any] = orjson.loads(
+            search_bundle(result, request, self.base_url, page_base, list(query))
+        )
+        return found
+
+    def history(
+        self,
+        resource_type: str,
+        resource_id: str | None = None,
+        *,
+        count: int = 50,
+        offset: int = 0,
+        since: datetime | None = None,
+    ) -> tuple[list[HistoryEntry], int]:
+        return version_history(
+            self, resource_type, resource_id, count=count, offset=offset, since=since
+        )
+
+    def write_batch(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        max_entries = get_settings().max_bundle_entries
+        processor = BundleProcessor(self, self.search_bundle, max_entries=max_entries)
+        # A savepoint: a failed transaction leaves nothing behind even when the caller goes on
+        # with its unit of work (the HTTP route rolls the whole request back anyway).
+        with self.session.begin_nested():
+            return processor.process(bundle)
+
     def restamp_origin(self, row: ResourceRow, body: dict[str, Any], origin: str) -> None:
         """Repair: give a stored resource (current version) the origin it lacked, in place, as
         every write path now stamps it (``hub db reindex``); audited like any change."""
-        _with_origin(body, origin)
+        with_origin(body, origin)
         reference = f"{row.resource_type}/{row.resource_id}"
         definition = self.definition(row.resource_type)
         patients = access.patients_of(body, definition, self.base_url)
@@ -405,6 +404,19 @@ class FhirStore:
         )
 
     # -- helpers --------------------------------------------------------------------------
+    def _refuse_if_referenced(self, resource_type: str, resource_id: str) -> None:
+        """Referential integrity on delete, as HAPI FHIR's default: 409 while a current
+        resource references this one (exempt like writes: ``HUB_ALLOW_DANGLING_REFERENCES``).
+        The referrer is named by type and id only, which tells nothing of its content."""
+        if not self.enforce_references:
+            return
+        referrer = self.system.first_referrer(resource_type, resource_id)
+        if referrer is not None:
+            raise Conflict(
+                f"{resource_type}/{resource_id} is referenced by {referrer}; "
+                "delete or change the referencing resources first"
+            )
+
     def _check_references(self, resource_type: str, body: dict[str, Any]) -> None:
         """No dangling local references (hub/fhir/references.py); a resource may name itself."""
         if self.enforce_references:
@@ -412,7 +424,7 @@ class FhirStore:
             also = self.bundle_targets | {itself}
             check_references(self.session, body, self.base_url, also_existing=also)
 
-    def _require_visible(
+    def require_visible(
         self, resource_type: str, resource: dict[str, Any], definition: ResourceDef
     ) -> None:
         """Outside a patient token's compartment: answered like an unknown id."""
@@ -430,18 +442,18 @@ class FhirStore:
             return None
         stored = self.to_stored(row, row.version_id)
         current = stored.as_dict()
-        self._require_visible(row.resource_type, current, definition)
+        self.require_visible(row.resource_type, current, definition)
         self.guard.require(stored, definition)
         return current
 
-    def _row(
+    def current_row(
         self, resource_type: str, resource_id: str, *, for_update: bool = False
     ) -> ResourceRow | None:
         stmt = _ROW_FOR_UPDATE if for_update else _ROW
         params = {"resource_type": resource_type, "resource_id": resource_id}
         return self.session.execute(stmt, params).scalar_one_or_none()
 
-    def _stamp(self, body: dict[str, Any], version: int, now: datetime) -> str:
+    def stamp(self, body: dict[str, Any], version: int, now: datetime) -> str:
         meta = dict(body.get("meta") or {})
         meta["versionId"] = str(version)
         meta["lastUpdated"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -471,11 +483,11 @@ class FhirStore:
             },
         )
 
-    def _clear_index(self, rid: int) -> None:
+    def clear_index(self, rid: int) -> None:
         for table in INDEX_TABLES:
             self.session.execute(delete(table).where(table.rid == rid))
 
-    def _write_index(
+    def write_index(
         self, rid: int, resource_type: str, body: dict[str, Any], definition: ResourceDef
     ) -> None:
         rows = extract_index(body, definition, self.cipher, self.base_url)

@@ -18,7 +18,7 @@ from hub.audit.service import verify_chain
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
-from hub.errors import Conflict, Forbidden
+from hub.errors import Conflict, Forbidden, InvalidRequest
 from hub.fhir.bulk import bulk_create
 from hub.fhir.models import INDEX_TABLES, ResourceRow, ResourceVersionRow
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
@@ -183,6 +183,26 @@ def test_existing_or_repeated_ids_are_refused_and_nothing_is_written() -> None:
             select(func.count()).where(ResourceRow.resource_id == fresh)
         ).scalar_one()
     assert count == 0
+
+
+def test_a_dangling_local_reference_refuses_the_batch_and_writes_nothing() -> None:
+    """As on every write path (hub/fhir/references.py): a bulk load stores no reference to a
+    resource of this server that does not exist; the batch's own resources count as existing."""
+    first, second = (f"bulk-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    missing = f"Organization/missing-{uuid.uuid4().hex[:8]}"
+    dangling = _patient(id=second, managingOrganization={"reference": missing})
+    with pytest.raises(InvalidRequest) as refused:
+        _bulk([_patient(id=first), dangling])
+    assert refused.value.expression == ["Patient.managingOrganization"]
+    with session_scope() as session:
+        count = session.execute(
+            select(func.count()).where(ResourceRow.resource_id.in_([first, second]))
+        ).scalar_one()
+    assert count == 0
+    linked = _patient(
+        id=second, link=[{"other": {"reference": f"Patient/{first}"}, "type": "seealso"}]
+    )
+    assert _bulk([_patient(id=first), linked]) == [first, second]
 
 
 def test_the_callers_scopes_still_apply() -> None:

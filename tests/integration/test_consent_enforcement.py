@@ -573,7 +573,7 @@ def test_a_search_reaching_too_many_consented_patients_leaves_their_data_out(
 ) -> None:
     """Past the limit no consented patient is decided one by one: all of their data stays out
     (never shown undecided), the rest of the search is answered, and the audit says so."""
-    import consent.enforcement
+    import consent.search_filter
     from hub.auth.actor import Actor
     from hub.fhir.router import do_search
     from hub.fhir.store import FhirStore
@@ -583,7 +583,7 @@ def test_a_search_reaching_too_many_consented_patients_leaves_their_data_out(
     _create(api, _consent(world.open_, permit))  # open_ now has a consent too
     third = _patient(api, f"MRN-{uuid.uuid4().hex[:10]}")  # no consent
     third_obs = _create(api, _observation(third))
-    monkeypatch.setattr(consent.enforcement, "MAX_CONSENTED_PATIENTS", 1)
+    monkeypatch.setattr(consent.search_filter, "MAX_CONSENTED_PATIENTS", 1)
     h002_actor = Actor.build(client_id="h002-bulk", facility="H002", role=Role.facility_system,
                              scope="system/*.rs", purpose_of_use="TREAT")  # fmt: skip
     subjects = f"{world.opted_out},{world.open_},{third}"

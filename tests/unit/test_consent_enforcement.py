@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consent.enforcement import DecisionTally, combine, redacted, subject_to_consent
+from consent.combination import DecisionTally, combine, redacted, subject_to_consent
 from consent.pdp import Decision, Effect
 from consent.policy import RegionalPolicy
 from hub.auth.actor import Actor

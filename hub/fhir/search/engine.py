@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import false, func, select
 
@@ -15,17 +14,13 @@ from hub.fhir.registry import ResourceDef
 from hub.fhir.search.params import Include, SearchRequest
 from hub.fhir.search.query import QueryContext, criterion_condition, sort_expression
 from hub.fhir.search_parameters import RESOURCE_DEFS
-from hub.fhir.store import FhirStore, StoredResource
+from hub.fhir.system_reads import referring_rids
+
+if TYPE_CHECKING:  # the store calls this module; it only names the store's type
+    from hub.fhir.store import FhirStore
+from hub.fhir.repository import SearchResult, StoredResource
 
 MAX_INCLUDED = 1000
-
-
-@dataclass
-class SearchResult:
-    matches: list[StoredResource] = field(default_factory=list)
-    included: list[StoredResource] = field(default_factory=list)
-    total: int | None = None
-    more: bool = False  # matches exist beyond this page
 
 
 def _conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
@@ -152,12 +147,7 @@ def _one_include(
         target_type = matches[0].resource_type
         if include.target_type not in (None, target_type):
             return []  # e.g. _revinclude=Observation:subject:Group on a Patient search
-        referring = select(ReferenceIndex.rid).where(
-            ReferenceIndex.resource_type == include.source_type,
-            ReferenceIndex.param == include.param,
-            ReferenceIndex.target_type == target_type,
-            ReferenceIndex.target_id.in_(ids),
-        )
+        referring = referring_rids(include.source_type, [include.param], target_type, ids)
         return _visible_rows(store, include.source_type, ResourceRow.rid.in_(referring))
     rids = [m.rid for m in matches]
     refs = store.session.execute(

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,8 +35,8 @@ from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
 from hub.errors import FhirError
-from hub.fhir.models import ResourceRow
 from hub.fhir.store import FhirStore
+from hub.fhir.system_reads import StoreSystemReads
 from hub.mpi.loading.csv_file import BulkLoadError, CsvCheck, inspect_csv, records
 
 __all__ = ["BulkLoadError", "CsvCheck", "Issue", "LoadReport", "inspect_csv", "load_csv"]
@@ -46,7 +45,7 @@ from hub.mpi.matching.features import EmptyRecordError, features_from_patient, f
 from hub.mpi.models import SourceRow
 from hub.mpi.registration.batch import register_sources
 from hub.mpi.registration.patient_hook import deferred_registrations
-from hub.security.fields import FieldCipher, get_cipher, unseal_resource
+from hub.security.fields import FieldCipher, get_cipher
 from hub.settings import get_settings
 
 LOADER_CLIENT = "bulk-load"
@@ -266,15 +265,7 @@ class _BatchLoader:
         return counts, new_sources
 
     def _stored_patients(self, session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
-        rows = session.execute(
-            select(ResourceRow.resource_id, ResourceRow.content).where(
-                ResourceRow.resource_type == "Patient",
-                ResourceRow.resource_id.in_(ids),
-                ResourceRow.deleted.is_(False),
-            )
-        )
-        return {rid: unseal_resource(orjson.loads(content), self.cipher)
-                for rid, content in rows if content}  # fmt: skip
+        return StoreSystemReads(session, self.cipher).current_many("Patient", ids)
 
     def _count_links(self, session: Session, source_ids: list[str], report: LoadReport) -> None:
         if not source_ids:

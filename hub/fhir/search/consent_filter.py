@@ -1,6 +1,11 @@
-"""The SQL side of the consent filter (``consent.enforcement``): pieces over ``fhir_resource``
-rows of one type -- whose data a row is, which sensitivity labels and which origin facility its
-internal index rows carry -- that ``ConsentGuard.search_condition`` combines with its decisions.
+"""The SQL side of the consent filter: pieces over the store's rows of one type -- whose data a
+row is, which sensitivity labels and which origin facility its internal index rows carry -- that
+the consent package (``consent.search_filter``) combines with its decisions into one condition
+the search adds to its query, so paging and totals count only what the caller may see.
+
+It lives with the store because it is SQL over the store's tables, which no module outside
+``hub.fhir`` reads; the consent package decides, this module compiles (Medplum's access policy
+compiled into the search query, the same split).
 """
 
 from __future__ import annotations
@@ -108,6 +113,14 @@ class PatientQuery:
                 )
             )
         )
+
+    @staticmethod
+    def id_in(resource_ids: Sequence[str]) -> ColumnElement[bool]:
+        return ResourceRow.resource_id.in_(list(resource_ids))
+
+    @staticmethod
+    def id_not_in(resource_ids: Sequence[str]) -> ColumnElement[bool]:
+        return ResourceRow.resource_id.not_in(list(resource_ids))
 
     @staticmethod
     def has_label(labels: Sequence[str]) -> ColumnElement[bool]:
