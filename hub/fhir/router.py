@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -101,9 +102,13 @@ def _prefers(prefer: str | None, key: str) -> str | None:
     return None
 
 
-def _written(stored: StoredResource, status: int, prefer: str | None) -> Response:
+def _written(
+    stored: StoredResource, status: int, prefer: str | None, alongside: Sequence[str] = ()
+) -> Response:
     base = get_settings().fhir_base_url
     headers = resource_headers(stored, base)
+    if alongside:  # what the services created with it, e.g. a referral's Task (RFC 8288)
+        headers["Link"] = ", ".join(f'<{base}/{ref}>; rel="related"' for ref in alongside)
     wanted = _prefers(prefer, "return")
     if wanted == "minimal":
         return Response(status_code=status, headers=headers)
@@ -221,7 +226,8 @@ def create(
             stored, created = conditional_create(store, rtype, body, if_none_exist)
         else:
             stored, created = store.create(rtype, body), True
-    return _written(stored, 201 if created else 200, prefer)
+        alongside = list(store.created_by_hooks)
+    return _written(stored, 201 if created else 200, prefer, alongside)
 
 
 @router.put(

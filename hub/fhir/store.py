@@ -87,6 +87,10 @@ class FhirStore:
         self.enforce_references = enforced_for(actor.facility)
         # ``Type/id`` of the resources the running transaction writes: they count as existing.
         self.bundle_targets: frozenset[str] = frozenset()
+        # ``Type/id`` of what the write hooks created alongside a write (a referral's Task): the
+        # API names them in a ``Link`` header of its answer.
+        self.created_by_hooks: list[str] = []
+        self._hook_depth = 0
 
     # -- registry -----------------------------------------------------------------------
     def definition(self, resource_type: str) -> ResourceDef:
@@ -200,8 +204,17 @@ class FhirStore:
             [f"{resource_type}/{body['id']}"],
             access.patients_of(body, definition, self.base_url),
         )
-        run_write_hooks(self, WriteKind.CREATE, resource_type, body)
+        if self._hook_depth:
+            self.created_by_hooks.append(f"{resource_type}/{body['id']}")
+        self._run_hooks(WriteKind.CREATE, resource_type, body)
         return StoredResource(resource_type, body["id"], 1, now, orjson.dumps(body), rid)
+
+    def _run_hooks(self, kind: WriteKind, resource_type: str, body: dict[str, Any]) -> None:
+        self._hook_depth += 1
+        try:
+            run_write_hooks(self, kind, resource_type, body)
+        finally:
+            self._hook_depth -= 1
 
     def authorize_create(self, resource_type: str, body: dict[str, Any]) -> None:
         """Stamp the origin of a new resource and ask the write decision (every create path,
@@ -256,7 +269,7 @@ class FhirStore:
             [f"{resource_type}/{resource_id}"],
             access.patients_of(body, definition, self.base_url),
         )
-        run_write_hooks(self, WriteKind.UPDATE, resource_type, body)
+        self._run_hooks(WriteKind.UPDATE, resource_type, body)
         return StoredResource(
             resource_type, resource_id, version, now, orjson.dumps(body), row.rid
         ), False
@@ -288,7 +301,7 @@ class FhirStore:
             [f"{resource_type}/{resource_id}"],
             access.patients_of(current, definition, self.base_url),
         )
-        run_write_hooks(self, WriteKind.DELETE, resource_type, current)
+        self._run_hooks(WriteKind.DELETE, resource_type, current)
         return version
 
     # -- reads ----------------------------------------------------------------------------

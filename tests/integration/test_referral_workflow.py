@@ -88,7 +88,10 @@ def _refer(doctors: dict[str, httpx.Client]) -> tuple[str, dict[str, Any]]:
         "/ServiceRequest", json=_referral(patient, f"HealthcareService/{TARGET}-cardiology")
     )
     assert created.status_code == 201, created.text
-    return patient, _task_of(source, created.json()["id"])
+    task = _task_of(source, created.json()["id"])
+    # the answer names the Task the hub created with the referral (RFC 8288 Link)
+    assert created.headers["Link"].endswith(f'/Task/{task["id"]}>; rel="related"')
+    return patient, task
 
 
 def _issue(response: httpx.Response) -> str:
