@@ -26,6 +26,14 @@ _REASONS: dict[str, tuple[int, str]] = {
     "place-released": (409, "business-rule"),
     "capacity-below-booked": (409, "business-rule"),
     "not-a-hold": (400, "invalid"),
+    # fair-use rules (referral/scheduling/fair_use.py) and the waitlist
+    "daily-limit": (409, "business-rule"),
+    "session-limit": (409, "business-rule"),
+    "booking-suspended": (403, "forbidden"),
+    "referral-not-accepted": (409, "business-rule"),
+    "slot-not-full": (409, "business-rule"),
+    "already-waiting": (409, "duplicate"),
+    "waiting": (409, "business-rule"),
 }
 
 

@@ -14,11 +14,13 @@ from typing import Any
 from hub.errors import Conflict
 from hub.fhir.hooks import WriteKind
 from hub.fhir.store import FhirStore
-from referral.scheduling import ledger
+from referral.scheduling import fair_use_ledger, ledger, waitlist
 from referral.scheduling import store_access as hub
 from referral.scheduling.capacity import Action, decide, hold_expiry
 from referral.scheduling.config import load_booking_config
 from referral.scheduling.errors import BookingError
+from referral.scheduling.fair_use import load_fair_use_rules
+from referral.scheduling.referrals import referral_accepted
 from referral.scheduling.resources import (
     idempotency_key,
     is_referral,
@@ -56,14 +58,17 @@ def appointment_changed(
     slot_id = slot_of(appointment)
     now = datetime.now(UTC)
     try:
+        if place is None and _waitlist_change(store, appointment, status, slot_id):
+            return
         match decide(place, status, slot_id):
             case Action.HOLD | Action.BOOK as action:
                 _take(store, appointment, slot_id, now, hold=action is Action.HOLD)
             case Action.CONFIRM:
                 ledger.confirm_hold(store.session, appointment_id, now)
             case Action.RELEASE:
-                _give_back(store, appointment_id, now)
+                _give_back(store, appointment_id, now, noshow=status == "noshow")
             case Action.MOVE:
+                _lock_and_check(store, appointment, slot_id, now)  # before any slot row lock
                 _give_back(store, appointment_id, now)
                 _take(store, appointment, slot_id, now, hold=status == "pending")
             case Action.REFUSE:
@@ -92,34 +97,84 @@ class AlreadyBooked(Conflict):
         self.appointment_id = appointment_id
 
 
-def _take(
-    store: FhirStore, appointment: dict[str, Any], slot_id: str | None, now: datetime, *, hold: bool
-) -> None:
-    assert slot_id is not None
+def _waitlist_change(
+    store: FhirStore, appointment: dict[str, Any], status: str | None, slot_id: str | None
+) -> bool:
+    """Join or leave a slot's waitlist; True when the write was about the waitlist."""
+    appointment_id = str(appointment["id"])
+    if status == "waitlist" and slot_id is not None:
+        person = _person(store, appointment)
+        waitlist.join(store.session, slot_id, appointment_id, person)
+        return True
+    if status != "waitlist" and waitlist.is_waiting(store.session, appointment_id):
+        if status in ("pending", "booked"):
+            raise BookingError(
+                "waiting", "this appointment is on the waitlist: it is offered a place in turn"
+            )
+        waitlist.leave(store.session, appointment_id)
+        return True
+    return False
+
+
+def _person(store: FhirStore, appointment: dict[str, Any]) -> str:
+    """The booked person's key in the patient index; the writer must see the Patient."""
     patient = patient_of(appointment)
     if patient is None:
         raise BookingError(
             "no-patient", "a booking is real-name: a participant must be the Patient booked for"
         )
-    hub.read(store, "Patient", patient)  # the writer must see the patient (consent, audit)
-    expires = hold_expiry(now, load_booking_config().hold_minutes) if hold else None
-    claim = ledger.Claim(
-        slot_id,
-        str(appointment["id"]),
-        hub.person_key(store.session, patient),
-        idempotency_key(appointment),
-        is_referral(appointment),
-        expires,
+    hub.read(store, "Patient", patient)  # consent and audit apply
+    return hub.person_key(store.session, patient)
+
+
+def _lock_and_check(
+    store: FhirStore, appointment: dict[str, Any], slot_id: str | None, now: datetime
+) -> str:
+    """Lock the person and apply the fair-use rules to this place; the person's key."""
+    assert slot_id is not None
+    person = _person(store, appointment)
+    booker = fair_use_ledger.Booker(person, str(appointment["id"]), slot_id)
+    fair_use_ledger.lock_person(store.session, person, now)
+    fair_use_ledger.check_rules(
+        store.session, booker, now, load_fair_use_rules(), load_booking_config()
     )
-    taken = ledger.take_place(store.session, claim, now)
+    return person
+
+
+def _take(
+    store: FhirStore, appointment: dict[str, Any], slot_id: str | None, now: datetime, *, hold: bool
+) -> None:
+    assert slot_id is not None
+    person = _lock_and_check(store, appointment, slot_id, now)
+    expires = hold_expiry(now, load_booking_config().hold_minutes) if hold else None
+    accepted = is_referral(appointment) and referral_accepted(store, appointment)
+    claim = ledger.Claim(
+        slot_id, str(appointment["id"]), person, idempotency_key(appointment), accepted, expires
+    )
+    try:
+        taken = ledger.take_place(store.session, claim, now)
+    except ledger.BookingRefused as exc:
+        if exc.reason == "slot-referral-only" and is_referral(appointment):
+            raise ledger.BookingRefused(
+                "referral-not-accepted",
+                "the places left are kept for referrals, and this appointment's referral "
+                "(basedOn) is not an accepted referral of this patient",
+            ) from None
+        raise
     capacity, _ = ledger_capacity(store, slot_id)
     if taken >= capacity:
         _mark_slot(store, slot_id, "busy")
 
 
-def _give_back(store: FhirStore, appointment_id: str, now: datetime) -> None:
+def _give_back(
+    store: FhirStore, appointment_id: str, now: datetime, *, noshow: bool = False
+) -> None:
     slot_id = ledger.give_back(store.session, appointment_id, now)
-    if slot_id is not None:
+    if slot_id is None:
+        return
+    if noshow:
+        fair_use_ledger.record_noshow(store.session, appointment_id, now)
+    if waitlist.offer_freed_place(store, slot_id) is None:
         _mark_slot(store, slot_id, "free")
 
 

@@ -57,7 +57,7 @@ class Availability:
     booked: int
 
 
-def _insert(session: Session) -> Any:
+def insert_for(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -66,7 +66,7 @@ def register_slot(
     session: Session, slot_id: str, schedule_id: str, start: datetime, capacity: int, reserved: int
 ) -> None:
     """Make a Slot bookable, or change its capacity; never below the places already taken."""
-    insert = _insert(session)(SlotCapacityRow).values(
+    insert = insert_for(session)(SlotCapacityRow).values(
         slot_id=slot_id,
         schedule_id=schedule_id,
         start=start,
@@ -110,7 +110,7 @@ def take_place(session: Session, claim: Claim, now: datetime) -> int:
         if first is not None and first != claim.appointment_id:
             raise AlreadyRequested(first)
     inserted = session.execute(
-        _insert(session)(PlaceRow)
+        insert_for(session)(PlaceRow)
         .values(
             slot_id=claim.slot_id,
             appointment_id=claim.appointment_id,

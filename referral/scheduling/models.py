@@ -78,3 +78,58 @@ class PlaceRow(Base):
     hold_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     released: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PersonLockRow(Base):
+    """One row per person who ever booked: the fair-use rules lock it (an upsert) before they
+    count the person's places, so two bookings of one person are decided one after the other
+    by the database, never both from the same count."""
+
+    __tablename__ = "booking_person"
+
+    person_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    touched: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NoShowRow(Base):
+    """A booked place its person did not come to (爽约): one row per Appointment, recorded once."""
+
+    __tablename__ = "booking_noshow"
+    __table_args__ = (Index("ix_booking_noshow_person", "person_key", "slot_start"),)
+
+    appointment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(80))
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+WAITING = text("state = 'waiting'")
+
+
+class WaitlistRow(Base):
+    """A person waiting for a place in a full slot (its Appointment is ``waitlist``). One
+    waiting entry per person and slot; first come, first offered."""
+
+    __tablename__ = "booking_waitlist"
+    __table_args__ = (
+        Index(
+            "uq_booking_waitlist_person_waiting",
+            "slot_id",
+            "person_key",
+            unique=True,
+            postgresql_where=WAITING,
+            sqlite_where=WAITING,
+        ),
+        Index("ix_booking_waitlist_line", "slot_id", "state", "id"),
+        UniqueConstraint("appointment_id", name="uq_booking_waitlist_appointment"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slot_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("booking_slot_capacity.slot_id", ondelete="CASCADE")
+    )
+    appointment_id: Mapped[str] = mapped_column(String(64))
+    person_key: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(16))  # waiting | offered | skipped | left
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    offered: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

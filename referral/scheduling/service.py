@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import InvalidRequest
 from hub.fhir.store import FhirStore
-from referral.scheduling import ledger
+from referral.scheduling import ledger, waitlist
 from referral.scheduling import store_access as hub
 from referral.scheduling.capacity import booking_limit, hold_expiry
 from referral.scheduling.config import BookingConfig, load_booking_config
@@ -199,12 +199,18 @@ def cancel(store: FhirStore, appointment_id: str, reason: str | None = None) -> 
 
 
 def sweep_lapsed_holds(session: Session, now: datetime | None = None) -> int:
-    """Give back the places of lapsed holds (the booking statement may have done so already)
-    and mark their Appointments cancelled; returns how many Appointments it cancelled."""
+    """Give back the places of lapsed holds (the booking statement may have done so already),
+    mark their Appointments cancelled and offer the places to the slots' waitlists; returns
+    how many Appointments it cancelled."""
     ledger.release_lapsed_holds(session, now or datetime.now(UTC))
     store = hub.system_store(session)
     lapsed = ledger.lapsed_holds(session)
+    freed: set[str] = set()
     for appointment_id in lapsed:
+        place = ledger.place_of(session, appointment_id)
+        freed |= {place.slot_id} if place else set()
         cancel(store, appointment_id, "hold expired")
         ledger.settle_lapsed(session, appointment_id)
+    for slot_id in sorted(freed):  # the places freed go to the waitlists, in turn
+        waitlist.offer_freed_place(store, slot_id)
     return len(lapsed)
