@@ -63,6 +63,7 @@ class ReferralEffect(_Frozen):
     upward_referral_waives_deductible: bool = True
     # A tier-3 visit without a referral: the ratio is lowered by this many basis points.
     tier3_without_referral_ratio_cut_bp: int = Field(default=0, ge=0, le=FULL)
+    validity_days: int = Field(default=90, ge=1)  # a referral without an end date, from authoredOn
 
 
 class ChronicDisease(_Frozen):
