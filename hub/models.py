@@ -12,6 +12,7 @@ import hub.audit.models
 import hub.auth.models
 import hub.fhir.models
 import hub.mpi.models
+import insurance.settlement.models
 import referral.scheduling.models
 
 MODEL_MODULES = (
@@ -22,6 +23,7 @@ MODEL_MODULES = (
     adapters.hl7v2.models,
     adapters.outbound.models,
     referral.scheduling.models,
+    insurance.settlement.models,
 )
 
 
