@@ -4,8 +4,8 @@
 updates); ``insurance_settlement`` is unique per Claim identifier; ``insurance_ledger_entry``
 records each settlement and its compensating reversal (unique per settlement and kind).
 
-Revision ID: 0015
-Revises: 0012 (the lead renumbers at merge)
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 
 import hub.db
 
-revision = "0015"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
