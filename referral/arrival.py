@@ -33,7 +33,13 @@ from referral.loop import (
     with_referral,
 )
 from referral.patient_notice import patient_notice
-from referral.rules import PROCESS_REQUEST, TASK_CODE_SYSTEM, reference_of, request_reference
+from referral.rules import (
+    PROCESS_REQUEST,
+    TASK_CODE_SYSTEM,
+    is_process_request,
+    reference_of,
+    request_reference,
+)
 from referral.scheduling.store_access import search
 
 LOOP_ACTOR = Actor.build(
@@ -86,7 +92,7 @@ def tell_the_patient(
 ) -> None:
     """Every new referral Task and every change of its status reaches the patient; a completed
     referral's ServiceRequest is completed too (what the insurance settlement searches)."""
-    if kind is WriteKind.DELETE or not request_reference(task):
+    if kind is WriteKind.DELETE or not is_process_request(task) or not request_reference(task):
         return
     hub = _as_loop(store)
     version = int((task.get("meta") or {}).get("versionId") or 1)
