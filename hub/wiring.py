@@ -28,6 +28,7 @@ from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.settlement.views import router as insurance_router
+from referral import arrival
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
 from referral.scheduling import hooks as booking
@@ -42,6 +43,9 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Consent", check_consent),  # a Consent is checked before it is stored
     ("ServiceRequest", referral_requested),  # a referral is checked and gets its Task
     ("Task", referral_task_written),  # a referral's Task moves only as referral.states allows
+    ("Task", arrival.tell_the_patient),  # each move: a Communication to the patient
+    ("Encounter", arrival.encounter_written),  # the referred patient arrives, is discharged
+    ("DocumentReference", arrival.document_written),  # the feedback returned closes the loop
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities

@@ -21,6 +21,7 @@ from hub.errors import Conflict, FhirError, Forbidden, InvalidRequest, NotFound
 from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
+from referral.loop import LOOP_CLIENT_ID
 from referral.rules import is_process_request, is_referral, reference_of, request_reference
 from referral.service import (
     ReferralRefused,
@@ -111,7 +112,7 @@ def _check_task_move(store: FhirStore, task: dict[str, Any]) -> None:
 def _side(store: FhirStore, task: dict[str, Any]) -> Side:
     actor = store.actor
     if actor.role is Role.operator:
-        return Side.OPERATOR
+        return Side.SYSTEM if actor.client_id == LOOP_CLIENT_ID else Side.OPERATOR
     if reference_of(task.get("owner")) == f"Organization/{actor.facility}":
         return Side.OWNER
     if origin_facility(task) == actor.facility:

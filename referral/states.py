@@ -7,6 +7,8 @@
     accepted -> rejected                      (the owner hands it back, reason required)
     requested | received | accepted -> cancelled  (the requester, reason required)
     rejected -> requested, to a new owner     (the requester redirects it)
+    accepted -> in-progress -> completed      (also the hub itself, from what the owner's
+                                               facility sends: arrival, discharge + document)
 
 The owner may also accept straight from requested. A move that is not in the table is a
 conflict (409); a move in the table made by the wrong side is forbidden (403); a missing reason
@@ -26,6 +28,7 @@ class Side(StrEnum):
     OWNER = "owner"  # the facility the referral is addressed to (Task.owner)
     REQUESTER = "requester"  # the facility that made the referral (the Task's origin)
     OPERATOR = "operator"  # the hub's operators: corrections, any side
+    SYSTEM = "system"  # the hub closing the loop (referral.loop): only the moves it may make
     OTHER = "other"
 
 
@@ -49,6 +52,7 @@ class Move:
     reason_required: bool = False
     redirect: bool = False  # the owner changes with this move (and only with it)
     business_status: str = ""  # the sub-state the move records, when it sets one
+    by_system: bool = False  # the hub may make it too, from the owner's facility's messages
 
 
 MOVES: tuple[Move, ...] = (
@@ -58,8 +62,14 @@ MOVES: tuple[Move, ...] = (
     Move("requested", "rejected", Side.OWNER, reason_required=True),
     Move("received", "rejected", Side.OWNER, reason_required=True),
     Move("accepted", "rejected", Side.OWNER, reason_required=True, business_status="handed-back"),
-    Move("accepted", "in-progress", Side.OWNER, business_status="arrived"),
-    Move("in-progress", "completed", Side.OWNER, business_status="feedback-returned"),
+    Move("accepted", "in-progress", Side.OWNER, business_status="arrived", by_system=True),
+    Move(
+        "in-progress",
+        "completed",
+        Side.OWNER,
+        business_status="feedback-returned",
+        by_system=True,
+    ),
     Move("requested", "cancelled", Side.REQUESTER, reason_required=True),
     Move("received", "cancelled", Side.REQUESTER, reason_required=True),
     Move("accepted", "cancelled", Side.REQUESTER, reason_required=True),
@@ -105,7 +115,7 @@ def check_move(before: dict[str, Any], after: dict[str, Any], side: Side) -> Mov
         raise MoveRefused(
             RefusalKind.CONFLICT, f"a referral does not move from {source} to {target}"
         )
-    if side is not Side.OPERATOR and move.by is not side:
+    if not _may_make(move, side):
         raise MoveRefused(
             RefusalKind.FORBIDDEN,
             f"only the referral's {move.by} moves it from {source} to {target}",
@@ -122,6 +132,12 @@ def check_move(before: dict[str, Any], after: dict[str, Any], side: Side) -> Mov
             "the owner changes only when the requester redirects a rejected referral",
         )
     return move
+
+
+def _may_make(move: Move, side: Side) -> bool:
+    if side is Side.SYSTEM:
+        return move.by_system
+    return side is Side.OPERATOR or move.by is side
 
 
 def check_new(task: dict[str, Any]) -> None:

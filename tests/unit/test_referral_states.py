@@ -117,16 +117,45 @@ def test_every_status_change_is_in_the_table_or_refused(
         elif source != target and move is None:
             assert refused.kind is RefusalKind.CONFLICT
         else:
-            assert move is not None and (move.redirect or move.by is not side)
+            assert move is not None
+            if side is Side.SYSTEM:
+                assert not move.by_system or move.redirect
+            else:
+                assert move.redirect or move.by is not side
         return
     assert side is not Side.OTHER
     if source == target:
         assert made is None
     else:
         assert made is move and move is not None and not move.redirect
-        assert side in (move.by, Side.OPERATOR)
+        assert side in (move.by, Side.OPERATOR) or (side is Side.SYSTEM and move.by_system)
 
 
 def test_terminal_states_have_no_way_out() -> None:
     for terminal in ("completed", "cancelled"):
         assert not [m for m in MOVES if m.source == terminal]
+
+
+def test_the_hub_makes_only_the_moves_of_the_loop() -> None:
+    system_moves = {(m.source, m.target) for m in MOVES if m.by_system}
+    assert system_moves == {("accepted", "in-progress"), ("in-progress", "completed")}
+    for source, target in system_moves:
+        assert check_move(_task(source), _task(target), Side.SYSTEM) is not None
+    for move in MOVES:
+        if move.by_system:
+            continue
+        after = _task(move.target, statusReason=REASON)
+        if move.redirect:
+            after["owner"] = {"reference": "Organization/H002"}
+        with pytest.raises(MoveRefused) as refused:
+            check_move(_task(move.source), after, Side.SYSTEM)
+        assert refused.value.kind is RefusalKind.FORBIDDEN, (move.source, move.target)
+
+
+def test_the_hub_changes_no_fixed_element_and_may_note_a_sub_state() -> None:
+    with pytest.raises(MoveRefused) as refused:
+        check_move(_task("accepted"), _task("in-progress", **{"for": {"reference": "Patient/q"}}),
+                   Side.SYSTEM)  # fmt: skip
+    assert refused.value.kind is RefusalKind.INVALID
+    noted = _task("in-progress", businessStatus={"text": "discharged"})
+    assert check_move(_task("in-progress"), noted, Side.SYSTEM) is None
