@@ -27,6 +27,8 @@ from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
+from referral.consultation import hooks as consultation
+from referral.consultation.views import router as consultation_router
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
 from referral.scheduling import hooks as booking
@@ -41,6 +43,10 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Consent", check_consent),  # a Consent is checked before it is stored
     ("ServiceRequest", referral_requested),  # a referral is checked and gets its Task
     ("Task", referral_task_written),  # a referral's Task moves only as referral.states allows
+    ("ServiceRequest", consultation.consultation_requested),  # a consultation gets its Task
+    ("Task", consultation.consultation_task_written),  # and moves by its own table
+    ("Communication", consultation.thread_written),  # its thread, shared with the other side
+    ("DiagnosticReport", consultation.report_issued),  # its report completes it
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
@@ -53,7 +59,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
-SERVICE_ROUTERS = (booking_router,)
+SERVICE_ROUTERS = (booking_router, consultation_router)
 
 _lock = threading.Lock()
 _wired = False
