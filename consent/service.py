@@ -131,7 +131,8 @@ def check_consent_write(store: FhirStore, consent: dict[str, Any]) -> list[Conse
         )
     rules = validate_consent(
         consent,
-        patient_birth_date=_birth_date(patient),
+        # The guardian rule is about who signs: a policy grant the hub records is signed by no one.
+        patient_birth_date=None if _policy_grant(store, consent) else _birth_date(patient),
         guardian_age=get_policy().guardian_age,
     )
     for path, organization_id in _organizations(consent):
@@ -152,6 +153,16 @@ def check_consent_write(store: FhirStore, consent: dict[str, Any]) -> list[Conse
             code="required",
         )
     return rules
+
+
+def _policy_grant(store: FhirStore, consent: dict[str, Any]) -> bool:
+    """A consent the hub records itself under a named policy (a referral's access grant), with
+    no one signing it: not the patient's or a guardian's signature."""
+    return (
+        str(store.actor.role) == "operator"
+        and bool(consent.get("policy"))
+        and not consent.get("performer")
+    )
 
 
 def _current(session: Session, resource_type: str, resource_id: str) -> dict[str, Any] | None:

@@ -29,6 +29,8 @@ from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.settlement.views import router as insurance_router
 from referral import arrival
+from referral.consultation import hooks as consultation
+from referral.consultation.views import router as consultation_router
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
 from referral.scheduling import hooks as booking
@@ -46,6 +48,10 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Task", arrival.tell_the_patient),  # each move: a Communication to the patient
     ("Encounter", arrival.encounter_written),  # the referred patient arrives, is discharged
     ("DocumentReference", arrival.document_written),  # the feedback returned closes the loop
+    ("ServiceRequest", consultation.consultation_requested),  # a consultation gets its Task
+    ("Task", consultation.consultation_task_written),  # and moves by its own table
+    ("Communication", consultation.thread_written),  # its thread, shared with the other side
+    ("DiagnosticReport", consultation.report_issued),  # its report completes it
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
@@ -58,7 +64,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
-SERVICE_ROUTERS = (booking_router, insurance_router)
+SERVICE_ROUTERS = (booking_router, consultation_router, insurance_router)
 
 _lock = threading.Lock()
 _wired = False

@@ -7,7 +7,9 @@
   sending system's record and stays outside the workflow.
 - A process-request Task focused on a referral: a new one must start requested, be the
   requester's, for the request's patient and owned by the request's target; an update must be
-  a move of ``states.MOVES`` made by the right side.
+  a move of ``states.MOVES`` made by the right side. Accepting grants the owner time-boxed
+  access to the patient's record; completing, cancelling or handing back withdraws it
+  (``referral.access``).
 
 A refusal raises, so the transaction rolls back and nothing changes.
 """
@@ -17,10 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from hub.auth.roles import Role
-from hub.errors import Conflict, FhirError, Forbidden, InvalidRequest, NotFound
+from hub.errors import Conflict, FhirError, Forbidden, InvalidRequest
 from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
+from referral.access import address_request, follow_move
 from referral.loop import LOOP_CLIENT_ID
 from referral.rules import is_process_request, is_referral, reference_of, request_reference
 from referral.service import (
@@ -66,21 +69,27 @@ def referral_task_written(
     try:
         if kind is WriteKind.CREATE:
             _check_new_task(store, task, request)
+            address_request(store, task, request)
         else:
-            _check_task_move(store, task)
+            before = _check_task_move(store, task)
+            follow_move(store, before, task, request)
     except MoveRefused as refused:
         raise _ERRORS[refused.kind](str(refused)) from None
+
+
+def refusal_error(refused: MoveRefused) -> FhirError:
+    """The OperationOutcome error a refused move leaves the API as."""
+    return _ERRORS[refused.kind](str(refused))
 
 
 def _request_of(store: FhirStore, task: dict[str, Any]) -> dict[str, Any] | None:
     reference = request_reference(task)
     if not reference:
         return None
-    try:
-        request = store.read("ServiceRequest", reference.removeprefix("ServiceRequest/"))
-    except NotFound:
-        raise ReferralRefused(f"the Task's focus {reference} is not known") from None
-    body = request.as_dict()
+    # The hub's own read for its workflow check: the request is not disclosed to the writer.
+    body = store.system.current("ServiceRequest", reference.removeprefix("ServiceRequest/"))
+    if body is None:
+        raise ReferralRefused(f"the Task's focus {reference} is not known")
     return body if is_referral(body) else None
 
 
@@ -98,18 +107,24 @@ def _check_new_task(store: FhirStore, task: dict[str, Any], request: dict[str, A
         raise ReferralRefused("a referral's Task is owned by its ServiceRequest's performer")
 
 
-def _check_task_move(store: FhirStore, task: dict[str, Any]) -> None:
-    # the hub's own read: checking a move is not the writer reading the Task again (no audit row)
+def previous_task(store: FhirStore, task: dict[str, Any]) -> dict[str, Any]:
+    """The Task as it was before this update."""
     before = store.system.previous_version(task)
     if before is None:
-        raise Conflict("a referral's Task has no earlier version to move from")
-    move = check_move(before, task, _side(store, before))
+        raise ReferralRefused("a referral's Task update has no earlier version")
+    return before
+
+
+def _check_task_move(store: FhirStore, task: dict[str, Any]) -> dict[str, Any]:
+    before = previous_task(store, task)
+    move = check_move(before, task, side_of(store, before))
     if move is not None and move.redirect:
         owner = reference_of(task.get("owner"))
         check_target(store, resolve_target(store, owner))
+    return before
 
 
-def _side(store: FhirStore, task: dict[str, Any]) -> Side:
+def side_of(store: FhirStore, task: dict[str, Any]) -> Side:
     actor = store.actor
     if actor.role is Role.operator:
         return Side.SYSTEM if actor.client_id == LOOP_CLIENT_ID else Side.OPERATOR

@@ -75,14 +75,22 @@ MOVES: tuple[Move, ...] = (
     Move("accepted", "cancelled", Side.REQUESTER, reason_required=True),
     Move("rejected", "requested", Side.REQUESTER, redirect=True, business_status="redirected"),
 )
-_BY_STATUSES = {(move.source, move.target): move for move in MOVES}
+MoveTable = dict[tuple[str, str], Move]
+
+
+def table_of(moves: tuple[Move, ...]) -> MoveTable:
+    """The moves by (from, to): a second workflow on the same engine brings its own table."""
+    return {(move.source, move.target): move for move in moves}
+
+
+REFERRAL_TABLE = table_of(MOVES)
 INITIAL = "requested"
 # Elements that no move changes: who asked, for whom, about what.
 FIXED = ("for", "focus", "basedOn", "requester", "intent", "code")
 
 
-def find_move(source: str, target: str) -> Move | None:
-    return _BY_STATUSES.get((source, target))
+def find_move(source: str, target: str, table: MoveTable = REFERRAL_TABLE) -> Move | None:
+    return table.get((source, target))
 
 
 def has_reason(task: dict[str, Any]) -> bool:
@@ -90,7 +98,12 @@ def has_reason(task: dict[str, Any]) -> bool:
     return isinstance(reason, dict) and bool(reason.get("text") or reason.get("coding"))
 
 
-def check_move(before: dict[str, Any], after: dict[str, Any], side: Side) -> Move | None:
+def check_move(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    side: Side,
+    table: MoveTable = REFERRAL_TABLE,
+) -> Move | None:
     """Raise :class:`MoveRefused` unless ``side`` may turn Task ``before`` into ``after``.
 
     Returns the move made, or None when the status stays (a sub-state or a note changes)."""
@@ -110,7 +123,7 @@ def check_move(before: dict[str, Any], after: dict[str, Any], side: Side) -> Mov
                 "the owner changes only when the requester redirects a rejected referral",
             )
         return None
-    move = find_move(source, target)
+    move = find_move(source, target, table)
     if move is None:
         raise MoveRefused(
             RefusalKind.CONFLICT, f"a referral does not move from {source} to {target}"
