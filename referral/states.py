@@ -7,6 +7,7 @@
     accepted -> rejected                      (the owner hands it back, reason required)
     requested | received | accepted -> cancelled  (the requester, reason required)
     rejected -> requested, to a new owner     (the requester redirects it)
+    requested | received | accepted -> cancelled  (the hub, when the validity lapsed: expired)
 
 The owner may also accept straight from requested. A move that is not in the table is a
 conflict (409); a move in the table made by the wrong side is forbidden (403); a missing reason
@@ -26,6 +27,7 @@ class Side(StrEnum):
     OWNER = "owner"  # the facility the referral is addressed to (Task.owner)
     REQUESTER = "requester"  # the facility that made the referral (the Task's origin)
     OPERATOR = "operator"  # the hub's operators: corrections, any side
+    HUB = "hub"  # the hub's own identity: only expires a referral whose validity lapsed
     OTHER = "other"
 
 
@@ -66,6 +68,13 @@ MOVES: tuple[Move, ...] = (
     Move("rejected", "requested", Side.REQUESTER, redirect=True, business_status="redirected"),
 )
 _BY_STATUSES = {(move.source, move.target): move for move in MOVES}
+EXPIRED = "expired"
+# The SLA job's one move (referral.sla): a referral nobody took up within its validity window.
+EXPIRIES: tuple[Move, ...] = tuple(
+    Move(source, "cancelled", Side.HUB, reason_required=True, business_status=EXPIRED)
+    for source in ("requested", "received", "accepted")
+)
+_EXPIRY_BY_SOURCE = {move.source: move for move in EXPIRIES}
 INITIAL = "requested"
 # Elements that no move changes: who asked, for whom, about what.
 FIXED = ("for", "focus", "basedOn", "requester", "intent", "code")
@@ -73,6 +82,11 @@ FIXED = ("for", "focus", "basedOn", "requester", "intent", "code")
 
 def find_move(source: str, target: str) -> Move | None:
     return _BY_STATUSES.get((source, target))
+
+
+def expiry_from(source: str) -> Move | None:
+    """The expiry move out of ``source``, or None when a referral in it no longer expires."""
+    return _EXPIRY_BY_SOURCE.get(source)
 
 
 def has_reason(task: dict[str, Any]) -> bool:
@@ -100,7 +114,11 @@ def check_move(before: dict[str, Any], after: dict[str, Any], side: Side) -> Mov
                 "the owner changes only when the requester redirects a rejected referral",
             )
         return None
-    move = find_move(source, target)
+    if side is Side.HUB:
+        expiry = expiry_from(source)
+        move = expiry if expiry is not None and expiry.target == target else None
+    else:
+        move = find_move(source, target)
     if move is None:
         raise MoveRefused(
             RefusalKind.CONFLICT, f"a referral does not move from {source} to {target}"
