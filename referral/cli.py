@@ -64,11 +64,17 @@ def sweep_now(facility: FacilityOption = None) -> None:
 def report(
     output: FormatOption = OutputFormat.table,
     since: Annotated[
-        datetime | None, typer.Option(help="only referrals changed since (ISO 8601)")
+        str | None, typer.Option(help="only referrals made since (ISO 8601, UTC if no zone)")
     ] = None,
 ) -> None:
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    try:
+        start = None if since is None else datetime.fromisoformat(since)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{since!r} is not an ISO 8601 time", param_hint="--since"
+        ) from None
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
     with session_scope() as session:
-        figures = referral_report(system_store(session), since=since)
+        figures = referral_report(system_store(session), since=start)
     print_rows(report_rows(figures), REPORT_COLUMNS, output, title="Two-way referrals")

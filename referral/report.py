@@ -24,13 +24,14 @@ UNKNOWN = "unknown"
 
 
 def referral_report(store: FhirStore, *, since: datetime | None = None) -> dict[str, Any]:
-    """The report over the referrals whose Task changed since ``since`` (all when None)."""
+    """The report over the referrals made since ``since`` (all when None)."""
     return build_report(referral_facts(store, since=since))
 
 
 def referral_facts(store: FhirStore, *, since: datetime | None = None) -> list[ReferralFacts]:
     versions: dict[str, list[TaskVersion]] = defaultdict(list)
     latest: dict[str, dict[str, Any]] = {}
+    made: set[str] = set()  # Tasks whose first version is in range: made since ``since``
     offset = 0
     while True:
         entries, _ = history(store, "Task", None, count=PAGE, offset=offset, since=since)
@@ -42,6 +43,8 @@ def referral_facts(store: FhirStore, *, since: datetime | None = None) -> list[R
                 continue
             versions[entry.resource_id].append(_version(entry.last_updated, task))
             latest.setdefault(entry.resource_id, task)  # newest first: the first seen
+            if entry.version_id == 1:
+                made.add(entry.resource_id)
         if len(entries) < PAGE:
             break
         offset += PAGE
@@ -49,6 +52,7 @@ def referral_facts(store: FhirStore, *, since: datetime | None = None) -> list[R
     return [
         lookup.facts(task_id, latest[task_id], tuple(sorted(found, key=lambda v: v.updated)))
         for task_id, found in versions.items()
+        if task_id in made
     ]
 
 

@@ -24,7 +24,7 @@ REPORT_READERS = frozenset({Role.operator, Role.auditor})
 def referral_stats(
     actor: CurrentActor,
     since: Annotated[
-        datetime | None, Query(description="only referrals changed since (ISO 8601)")
+        datetime | None, Query(description="only referrals made since (ISO 8601)")
     ] = None,
 ) -> JSONResponse:
     if actor.role not in REPORT_READERS:
