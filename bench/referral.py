@@ -67,13 +67,15 @@ PATIENTS = 500
 
 
 def _token(facility: str, role: str) -> str:
+    from hub.auth.purpose import DEFAULT_PURPOSE
     from hub.auth.roles import DEFAULT_SCOPES, Role
     from hub.auth.service import get_issuer
 
     chosen = Role(role)
     token, _ = get_issuer().issue(
-        client_id=f"bench-{facility}", facility=facility, role=chosen, scope=DEFAULT_SCOPES[chosen]
-    )
+        client_id=f"bench-{facility}", facility=facility, role=chosen,
+        scope=DEFAULT_SCOPES[chosen], purpose_of_use=DEFAULT_PURPOSE[chosen],
+    )  # fmt: skip
     return token
 
 
@@ -84,6 +86,7 @@ def load_tasks(count: int) -> list[str]:
     from hub.auth.roles import Role
     from hub.db import session_scope
     from hub.fhir.bulk import analyze_tables, bulk_create
+    from hub.fhir.systems import facility_patient_system
     from hub.region.facilities import load_facilities
     from hub.security.fields import get_cipher
     from hub.seeding import seed_region
@@ -101,8 +104,15 @@ def load_tasks(count: int) -> list[str]:
     owners = [f.code for f in load_facilities() if f.level_code]  # the hospitals
     patients = [str(uuid.uuid4()) for _ in range(PATIENTS)]
     with session_scope() as session:
-        people = [{"resourceType": "Patient", "id": p, "gender": "female"} for p in patients]
-        bulk_create(session, "Patient", people, actor=loader, cipher=cipher, base_url=base)
+        people = [
+            {"resourceType": "Patient", "id": p, "gender": "female", "birthDate": "1960-05-01",
+             "name": [{"family": "李", "given": [f"芳{n}"]}],
+             "identifier": [{"system": facility_patient_system(SOURCE), "value": f"B-{n}"}]}
+            for n, p in enumerate(patients)
+        ]  # fmt: skip
+        # write hooks on: in the patient index, as the API puts a facility's patients
+        bulk_create(session, "Patient", people, actor=loader, cipher=cipher, base_url=base,
+                    write_hooks=True)  # fmt: skip
     rng = random.Random(15)
     start = datetime.now(UTC) - timedelta(days=30)
     loaded = time.monotonic()
