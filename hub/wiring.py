@@ -36,6 +36,8 @@ from referral.hooks import referral_requested, referral_task_written
 from referral.scheduling import hooks as booking
 from referral.scheduling import tasks as booking_tasks
 from referral.scheduling.views import router as booking_router
+from referral.tasks import SLA_SWEEP_SECONDS, sweep_sla
+from referral.views import router as referral_router
 
 SWEEP_SECONDS = 5.0
 
@@ -64,7 +66,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
-SERVICE_ROUTERS = (booking_router, consultation_router, insurance_router)
+SERVICE_ROUTERS = (booking_router, consultation_router, referral_router, insurance_router)
 
 _lock = threading.Lock()
 _wired = False
@@ -89,6 +91,7 @@ def wire() -> None:
                 "task": booking_tasks.sweep_holds.name,
                 "schedule": booking_tasks.HOLD_SWEEP_SECONDS,
             },
+            "sweep-referral-sla": {"task": sweep_sla.name, "schedule": SLA_SWEEP_SECONDS},
         }
         events.mark_wired()
         _wired = True

@@ -35,6 +35,7 @@ from referral.service import (
     task_for,
     transaction_writes_task,
 )
+from referral.sla import SLA_CLIENT_ID
 from referral.states import MoveRefused, RefusalKind, Side, check_move, check_new
 
 _ERRORS: dict[RefusalKind, type[FhirError]] = {
@@ -127,7 +128,8 @@ def _check_task_move(store: FhirStore, task: dict[str, Any]) -> dict[str, Any]:
 def side_of(store: FhirStore, task: dict[str, Any]) -> Side:
     actor = store.actor
     if actor.role is Role.operator:
-        return Side.SYSTEM if actor.client_id == LOOP_CLIENT_ID else Side.OPERATOR
+        hub_sides = {LOOP_CLIENT_ID: Side.SYSTEM, SLA_CLIENT_ID: Side.HUB}
+        return hub_sides.get(actor.client_id, Side.OPERATOR)
     if reference_of(task.get("owner")) == f"Organization/{actor.facility}":
         return Side.OWNER
     if origin_facility(task) == actor.facility:

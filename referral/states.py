@@ -9,6 +9,7 @@
     rejected -> requested, to a new owner     (the requester redirects it)
     accepted -> in-progress -> completed      (also the hub itself, from what the owner's
                                                facility sends: arrival, discharge + document)
+    requested | received | accepted -> cancelled  (the hub, when the validity lapsed: expired)
 
 The owner may also accept straight from requested. A move that is not in the table is a
 conflict (409); a move in the table made by the wrong side is forbidden (403); a missing reason
@@ -29,6 +30,7 @@ class Side(StrEnum):
     REQUESTER = "requester"  # the facility that made the referral (the Task's origin)
     OPERATOR = "operator"  # the hub's operators: corrections, any side
     SYSTEM = "system"  # the hub closing the loop (referral.loop): only the moves it may make
+    HUB = "hub"  # the hub's own identity: only expires a referral whose validity lapsed
     OTHER = "other"
 
 
@@ -84,6 +86,13 @@ def table_of(moves: tuple[Move, ...]) -> MoveTable:
 
 
 REFERRAL_TABLE = table_of(MOVES)
+EXPIRED = "expired"
+# The SLA job's one move (referral.sla): a referral nobody took up within its validity window.
+EXPIRIES: tuple[Move, ...] = tuple(
+    Move(source, "cancelled", Side.HUB, reason_required=True, business_status=EXPIRED)
+    for source in ("requested", "received", "accepted")
+)
+_EXPIRY_BY_SOURCE = {move.source: move for move in EXPIRIES}
 INITIAL = "requested"
 # Elements that no move changes: who asked, for whom, about what.
 FIXED = ("for", "focus", "basedOn", "requester", "intent", "code")
@@ -91,6 +100,11 @@ FIXED = ("for", "focus", "basedOn", "requester", "intent", "code")
 
 def find_move(source: str, target: str, table: MoveTable = REFERRAL_TABLE) -> Move | None:
     return table.get((source, target))
+
+
+def expiry_from(source: str) -> Move | None:
+    """The expiry move out of ``source``, or None when a referral in it no longer expires."""
+    return _EXPIRY_BY_SOURCE.get(source)
 
 
 def has_reason(task: dict[str, Any]) -> bool:
@@ -123,7 +137,11 @@ def check_move(
                 "the owner changes only when the requester redirects a rejected referral",
             )
         return None
-    move = find_move(source, target, table)
+    if side is Side.HUB:
+        expiry = expiry_from(source)
+        move = expiry if expiry is not None and expiry.target == target else None
+    else:
+        move = find_move(source, target, table)
     if move is None:
         raise MoveRefused(
             RefusalKind.CONFLICT, f"a referral does not move from {source} to {target}"

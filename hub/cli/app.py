@@ -23,6 +23,7 @@ from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
+from referral.cli import referrals_app
 from referral.scheduling.cli import booking_app, seed_demo_slots
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.add_typer(messages_app, name="messages")
 messages_app.command("send")(send_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(booking_app, name="booking")
+app.add_typer(referrals_app, name="referrals")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(

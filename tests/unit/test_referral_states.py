@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from referral.states import MOVES, MoveRefused, RefusalKind, Side, check_move, check_new, find_move
+from referral.states import (
+    EXPIRED,
+    EXPIRIES,
+    MOVES,
+    MoveRefused,
+    RefusalKind,
+    Side,
+    check_move,
+    check_new,
+    expiry_from,
+    find_move,
+)
 
 STATUSES = [
     "requested",
@@ -108,7 +119,8 @@ def test_every_status_change_is_in_the_table_or_refused(
     source: str, target: str, side: Side
 ) -> None:
     after = _task(target, statusReason=REASON)
-    move = find_move(source, target)
+    hub_expiry = side is Side.HUB and target == "cancelled"
+    move = expiry_from(source) if hub_expiry else find_move(source, target)
     try:
         made = check_move(_task(source), after, side)
     except MoveRefused as refused:
@@ -159,3 +171,19 @@ def test_the_hub_changes_no_fixed_element_and_may_note_a_sub_state() -> None:
     assert refused.value.kind is RefusalKind.INVALID
     noted = _task("in-progress", businessStatus={"text": "discharged"})
     assert check_move(_task("in-progress"), noted, Side.SYSTEM) is None
+
+
+def test_the_hub_only_expires_referrals_not_yet_under_way() -> None:
+    for source in ("requested", "received", "accepted"):
+        made = check_move(_task(source), _task("cancelled", statusReason=REASON), Side.HUB)
+        assert made is not None and made.by is Side.HUB and made.business_status == EXPIRED
+    assert {move.source for move in EXPIRIES} == {"requested", "received", "accepted"}
+    with pytest.raises(MoveRefused) as late:  # the patient arrived: too late to expire
+        check_move(_task("in-progress"), _task("cancelled", statusReason=REASON), Side.HUB)
+    assert late.value.kind is RefusalKind.CONFLICT
+    with pytest.raises(MoveRefused) as accepting:  # the hub never accepts on a facility's behalf
+        check_move(_task("requested"), _task("accepted"), Side.HUB)
+    assert accepting.value.kind is RefusalKind.CONFLICT
+    with pytest.raises(MoveRefused) as unexplained:
+        check_move(_task("requested"), _task("cancelled"), Side.HUB)
+    assert unexplained.value.kind is RefusalKind.INVALID
