@@ -33,6 +33,7 @@ from referral.consultation import hooks as consultation
 from referral.consultation.views import router as consultation_router
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
+from referral.scheduling import his_reports as booking_reports
 from referral.scheduling import hooks as booking
 from referral.scheduling import tasks as booking_tasks
 from referral.scheduling.views import router as booking_router
@@ -57,6 +58,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
+    ("Encounter", booking_reports.arrival_registered),  # a visit opened: the booking arrived
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
     ("Subscription", producers.subscription_changed),  # the subscriber's endpoint is checked

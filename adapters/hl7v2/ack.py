@@ -22,6 +22,7 @@ from adapters.hl7v2.parse import DEFAULT_DELIMITERS, Delimiters, Message, escape
 
 HUB_APPLICATION = "YICHANG-HUB"
 HUB_FACILITY = "YICHANG-HIE"
+HUB_AUTHORITY = "YICHANG-HUB"  # namespace of the hub's ids: enterprise ids, appointments
 _LOCATION = re.compile(r"([A-Z][A-Z0-9]{2})(?:-(\d+)(?:\.(\d+))?)?\Z")
 _ENHANCED_CODES = {"AA": "CA", "AE": "CE", "AR": "CR"}
 _sequence = itertools.count(1)

@@ -43,6 +43,7 @@ from hub.mpi.errors import SourceNotFound
 from hub.mpi.stewardship import find_source, unlink_source
 from hub.security.fields import FieldCipher, get_cipher
 from hub.settings import Settings, get_settings
+from referral.scheduling.his_reports import report_status
 
 log = logging.getLogger("hub.hl7v2.processing")
 SQLITE_BATCH = 2  # one writer: each batch holds it; the listener's commits go between
@@ -125,7 +126,7 @@ def apply_message(
     processor = BundleProcessor(
         store, _no_search, max_entries=settings.max_bundle_entries, representation=False
     )
-    response = processor.process(mapped.bundle)
+    response = processor.process(mapped.bundle) if mapped.bundle["entry"] else {}
     written = []
     for entry in response.get("entry", []):
         resource = WrittenResource.of_entry(entry.get("response", {}))
@@ -133,6 +134,10 @@ def apply_message(
             written.append(resource)
     for operation in mapped.index_operations:
         _apply_index_operation(session, cipher, actor, facility, operation)
+    for report in mapped.status_reports:  # the booking's rules decide (owner, status alone)
+        stored = report_status(store, report.appointment_id, report.status)
+        version = str((stored.get("meta") or {}).get("versionId") or "")
+        written.append(WrittenResource(f"Appointment/{report.appointment_id}", version, False))
     return written
 
 

@@ -5,9 +5,9 @@ Bundles, HL7 v2 inbound, the CLI) produces the same messages:
 
 - Appointment -> SIU to the facilities of its participants (Location -> managing
   Organization, PractitionerRole -> organization, Practitioner -> its roles' organizations,
-  HealthcareService -> provider, and an Organization itself): S12 when it becomes ``booked``,
-  S14 when a booked appointment changes, S15 when a booked one is ``cancelled``. Deletions
-  and other statuses send nothing.
+  HealthcareService -> provider, and an Organization itself) and to the facility owning its
+  Slot: S12 when it becomes ``booked``, S13 when a booked one moves, S14 when it otherwise
+  changes, S15 when cancelled, S17 when deleted (``referral.scheduling.his_events``).
 - A referral ServiceRequest, and the Task whose focus (or basedOn) is one -> REF^I12 or
   RRI^I12 to the referral's parties: what a referral is and which change tells whom are the
   referral domain's rules (``referral.rules``); this module only builds and addresses them.
@@ -34,6 +34,7 @@ from adapters.outbound.resources import (
     load_resource,
     previous_version,
     reference_of,
+    slot_owners,
 )
 from adapters.outbound.subscriptions import (
     check_subscriber,
@@ -68,6 +69,7 @@ from referral.rules import (
     requester_references,
     task_notice,
 )
+from referral.scheduling.his_events import siu_event
 
 NOT_SUBSCRIBABLE = frozenset({"Subscription", "AuditEvent"})
 Builder = Callable[[Header, PatientData], str]
@@ -122,19 +124,14 @@ def _facilities(store: FhirStore, references: Iterable[Any]) -> set[str]:
 def appointment_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, appointment: dict[str, Any]
 ) -> None:
-    if kind is WriteKind.DELETE:
-        return
-    previous = previous_version(store.session, store.cipher, appointment)
-    before = (previous or {}).get("status")
-    status = appointment.get("status")
-    if status == "booked":
-        trigger = "S14" if before == "booked" else "S12"
-    elif status == "cancelled" and before == "booked":
-        trigger = "S15"
-    else:
+    deleted = kind is WriteKind.DELETE
+    previous = None if deleted else previous_version(store.session, store.cipher, appointment)
+    trigger = siu_event(previous, appointment, deleted=deleted)  # booking's rule
+    if trigger is None:
         return
     actors = [p.get("actor") for p in appointment.get("participant") or []]
-    _send_v2(store, _facilities(store, actors), f"SIU^{trigger}", appointment,
+    recipients = _facilities(store, actors) | slot_owners(store.session, store.cipher, appointment)
+    _send_v2(store, recipients, f"SIU^{trigger}", appointment,
              subject_of(appointment, "participant"),
              lambda shown: lambda header, patient: build_siu(
                  trigger, header, appointment_data(shown), patient))  # fmt: skip

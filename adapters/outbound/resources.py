@@ -115,3 +115,17 @@ def local_numbers(session: Session, person_id: int, facility_code: str) -> list[
         .order_by(SourceRow.id)
     ).scalars()
     return [s for s in rows if not s.startswith("Patient/")]
+
+
+def slot_owners(session: Session, cipher: FieldCipher, appointment: dict[str, Any]) -> set[str]:
+    """The facilities whose Schedules hold the Slots an Appointment books: a hub booking names
+    only its Slot and Patient, and the hospital that owns the slot must hear of it."""
+    found: set[str] = set()
+    for value in appointment.get("slot") or []:
+        kind, _, ident = reference_of(value).partition("/")
+        slot = load_resource(session, cipher, "Slot", ident) if kind == "Slot" else None
+        kind, _, ident = reference_of((slot or {}).get("schedule")).partition("/")
+        schedule = load_resource(session, cipher, "Schedule", ident) if kind == "Schedule" else None
+        for actor in (schedule or {}).get("actor") or []:
+            found |= facilities_of(session, cipher, reference_of(actor))
+    return found

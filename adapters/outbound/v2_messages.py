@@ -1,4 +1,4 @@
-"""Outbound HL7 v2.5 messages built with hl7apy: SIU^S12/S14/S15, REF^I12, RRI^I12, ADT^A40.
+"""Outbound HL7 v2.5 messages built with hl7apy: SIU^S12-S17, REF^I12, RRI^I12, ADT^A40.
 
 hl7apy is the right tool here (unlike the ingestion hot path, see adapters/hl7v2/parse.py):
 outbound volume is small, and building against the version's structure definitions puts every
@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 from hl7apy.core import Group, Message, Segment
 
 from adapters.hl7v2.ack import HUB_APPLICATION, HUB_FACILITY
+from adapters.hl7v2.ack import HUB_AUTHORITY as HUB_AUTHORITY  # PID-3.4, SCH-1/2 namespace
 from adapters.hl7v2.parse import escape
 
 VERSION = "2.5"
 CHARSET = "UNICODE UTF-8"
-HUB_AUTHORITY = "YICHANG-HUB"  # assigning authority of the hub's enterprise ids (PID-3.4)
 _FHIR_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
@@ -124,7 +124,13 @@ class ReferralData:
     providers: tuple[Provider, ...] = field(default_factory=tuple)
 
 
-SIU_EVENTS = {"S12": "Booked", "S14": "Booked", "S15": "Cancelled"}
+SIU_EVENTS = {
+    "S12": "Booked",
+    "S13": "Booked",
+    "S14": "Booked",
+    "S15": "Cancelled",
+    "S17": "Deleted",
+}  # SCH-25 filler status (table 0278)
 _GENDER = {"male": "M", "female": "F", "other": "O", "unknown": "U"}
 
 
@@ -158,11 +164,14 @@ def _pid(pid: Segment, patient: PatientData) -> None:
 def build_siu(
     event: str, header: Header, appointment: AppointmentData, patient: PatientData
 ) -> str:
-    """SIU^S12 (new booking), ^S14 (modification) or ^S15 (cancellation): SCH, TQ1, PID, RGS
+    """SIU^S12 (new booking), ^S13 (reschedule), ^S14 (modification), ^S15 (cancellation) or
+    ^S17 (deletion): SCH, TQ1, PID, RGS
     and one AIS/AIL/AIP per service, location and practitioner."""
     message = _message("SIU_S12", "SIU", event, header)
     sch = message.sch
+    # The hub fills its own bookings: placer and filler id are both the hub's Appointment id.
     sch.sch_1 = f"{escape(appointment.appointment_id)}^{HUB_AUTHORITY}"
+    sch.sch_2 = f"{escape(appointment.appointment_id)}^{HUB_AUTHORITY}"
     sch.sch_6 = appointment.reason.er7() or f"{event}^{SIU_EVENTS[event]}"
     if appointment.reason.code or appointment.reason.text:
         sch.sch_7 = appointment.reason.er7()

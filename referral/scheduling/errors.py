@@ -34,6 +34,9 @@ _REASONS: dict[str, tuple[int, str]] = {
     "slot-not-full": (409, "business-rule"),
     "already-waiting": (409, "duplicate"),
     "waiting": (409, "business-rule"),
+    # the hospital's reports on a booking (referral/scheduling/his_reports.py)
+    "not-slot-owner": (403, "forbidden"),
+    "status-only": (409, "business-rule"),
 }
 
 

@@ -14,12 +14,13 @@ from typing import Any
 from hub.errors import Conflict
 from hub.fhir.hooks import WriteKind
 from hub.fhir.store import FhirStore
-from referral.scheduling import fair_use_ledger, ledger, waitlist
+from referral.scheduling import fair_use_ledger, his_reports, ledger, waitlist
 from referral.scheduling import store_access as hub
 from referral.scheduling.capacity import Action, decide, hold_expiry
 from referral.scheduling.config import load_booking_config
 from referral.scheduling.errors import BookingError
 from referral.scheduling.fair_use import load_fair_use_rules
+from referral.scheduling.his_events import REPORTABLE
 from referral.scheduling.referrals import referral_accepted
 from referral.scheduling.resources import (
     idempotency_key,
@@ -53,6 +54,8 @@ def appointment_changed(
     status = None if kind is WriteKind.DELETE else appointment.get("status")
     appointment_id = str(appointment["id"])
     place = ledger.place_of(store.session, appointment_id)
+    if kind is WriteKind.UPDATE and status in REPORTABLE and place is not None:
+        his_reports.check_report(store, appointment, place.slot_id)  # the hospital's report
     if place is None and status is not None and slot_count(appointment) > 1:
         raise BookingError("several-slots", "an Appointment books one Slot on this server")
     slot_id = slot_of(appointment)

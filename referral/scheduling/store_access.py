@@ -17,6 +17,7 @@ from hub.fhir.search.engine import run_search
 from hub.fhir.search.params import parse_search
 from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.store import FhirStore
+from hub.fhir.system_reads import StoreSystemReads
 from hub.mpi.lookup import person_of
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
@@ -73,3 +74,24 @@ def person_key(session: Session, patient_id: str) -> str:
     index does not hold it yet): one person has one place per slot, whichever record booked."""
     person = person_of(session, patient_id)
     return f"person/{person}" if person is not None else f"Patient/{patient_id}"
+
+
+def previous_version(store: FhirStore, resource: dict[str, Any]) -> dict[str, Any] | None:
+    """The version before ``resource`` as just written (the hub's own read, not a disclosure)."""
+    return StoreSystemReads(store.session, store.cipher).previous_version(resource)
+
+
+def slot_owner(store: FhirStore, schedule_id: str) -> str | None:
+    """The facility (its Organization id) that owns a Schedule: its Location's managing
+    organization, or an Organization actor; None when the Schedule names neither."""
+    reads = StoreSystemReads(store.session, store.cipher)
+    schedule = reads.current("Schedule", schedule_id) or {}
+    for actor in schedule.get("actor") or []:
+        kind, _, ident = str(actor.get("reference") or "").partition("/")
+        if kind == "Organization":
+            return ident
+        location = reads.current("Location", ident) if kind == "Location" else None
+        managing = str(((location or {}).get("managingOrganization") or {}).get("reference") or "")
+        if managing.startswith("Organization/"):
+            return managing.removeprefix("Organization/")
+    return None

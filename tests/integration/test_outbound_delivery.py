@@ -222,7 +222,7 @@ def test_appointment_changes_reach_the_facility_in_order_exactly_once(
     assert {target} in recorder.woken
 
     queued = rows(target)
-    assert [r.event for r in queued] == ["SIU^S12", "SIU^S14", "SIU^S15"]
+    assert [r.event for r in queued] == ["SIU^S12", "SIU^S13", "SIU^S15"]  # S13: new time
     assert all(r.status == OutboxStatus.PENDING and r.channel == Channel.HL7V2 for r in queued)
     assert rows(writer) == []  # the writer is never told about its own change
 
@@ -232,7 +232,7 @@ def test_appointment_changes_reach_the_facility_in_order_exactly_once(
     assert again.delivered == 0  # delivered rows are never sent again
 
     messages = [parse_message(text) for text in listener.received]
-    assert [m.message_type for m in messages] == ["SIU^S12", "SIU^S14", "SIU^S15"]
+    assert [m.message_type for m in messages] == ["SIU^S12", "SIU^S13", "SIU^S15"]
     assert [m.control_id for m in messages] == [control_id_for(r.idempotency_key) for r in queued]
     pid = messages[0].first("PID")
     assert pid is not None and pid.get(5, 1) == "欧阳"

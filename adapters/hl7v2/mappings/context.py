@@ -52,11 +52,21 @@ class IndexOperation:
     other_source_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """The HIS reports a status on an appointment the hub booked (SCH-1/2 in the hub's
+    namespace): applied to the hub's Appointment, status alone, never as a new one."""
+
+    appointment_id: str
+    status: str
+
+
 @dataclass(slots=True)
 class Mapped:
     bundle: dict[str, Any]
     index_operations: list[IndexOperation] = field(default_factory=list)
     resource_types: tuple[str, ...] = ()
+    status_reports: list[StatusReport] = field(default_factory=list)
 
 
 def full_url(resource_type: str, key: Identifier) -> str:

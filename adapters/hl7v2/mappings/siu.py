@@ -1,5 +1,9 @@
 """SIU: an Appointment per message, keyed by the filler (SCH-2), else placer (SCH-1) id.
 
+An SIU naming the hub's own Appointment id (namespace ``YICHANG-HUB`` in SCH-2 or SCH-1: the
+hub booked it and told the HIS so) is a status report on that booking, never a new appointment
+(``referral.scheduling.his_events``): S14 with SCH-25, or S26 for a no-show.
+
 Start and end come from SCH-11 (TQ, up to v2.5), TQ1-7/8, or the first AIS/AIL/AIP start plus
 its duration. Participants: the Patient (created if unknown), the personnel of AIP and the
 locations of AIL, each with a participation status as R4 requires.
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from adapters.hl7v2.ack import HUB_AUTHORITY
 from adapters.hl7v2.errors import ErrorCode
 from adapters.hl7v2.mappings.adt import subject_references
 from adapters.hl7v2.mappings.common import (
@@ -23,8 +28,15 @@ from adapters.hl7v2.mappings.common import (
     parse_instant,
     to_instant,
 )
-from adapters.hl7v2.mappings.context import BundleBuilder, Mapped, MappingContext, reference
+from adapters.hl7v2.mappings.context import (
+    BundleBuilder,
+    Mapped,
+    MappingContext,
+    StatusReport,
+    reference,
+)
 from adapters.hl7v2.parse import Message, Segment
+from referral.scheduling.his_events import reported_status
 
 APPOINTMENT_STATUS = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled",
                       "S16": "cancelled", "S17": "entered-in-error", "S26": "noshow"}  # fmt: skip
@@ -40,6 +52,9 @@ def map_siu(message: Message, context: MappingContext) -> Mapped:
     if sch is None:
         raise content_error("the message has no SCH segment", "SCH", ErrorCode.SEGMENT_SEQUENCE)
     facility = context.facility_code
+    hub_booking = _hub_appointment_id(sch)
+    if hub_booking is not None:
+        return _status_report(message, sch, hub_booking)
     bundle = BundleBuilder(context)
     status = APPOINTMENT_STATUS[message.trigger_event]
     identifiers = order_identifiers(
@@ -67,6 +82,28 @@ def map_siu(message: Message, context: MappingContext) -> Mapped:
                             "PID", ErrorCode.SEGMENT_SEQUENCE)  # fmt: skip
     bundle.put("Appointment", appointment, identifiers[0])
     return bundle.build()
+
+
+def _hub_appointment_id(sch: Segment) -> str | None:
+    """The hub's Appointment id when SCH-2 (filler) or SCH-1 (placer) is in its namespace."""
+    for field_number in (2, 1):
+        if sch.get(field_number, 2) == HUB_AUTHORITY and sch.get(field_number, 1):
+            return sch.get(field_number, 1)
+    return None
+
+
+def _status_report(message: Message, sch: Segment, appointment_id: str) -> Mapped:
+    """An SIU about a hub booking reports a status (S14 with SCH-25, or S26) and nothing else."""
+    status = reported_status(message.trigger_event, sch.get(25))
+    if status is None:
+        raise content_error(
+            "on an appointment the hub booked, an HIS reports only arrival, completion or "
+            "no-show (S14 with SCH-25 Started/Complete/Noshow, or S26)",
+            "SCH-25" if message.trigger_event == "S14" else "MSH-9",
+            ErrorCode.TABLE_VALUE_NOT_FOUND,
+        )
+    empty = {"resourceType": "Bundle", "type": "transaction", "entry": []}
+    return Mapped(empty, status_reports=[StatusReport(appointment_id, status)])
 
 
 def _participants(
