@@ -27,6 +27,7 @@ from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
+from insurance.national.views import router as national_insurance_router
 from insurance.settlement.views import router as insurance_router
 from referral import arrival
 from referral.consultation import hooks as consultation
@@ -68,7 +69,10 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
-SERVICE_ROUTERS = (booking_router, consultation_router, referral_router, insurance_router)
+SERVICE_ROUTERS = (
+    booking_router, consultation_router, referral_router, insurance_router,
+    national_insurance_router,
+)  # fmt: skip
 
 _lock = threading.Lock()
 _wired = False

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from insurance.adjudication import Adjudication, ClaimLine, Remaining, Split
 from insurance.money import money, to_fen
-from insurance.policy import Scheme
+from insurance.policy import FULL, Scheme
 
 HUB = "https://hub.example.cn/fhir"
 CATALOGUE_SYSTEM = f"{HUB}/CodeSystem/insurance-catalogue"
@@ -27,6 +28,9 @@ HUB_ADJUDICATION = f"{HUB}/CodeSystem/insurance-adjudication"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 EXT_REGION = f"{HUB}/StructureDefinition/insured-region"
 EXT_BALANCE = f"{HUB}/StructureDefinition/personal-account-balance"
+INSURED_PERSON_SYSTEM = f"{HUB}/sid/insured-person"  # 人员编号 (psn_no)
+EXT_RULE = f"{HUB}/StructureDefinition/insurance-rule"
+EXT_FUND_RATIO = f"{HUB}/StructureDefinition/insurance-fund-ratio"  # the ratio applied
 INSUTYPE: dict[Scheme, str] = {Scheme.UEBMI: "310", Scheme.URRBMI: "390"}
 SCHEME_OF = {code: scheme for scheme, code in INSUTYPE.items()}
 
@@ -76,7 +80,7 @@ def coverage_resource(
     return {
         "resourceType": "Coverage",
         "status": "active",
-        "identifier": [{"system": f"{HUB}/sid/insured-person", "value": insured_id}],
+        "identifier": [{"system": INSURED_PERSON_SYSTEM, "value": insured_id}],
         "type": {"coding": [{"system": INSUTYPE_SYSTEM, "code": INSUTYPE[scheme]}]},
         "beneficiary": {"reference": f"Patient/{patient_id}"},
         "payor": [{"display": f"Medical insurance {region}"}],
@@ -193,7 +197,12 @@ def claim_response(
             "amount": money(result.total.fund),
         },
         "processNote": [{"type": "display", "text": f"rule {result.rule} ({result.ratio_bp} bp)"}],
-        "extension": [{"url": f"{HUB}/StructureDefinition/insurance-rule", "valueCoding": rule}],
+        "extension": [
+            {"url": EXT_RULE, "valueCoding": rule},
+            {"url": EXT_FUND_RATIO, "valueDecimal": float(Decimal(result.ratio_bp) / FULL)},
+            # The personal account's balance once this split is applied.
+            {"url": EXT_BALANCE, "valueMoney": money(result.after.account_balance)},
+        ],
     }
     if claim_id is not None:
         body["request"] = {"reference": f"Claim/{claim_id}"}

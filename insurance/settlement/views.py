@@ -29,7 +29,7 @@ router = APIRouter(
 )
 
 
-def _cashier(actor: Actor) -> None:
+def require_cashier(actor: Actor) -> None:
     if actor.role is not Role.facility_system:
         raise Forbidden("settlement is for a designated facility's system")
     if actor.purpose_of_use != PurposeOfUse.HPAYMT:
@@ -51,7 +51,7 @@ def _resource(body: Any, resource_type: str) -> dict[str, Any]:
     summary="Eligibility: deductible left, cap left, personal-account balance",
 )
 def eligibility(actor: CurrentActor, body: JsonBody) -> Response:
-    _cashier(actor)
+    require_cashier(actor)
     request = _resource(body, "CoverageEligibilityRequest")
     with unit_of_work(actor) as store:
         answer = check_eligibility(store, request)
@@ -60,7 +60,7 @@ def eligibility(actor: CurrentActor, body: JsonBody) -> Response:
 
 @router.post("/Claim/$submit", summary="Pre-settle (use=predetermination) or settle (use=claim)")
 def submit(actor: CurrentActor, body: JsonBody) -> Response:
-    _cashier(actor)
+    require_cashier(actor)
     claim = _resource(body, "Claim")
     use = claim.get("use")
     with unit_of_work(actor) as store:
@@ -74,7 +74,7 @@ def submit(actor: CurrentActor, body: JsonBody) -> Response:
 
 @router.post("/Claim/{claim_id}/$cancel", summary="Reverse the settlement of a stored Claim")
 def cancel(claim_id: str, actor: CurrentActor) -> Response:
-    _cashier(actor)
+    require_cashier(actor)
     with unit_of_work(actor) as store:
         reversed_ = service.cancel(store, claim_id)
     return fhir_response(reversed_)
