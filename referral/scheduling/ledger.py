@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from referral.scheduling.capacity import Place, PlaceState
@@ -124,7 +125,7 @@ def take_place(session: Session, claim: Claim, now: datetime) -> int:
         .on_conflict_do_nothing()
         .returning(PlaceRow.id)
     ).first()
-    if inserted is None:
+    if inserted is None and not _move_place(session, claim, now):
         _refuse_duplicate(session, claim)
     release_lapsed_holds(session, now, slot_id=claim.slot_id)
     limit = SlotCapacityRow.capacity - (0 if claim.referral else SlotCapacityRow.reserved)
@@ -142,6 +143,35 @@ def take_place(session: Session, claim: Claim, now: datetime) -> int:
         _refuse_unavailable(session, claim, now)
     assert taken is not None
     return int(taken)
+
+
+def _move_place(session: Session, claim: Claim, now: datetime) -> bool:
+    """A rescheduled appointment takes its new place on its own (released) row: one row per
+    appointment, so its idempotency key keeps answering. False when it has no such row."""
+    try:
+        with session.begin_nested():  # the person may already hold a place in the new slot
+            moved = session.execute(
+                update(PlaceRow)
+                .where(
+                    PlaceRow.appointment_id == claim.appointment_id,
+                    PlaceRow.state.not_in(ACTIVE_STATES),
+                )
+                .values(
+                    slot_id=claim.slot_id,
+                    person_key=claim.person_key,
+                    state=PlaceState.HELD if claim.hold_expires else PlaceState.BOOKED,
+                    referral=claim.referral,
+                    hold_expires=claim.hold_expires,
+                    created=now,
+                    released=None,
+                )
+                .returning(PlaceRow.id)
+            ).first()
+    except IntegrityError:
+        raise BookingRefused(
+            "duplicate-booking", "this patient already holds or has booked a place in this slot"
+        ) from None
+    return moved is not None
 
 
 def _refuse_duplicate(session: Session, claim: Claim) -> None:

@@ -163,3 +163,23 @@ def test_others_cannot_cancel_a_booking(
     assert for_someone_else.status_code == 403
     assert api.get(f"/Appointment/{appointment_id}").json()["status"] == "booked"
     assert places(slot) == 1
+
+
+def test_a_booking_moves_to_another_slot_and_back(api: httpx.Client) -> None:
+    first, second = new_slot(api, capacity=1), new_slot(api, capacity=1, hours_ahead=30)
+    patient = new_patient(api)
+    booked = api.post("/Appointment", json=appointment(first, patient, key="move-" + first))
+    assert booked.status_code == 201, booked.text
+    body = booked.json()
+    for target, source in ((second, first), (first, second)):  # there, then back again
+        body = dict(body, slot=[{"reference": f"Slot/{target}"}])
+        moved = api.put(f"/Appointment/{body['id']}", json=body)
+        assert moved.status_code == 200, moved.text
+        body = moved.json()
+        assert (places(target), places(source)) == (1, 0)
+    taken = new_slot(api, capacity=1, hours_ahead=40)
+    assert api.post("/Appointment", json=appointment(taken, new_patient(api))).status_code == 201
+    elsewhere = dict(body, slot=[{"reference": f"Slot/{taken}"}])
+    full = api.put(f"/Appointment/{body['id']}", json=elsewhere)
+    assert full.status_code == 409 and refusal(full) == "slot-full"
+    assert (places(first), places(taken)) == (1, 1)  # refused: the booking keeps its place
