@@ -27,6 +27,8 @@ from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
+from insurance.catalogue_views import router as insurance_catalogue_router
+from insurance.policy_source import PolicyFileError, configured_policy
 from insurance.settlement.views import router as insurance_router
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
@@ -54,7 +56,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
-SERVICE_ROUTERS = (booking_router, insurance_router)
+SERVICE_ROUTERS = (booking_router, insurance_router, insurance_catalogue_router)
 
 _lock = threading.Lock()
 _wired = False
@@ -66,6 +68,10 @@ def wire() -> None:
     with _lock:
         if _wired:
             return
+        try:  # a region's insurance policy file is checked now, not at the first settlement
+            configured_policy()
+        except PolicyFileError as exc:
+            raise SystemExit(f"hub: {exc}") from None
         for resource_type, hook in WRITE_HOOKS:
             on_write(resource_type, hook)
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities

@@ -23,6 +23,7 @@ from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
+from insurance.cli import insurance_app, seed_demo_coverages
 from referral.scheduling.cli import booking_app, seed_demo_slots
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.add_typer(messages_app, name="messages")
 messages_app.command("send")(send_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(booking_app, name="booking")
+app.add_typer(insurance_app, name="insurance")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
@@ -139,6 +141,7 @@ def seed(
             load = seed_population_bulk if bulk else seed_population
             added = load(population, seed=population_seed, progress=advance)
         console.print(f"population: {added} Patients written")
+    console.print(f"insurance: {seed_demo_coverages()} Coverages written for the residents")
 
 
 @facilities_app.command("list", help="Print the facility registry.")
