@@ -14,9 +14,13 @@ from hub.fhir.bulk import bulk_create
 from hub.fhir.store import FhirStore
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
-from insurance.coverage_csv import CoverageRow, RefusedRow
+from insurance.coverage_csv import CoverageRow, RefusedRow, coverage_id
+from insurance.policy import Scheme
+from insurance.resources import coverage_resource
 
 BATCH = 2000
+DEMO_REGION = "420502"
+DEMO_BALANCE_FEN = 50_000  # 500 yuan in every demo resident's personal account
 
 
 @dataclass
@@ -76,3 +80,27 @@ def load_coverages(
             progress(len(batch))
     report.refused.sort(key=lambda r: r.row)
     return report
+
+
+def _demo_coverage(patient_id: str, index: int) -> CoverageRow:
+    """Every other resident an employee (UEBMI), the rest residents' insurance (URRBMI)."""
+    scheme = Scheme.UEBMI if index % 2 == 0 else Scheme.URRBMI
+    insured = f"demo-{patient_id}"
+    body = coverage_resource(patient_id, scheme, DEMO_REGION, DEMO_BALANCE_FEN, insured)
+    return CoverageRow(index, patient_id, dict(body, id=coverage_id(insured)))
+
+
+def seed_demo_coverages() -> int:
+    """A Coverage for each synthetic resident without one (``hub seed`` / ``hub demo``):
+    ids only are read, and only the missing Coverages are written, so a restart costs a query."""
+    settings = get_settings()
+    with session_scope() as session:
+        store = FhirStore(session, SYSTEM_ACTOR, get_cipher(), settings.fhir_base_url)
+        residents = sorted(p for p in store.system.ids("Patient") if p.startswith("res-"))
+        have = store.system.ids("Coverage")
+    missing = [
+        _demo_coverage(patient, index)
+        for index, patient in enumerate(residents)
+        if coverage_id(f"demo-{patient}") not in have
+    ]
+    return load_coverages(missing).loaded if missing else 0

@@ -17,13 +17,14 @@ from hub.cli.audit_commands import (
 )
 from hub.cli.auth_commands import clients_app, token_command
 from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
+from hub.cli.insurance_commands import insurance_app
 from hub.cli.keys_commands import keys_app
 from hub.cli.mpi_commands import mpi_app
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
-from insurance.cli import insurance_app, seed_demo_coverages
+from insurance.coverage_load import seed_demo_coverages
 from referral.scheduling.cli import booking_app, seed_demo_slots
 
 app = typer.Typer(

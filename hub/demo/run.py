@@ -16,7 +16,7 @@ from hub.migrate import upgrade_database
 from hub.region.facilities import load_facilities
 from hub.seeding import patient_count, seed_population, seed_region
 from hub.settings import Environment, Settings, adopt_served_url, get_settings
-from insurance.cli import seed_demo_coverages
+from insurance.coverage_load import seed_demo_coverages
 from referral.scheduling.cli import seed_demo_slots
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay on one line

@@ -1,4 +1,4 @@
-"""``hub insurance ...``: load Coverages in bulk, print the catalogue; the demo's Coverages."""
+"""``hub insurance ...``: load Coverages in bulk, print the catalogue."""
 
 from __future__ import annotations
 
@@ -8,25 +8,15 @@ from typing import Annotated
 
 import typer
 
-from hub.auth.actor import SYSTEM_ACTOR
 from hub.cli.errors import BAD_INPUT, NOT_FOUND, fail
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
-from hub.db import session_scope
-from hub.fhir.store import FhirStore
-from hub.security.fields import get_cipher
-from hub.settings import get_settings
 from insurance.catalogue import CATALOGUE_COLUMNS, catalogue_rows
-from insurance.coverage_csv import CoverageRow, coverage_id, parse_coverage_csv
+from insurance.coverage_csv import parse_coverage_csv
 from insurance.coverage_load import load_coverages
-from insurance.policy import Scheme
 from insurance.policy_source import configured_policy
-from insurance.resources import coverage_resource
 
 insurance_app = typer.Typer(help="Medical-insurance settlement", no_args_is_help=True)
-
-DEMO_REGION = "420502"
-DEMO_BALANCE_FEN = 50_000  # 500 yuan in every demo resident's personal account
 
 
 @insurance_app.command(
@@ -64,27 +54,3 @@ def catalogue(
         raise fail(str(exc), NOT_FOUND) from None
     rows = catalogue_rows(version)
     print_rows(rows, CATALOGUE_COLUMNS, output, title=f"Insurance catalogue {version.version}")
-
-
-def _demo_coverage(patient_id: str, index: int) -> CoverageRow:
-    """Every other resident an employee (UEBMI), the rest residents' insurance (URRBMI)."""
-    scheme = Scheme.UEBMI if index % 2 == 0 else Scheme.URRBMI
-    insured = f"demo-{patient_id}"
-    body = coverage_resource(patient_id, scheme, DEMO_REGION, DEMO_BALANCE_FEN, insured)
-    return CoverageRow(index, patient_id, dict(body, id=coverage_id(insured)))
-
-
-def seed_demo_coverages() -> int:
-    """A Coverage for each synthetic resident without one (``hub seed`` / ``hub demo``):
-    ids only are read, and only the missing Coverages are written, so a restart costs a query."""
-    settings = get_settings()
-    with session_scope() as session:
-        store = FhirStore(session, SYSTEM_ACTOR, get_cipher(), settings.fhir_base_url)
-        residents = sorted(p for p in store.system.ids("Patient") if p.startswith("res-"))
-        have = store.system.ids("Coverage")
-    missing = [
-        _demo_coverage(patient, index)
-        for index, patient in enumerate(residents)
-        if coverage_id(f"demo-{patient}") not in have
-    ]
-    return load_coverages(missing).loaded if missing else 0
