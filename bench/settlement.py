@@ -126,7 +126,12 @@ async def hammer(
                 if time.monotonic() > deadline:
                     return
                 began = time.perf_counter()
-                response = await client.post(url, content=body)
+                try:
+                    response = await client.post(url, content=body)
+                except httpx.TransportError as exc:  # counted (status 0), not retried here
+                    figures.statuses[0] = figures.statuses.get(0, 0) + 1
+                    figures.refusal = figures.refusal or f"transport: {exc!r}"
+                    continue
                 figures.latencies.append(time.perf_counter() - began)
                 figures.statuses[response.status_code] = (
                     figures.statuses.get(response.status_code, 0) + 1
