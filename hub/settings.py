@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     allow_dangling_references: Annotated[frozenset[str], NoDecode] = frozenset()
     # Regional consent policy (JSON/TOML); None: the packaged consent/data/default_policy.json
     consent_policy_file: Path | None = None
+    # A region's insurance settlement policy (JSON, the shape of insurance/data/sample_policy.json);
+    # None: the packaged SAMPLE policy. Validated when the hub starts.
+    insurance_policy_file: Path | None = None
     # Audit records are kept at least six months; `hub audit prune` removes older ones.
     audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
     # Keys of the audit chain (hub.audit.keys); empty in development: generated into var/.
@@ -160,7 +163,13 @@ class Settings(BaseSettings):
     def _paths_under_home(self) -> Settings:
         self.home = resolve_home(self.home)
         self.var_dir = under_home(self.home, self.var_dir)
-        for name in ("consent_policy_file", "mllp_tls_cert", "mllp_tls_key", "mllp_tls_client_ca"):
+        for name in (
+            "consent_policy_file",
+            "insurance_policy_file",
+            "mllp_tls_cert",
+            "mllp_tls_key",
+            "mllp_tls_client_ca",
+        ):
             path = getattr(self, name)
             if path is not None:
                 setattr(self, name, under_home(self.home, path))

@@ -27,7 +27,9 @@ from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
+from insurance.catalogue_views import router as insurance_catalogue_router
 from insurance.national.views import router as national_insurance_router
+from insurance.policy_source import PolicyFileError, configured_policy
 from insurance.settlement.views import router as insurance_router
 from referral import arrival
 from referral.consultation import hooks as consultation
@@ -71,7 +73,7 @@ ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
 SERVICE_ROUTERS = (
     booking_router, consultation_router, referral_router, insurance_router,
-    national_insurance_router,
+    insurance_catalogue_router, national_insurance_router,
 )  # fmt: skip
 
 _lock = threading.Lock()
@@ -84,6 +86,10 @@ def wire() -> None:
     with _lock:
         if _wired:
             return
+        try:  # a region's insurance policy file is checked now, not at the first settlement
+            configured_policy()
+        except PolicyFileError as exc:
+            raise SystemExit(f"hub: {exc}") from None
         for resource_type, hook in WRITE_HOOKS:
             on_write(resource_type, hook)
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities

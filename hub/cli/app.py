@@ -17,12 +17,14 @@ from hub.cli.audit_commands import (
 )
 from hub.cli.auth_commands import clients_app, token_command
 from hub.cli.hl7_commands import messages_app, mllp_command, worker_command
+from hub.cli.insurance_commands import insurance_app
 from hub.cli.keys_commands import keys_app
 from hub.cli.mpi_commands import mpi_app
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
+from insurance.coverage_load import seed_demo_coverages
 from referral.cli import referrals_app
 from referral.scheduling.cli import booking_app, seed_demo_slots
 
@@ -49,6 +51,7 @@ messages_app.command("send")(send_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(booking_app, name="booking")
 app.add_typer(referrals_app, name="referrals")
+app.add_typer(insurance_app, name="insurance")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(
@@ -141,6 +144,7 @@ def seed(
             load = seed_population_bulk if bulk else seed_population
             added = load(population, seed=population_seed, progress=advance)
         console.print(f"population: {added} Patients written")
+    console.print(f"insurance: {seed_demo_coverages()} Coverages written for the residents")
 
 
 @facilities_app.command("list", help="Print the facility registry.")

@@ -16,6 +16,7 @@ from hub.migrate import upgrade_database
 from hub.region.facilities import load_facilities
 from hub.seeding import patient_count, seed_population, seed_region
 from hub.settings import Environment, Settings, adopt_served_url, get_settings
+from insurance.coverage_load import seed_demo_coverages
 from referral.scheduling.cli import seed_demo_slots
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay on one line
@@ -91,6 +92,7 @@ def run_demo(
     if missing:
         with progress_bar("synthetic residents", residents) as advance:
             seed_population(residents, progress=advance)
+    console.print(f"insurance: {seed_demo_coverages()} Coverages written for the residents")
     console.print(f"{patient_count()} Patients and {len(load_facilities())} facilities loaded")
     print(  # plain print: the commands must not be wrapped
         "\nGet a token and make a first call (from any folder):\n"

@@ -8,7 +8,7 @@ from typing import Any
 from hub.errors import FhirError
 from hub.fhir.store import FhirStore
 from insurance.adjudication import remaining
-from insurance.policy import load_policy
+from insurance.policy_source import configured_policy
 from insurance.resources import eligibility_response
 from insurance.settlement import ledger
 from insurance.store_access import covered_patient, settling_level
@@ -20,7 +20,7 @@ def check_eligibility(store: FhirStore, request: dict[str, Any]) -> dict[str, An
     now = datetime.now(UTC)
     patient_id, terms = covered_patient(store, request)
     level = settling_level(store.actor.facility)
-    benefit = load_policy().on(now.date()).benefit(terms.scheme, level)
+    benefit = configured_policy().on(now.date()).benefit(terms.scheme, level)
     if benefit is None:
         raise FhirError(f"no benefit for {terms.scheme} at level {level}", status=422)
     savepoint = store.session.begin_nested()

@@ -24,7 +24,8 @@ from insurance.adjudication import (
     Context,
     adjudicate,
 )
-from insurance.policy import PolicyVersion, load_policy
+from insurance.policy import PolicyVersion
+from insurance.policy_source import configured_policy
 from insurance.resources import (
     ClaimInvalid,
     claim_key,
@@ -48,7 +49,7 @@ class Submitted:
 
 
 def _policy(now: datetime) -> PolicyVersion:
-    return load_policy().on(now.date())
+    return configured_policy().on(now.date())
 
 
 def _adjudicate(
