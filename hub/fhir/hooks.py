@@ -1,43 +1,12 @@
-"""Write hooks: services that must follow resource changes in the same transaction.
+"""Transitional alias of :mod:`hub.fhir.write_hooks`, for the importers another branch owns.
 
-The patient index registers for Patient writes here, so every path that writes a Patient (REST,
-transaction Bundles, HL7 v2, bulk seeding through the store) feeds it, and the store itself
-stays free of any service's logic. Every hook is registered in :mod:`hub.wiring` at start-up;
-a write before that is refused (:class:`hub.events.NotWired`), never run without its hooks.
+``hub/fhir/store.py``, ``consent/hooks.py``, ``referral/hooks.py`` and
+``referral/scheduling/hooks.py`` still import from here; once those branches are merged, point
+them at :mod:`hub.fhir.write_hooks` and delete this module (and its name in pyproject.toml).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from hub.fhir.write_hooks import WriteHook, WriteKind, on_write, run_write_hooks
 
-from hub.events import require_wiring
-
-if TYPE_CHECKING:
-    from hub.fhir.store import FhirStore
-
-
-class WriteKind(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-
-
-WriteHook = Callable[["FhirStore", WriteKind, str, dict[str, Any]], None]
-_HOOKS: dict[str, list[WriteHook]] = {}
-
-
-def on_write(resource_type: str, hook: WriteHook) -> None:
-    """Run ``hook`` after every write of ``resource_type`` (called by :mod:`hub.wiring`)."""
-    hooks = _HOOKS.setdefault(resource_type, [])
-    if hook not in hooks:
-        hooks.append(hook)
-
-
-def run_write_hooks(
-    store: FhirStore, kind: WriteKind, resource_type: str, resource: dict[str, Any]
-) -> None:
-    require_wiring()
-    for hook in _HOOKS.get(resource_type, ()):
-        hook(store, kind, resource_type, resource)
+__all__ = ["WriteHook", "WriteKind", "on_write", "run_write_hooks"]
