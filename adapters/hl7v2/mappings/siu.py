@@ -17,13 +17,12 @@ from adapters.hl7v2.mappings.common import (
     content_error,
     cwe,
     cwe_list,
-    name_text,
     number,
     order_identifiers,
-    parse_instant,
-    to_instant,
 )
 from adapters.hl7v2.mappings.context import BundleBuilder, Mapped, MappingContext, reference
+from adapters.hl7v2.mappings.datetimes import parse_instant, to_instant
+from adapters.hl7v2.mappings.demographics import name_text
 from adapters.hl7v2.parse import Message, Segment
 
 APPOINTMENT_STATUS = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled",
