@@ -2,7 +2,7 @@
 
 Access tokens are JWTs (``typ: at+jwt``, RFC 9068) signed with the hub's own key
 (:mod:`hub.auth.signing_keys`), verified with the algorithm pinned to that key's ``alg``; the
-clock rules are :mod:`hub.auth.jwt_claims`'. A token the hub must not accept raises
+clock rules are in :mod:`hub.auth.jwt_claims`. A token the hub must not accept raises
 :class:`InvalidTokenError` (-> 401), whose message names the failed check only.
 """
 

@@ -31,9 +31,7 @@ from hub.region.facilities import Facility, load_facilities
 DEFAULT_RECORDS_PER_PERSON = (0.27, 0.30, 0.20, 0.12, 0.07, 0.04)
 TWIN_SHARE = 0.015  # of people: a twin pair starts here
 NAMESAKE_SHARE = 0.015  # of people: another person with the same name, year and district
-
-
-_TWIN_NAMES = {
+_TWIN_NAMES = {  # given names for a twin when no recent name fits
     "male": "文 武 浩 然 子豪 子杰 俊杰 俊豪",
     "female": "欣 悦 雨婷 雨欣 思雨 思琪 佳佳",
 }
