@@ -169,7 +169,7 @@ def drop_database(admin_url: str, name: str) -> None:
 
 def configure_hub(database_url: str, var_dir: Path, port: int) -> None:
     """The hub's settings, through the environment, before anything imports hub.settings."""
-    from hub.auth.tokens import generate_signing_key  # reads no settings
+    from hub.auth.signing_keys import generate_signing_key  # reads no settings
 
     os.environ.update(
         {

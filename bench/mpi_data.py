@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.demo.mpi_training_data import record_row
-from hub.demo.registrations import SourceRecord, generate_registrations
+from hub.demo.registrations import generate_registrations
+from hub.demo.source_records import SourceRecord
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM
 from hub.mpi.matching.features import EmptyRecordError, MatchFeatures, features_from_row
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from consent.service import check_consent_write, forget_cached_rules
-from hub.fhir.hooks import WriteKind
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 
 
 def check_consent(

@@ -10,10 +10,10 @@ import orjson
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from hub.auth.access_tokens import InvalidTokenError
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.auth.service import get_issuer
-from hub.auth.tokens import InvalidTokenError
 from hub.db import session_scope
 from hub.errors import InvalidRequest, PayloadTooLarge, Unauthorized
 from hub.fhir.store import FhirStore

@@ -12,12 +12,8 @@ from hub.db import session_scope
 from hub.demo.population import generate_residents, resident_to_patient
 from hub.fhir.bulk import analyze_tables, bulk_create
 from hub.fhir.store import FhirStore
-from hub.region.facilities import (
-    Facility,
-    facility_to_location,
-    facility_to_organization,
-    load_facilities,
-)
+from hub.region.facilities import Facility, load_facilities
+from hub.region.facility_fhir import facility_to_location, facility_to_organization
 from hub.region.resources import facility_resources
 from hub.security.fields import get_cipher
 from hub.settings import get_settings

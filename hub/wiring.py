@@ -20,8 +20,8 @@ from adapters.outbound import producers
 from adapters.outbound.merge import on_persons_merged
 from consent.hooks import check_consent
 from hub import events
-from hub.fhir.hooks import WriteHook, on_write
 from hub.fhir.inbound import set_inbound_qualifier
+from hub.fhir.write_hooks import WriteHook, on_write
 from hub.metrics import add_backlog
 from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient

@@ -19,9 +19,9 @@ from typing import Any
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import FhirError
-from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 from hub.fhir.write_origin import HUB_FACILITY
 from hub.mpi.lookup import same_person_records
 from referral.loop import (

@@ -20,9 +20,9 @@ from typing import Any
 
 from hub.auth.roles import Role
 from hub.errors import Conflict, FhirError, Forbidden, InvalidRequest
-from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 from referral.access import address_request, follow_move
 from referral.loop import LOOP_CLIENT_ID
 from referral.rules import is_process_request, is_referral, reference_of, request_reference

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hub.audit.keys import new_checkpoint_key
-from hub.auth.tokens import generate_signing_key
+from hub.auth.signing_keys import generate_signing_key
 
 # imported here, before pytest_plugins registers them: rewrite their asserts all the same
 pytest.register_assert_rewrite("tests.live", "tests.postgres")

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.auth.access_tokens import TokenIssuer
 from hub.auth.purpose import DEFAULT_PURPOSE
 from hub.auth.roles import DEFAULT_SCOPES, Role
-from hub.auth.tokens import TokenIssuer
 
 
 def _free_port() -> int:

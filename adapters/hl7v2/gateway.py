@@ -16,17 +16,17 @@ from datetime import UTC, datetime
 
 from adapters.hl7v2 import metrics
 from adapters.hl7v2.ack import build_ack, internal_error
-from adapters.hl7v2.dispatch import get_dispatcher
 from adapters.hl7v2.inbox import InboxWriter
+from adapters.hl7v2.inbox_queue import get_dispatcher
 from adapters.hl7v2.intake import Intake, Received, Sender
 from adapters.hl7v2.listener import MllpServer, Peer, Rejection
 from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.sender import sender_policy
 from adapters.hl7v2.tls import server_context
-from hub.dispatch import Dispatcher
 from hub.region.facilities import Facility, load_facilities
 from hub.security.fields import FieldCipher, get_cipher
 from hub.settings import Settings, get_settings
+from hub.work_queues import Dispatcher
 
 log = logging.getLogger("hub.hl7v2.gateway")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.hl7v2 import messages
-from adapters.hl7v2.dispatch import get_dispatcher
+from adapters.hl7v2.inbox_queue import get_dispatcher
 from adapters.hl7v2.models import MessageStatus
 from hub.auth.actor import Actor
 from hub.deps import MAX_OFFSET, MAX_ROW_ID, NO_NUL, RowId, current_actor, unit_of_work

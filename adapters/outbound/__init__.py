@@ -3,7 +3,7 @@
 Producers (``producers.py`` write hooks, ``merge.py`` for the patient index) add rows to the
 ``outbox`` table in the transaction of the change; ``delivery.py`` sends each facility's rows
 in order over HL7 v2/MLLP (``v2_messages.py``, built with hl7apy) or as FHIR R4 rest-hook
-notifications (``subscriptions.py``), with retries, backoff and a dead letter; ``dispatch.py``
+notifications (``subscriptions.py``), with retries, backoff and a dead letter; ``outbox_queue.py``
 and the Celery tasks in ``tasks.py`` run delivery. Facilities' receiving addresses are FHIR
 ``Endpoint`` resources (``endpoints.py``).
 """

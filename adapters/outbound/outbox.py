@@ -19,8 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from adapters.outbound.dispatch import get_dispatcher
 from adapters.outbound.models import Channel, OutboxRow, OutboxStatus
+from adapters.outbound.outbox_queue import get_dispatcher
 from hub.security.fields import FieldCipher
 
 log = logging.getLogger("hub.outbound.outbox")

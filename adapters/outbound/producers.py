@@ -56,9 +56,9 @@ from adapters.outbound.v2_messages import (
 )
 from consent.enforcement import disclosed
 from hub.auth.roles import FACILITY_ROLES
-from hub.fhir.hooks import WriteKind
 from hub.fhir.search_parameters import SUPPORTED_TYPES
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 from referral.rules import (
     Notice,
     Party,

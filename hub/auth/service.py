@@ -13,19 +13,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.auth.access_tokens import TokenIssuer
 from hub.auth.acting import PractitionerError, check_acting, practitioner_id
 from hub.auth.actor import SYSTEM_ACTOR
+from hub.auth.client_assertions import InvalidClientError, load_jwks, verify_client_assertion
 from hub.auth.models import ClientRow, UsedAssertion
 from hub.auth.purpose import PurposeError, PurposeOfUse, resolve_purpose
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.auth.scopes import ScopeError, narrow, parse_scopes
-from hub.auth.tokens import (
-    InvalidClientError,
-    TokenIssuer,
-    generate_signing_key,
-    load_jwks,
-    verify_client_assertion,
-)
+from hub.auth.signing_keys import generate_signing_key
 from hub.errors import FhirError
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore

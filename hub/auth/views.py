@@ -16,7 +16,7 @@ from hub.auth.service import (
     get_issuer,
     load_signing_key,
 )
-from hub.auth.tokens import public_jwks
+from hub.auth.signing_keys import public_jwks
 from hub.db import session_scope
 from hub.fhir.capability import smart_configuration
 from hub.settings import get_settings

@@ -24,7 +24,7 @@ BREAK_GLASS_COLUMNS = ("seq", "recorded", "practitioner", "client", "facility", 
 
 def audit_verify() -> None:
     """Recompute the audit chain and check its signed checkpoints; exit 1 if it is broken."""
-    from hub.audit.service import verify_chain
+    from hub.audit.verification import verify_chain
     from hub.db import session_scope
 
     with session_scope() as session:
@@ -37,7 +37,7 @@ def audit_verify() -> None:
 
 def _refuse_broken_chain(message: str) -> None:
     """Exit 1 with ``message`` unless the chain verifies (what checkpoint and prune start by)."""
-    from hub.audit.service import verify_chain
+    from hub.audit.verification import verify_chain
     from hub.db import session_scope
 
     with session_scope() as session:

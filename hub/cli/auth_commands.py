@@ -41,8 +41,8 @@ def clients_add(
     scope: Annotated[str | None, typer.Option(help="most the client may be granted")] = None,
     description: Annotated[str | None, typer.Option(help="free text")] = None,
 ) -> None:
+    from hub.auth.client_assertions import InvalidJwksError
     from hub.auth.service import register_client
-    from hub.auth.tokens import InvalidJwksError
     from hub.db import session_scope
     from hub.migrate import upgrade_database
 
@@ -101,7 +101,7 @@ def clients_keygen(
     ],
     alg: Annotated[KeyAlgorithm, typer.Option(help="signing algorithm")] = KeyAlgorithm.ES256,
 ) -> None:
-    from hub.auth.tokens import generate_signing_key, public_jwks
+    from hub.auth.signing_keys import generate_signing_key, public_jwks
 
     try:
         out.mkdir(parents=True, exist_ok=True)

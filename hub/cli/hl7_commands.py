@@ -192,7 +192,7 @@ def messages_replay(
     facility: Annotated[str | None, typer.Option(help="every dead letter of a facility")] = None,
     reason: Annotated[str, typer.Option(help="why (kept in the log)")] = "replayed by operator",
 ) -> None:
-    from adapters.hl7v2.dispatch import get_dispatcher
+    from adapters.hl7v2.inbox_queue import get_dispatcher
     from adapters.hl7v2.messages import dead_letter_ids, replay_messages
     from hub.db import session_scope
 

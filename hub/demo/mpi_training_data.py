@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hub.demo.registrations import SourceRecord, generate_registrations
+from hub.demo.registrations import generate_registrations
+from hub.demo.source_records import SourceRecord
 from hub.mpi.matching import MatchFeatures, features_from_row
 
 CSV_FIELDS = ("source_id", "name", "family_name", "given_name", "gender", "birth_date",

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import random
 from bisect import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from itertools import accumulate
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from hub.demo.weighted_draw import WeightedDraw
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM
 from hub.mpi.matching import Sex, make_resident_id
-
-T = TypeVar("T")
 
 V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 # Births are drawn up to a fixed date (not "today"), so a seed gives the same people every year.
@@ -160,27 +158,16 @@ _ROADS = _words(
 _OTHER_ETHNICITIES = ("回族", "苗族", "满族", "侗族", "蒙古族")
 
 
-class _Weighted(Generic[T]):
-    """Draw from a weighted list in O(log n) with cumulative weights built once."""
-
-    def __init__(self, items: Sequence[T], weights: Sequence[float]) -> None:
-        self.items = tuple(items)
-        self.cum = tuple(accumulate(weights))
-
-    def draw(self, rng: random.Random) -> T:
-        return self.items[bisect(self.cum, rng.random() * self.cum[-1])]
-
-
 def _pairs(spec: str) -> tuple[list[str], list[float]]:
     tokens = spec.split()
     return tokens[0::2], [float(w) for w in tokens[1::2]]
 
 
-def _surnames() -> _Weighted[str]:
+def _surnames() -> WeightedDraw[str]:
     names, weights = _pairs(_SURNAMES)
     tail = _SURNAME_TAIL.split()
     share = _SURNAME_TAIL_SHARE / len(tail)
-    return _Weighted([*names, *tail], [*weights, *([share] * len(tail))])
+    return WeightedDraw([*names, *tail], [*weights, *([share] * len(tail))])
 
 
 @cache
@@ -204,10 +191,10 @@ def _places(township: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return villages, communities
 
 
-_DISTRICT_DRAW = _Weighted(DISTRICTS, [d.population for d in DISTRICTS])
+_DISTRICT_DRAW = WeightedDraw(DISTRICTS, [d.population for d in DISTRICTS])
 _SURNAME_DRAW = _surnames()
-_TUJIA_DRAW = _Weighted(*_pairs(_TUJIA_SURNAMES))
-_COHORT_DRAW = _Weighted([y for y, _ in _COHORTS], [w for _, w in _COHORTS])
+_TUJIA_DRAW = WeightedDraw(*_pairs(_TUJIA_SURNAMES))
+_COHORT_DRAW = WeightedDraw([y for y, _ in _COHORTS], [w for _, w in _COHORTS])
 
 
 def generate_residents(n: int, seed: int = 0) -> Iterator[Resident]:

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.demo.registrations import SourceRecord, generate_registrations, person_id
+from hub.demo.registrations import generate_registrations
+from hub.demo.source_records import SourceRecord, person_id
 from hub.region.facilities import Facility, load_facilities
 
 FACILITY_COLUMNS = (

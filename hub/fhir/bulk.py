@@ -14,8 +14,8 @@ steps of the API path are left out on purpose:
 * one audit record per resource: the whole call is recorded as ONE audit entry (interaction
   ``create``, every resource and patient it touched), written through ``hub.audit.service`` in
   the same transaction as the rows;
-* the services' write hooks (hub.fhir.hooks: the patient index registers every Patient there),
-  unless ``write_hooks=True``. Without them, bulk-loaded Patients are stored, searchable and
+* the services' write hooks (hub.fhir.write_hooks: the patient index registers every Patient
+  there), unless ``write_hooks=True``. Without them, bulk-loaded Patients are stored, searchable and
   audited, but not in the master patient index; with them, each resource costs what the hooks
   cost, however fast its own rows are written.
 
@@ -39,7 +39,6 @@ from hub.auth.actor import Actor
 from hub.auth.scopes import Interaction
 from hub.errors import Conflict, InvalidRequest
 from hub.fhir import access
-from hub.fhir.hooks import WriteKind, run_write_hooks
 from hub.fhir.models import (
     DateIndex,
     QuantityIndex,
@@ -53,6 +52,7 @@ from hub.fhir.references import check_batch_references, enforced_for
 from hub.fhir.search.extract import extract_index
 from hub.fhir.store import FhirStore, check_id
 from hub.fhir.validation import validate_resource
+from hub.fhir.write_hooks import WriteKind, run_write_hooks
 from hub.security.fields import FieldCipher
 
 # Column order of each table's rows, as the store fills them (see FhirStore.write_index).

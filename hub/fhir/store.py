@@ -32,7 +32,6 @@ from hub.errors import (
 from hub.fhir import access
 from hub.fhir.bundle import BundleProcessor
 from hub.fhir.history import history as version_history
-from hub.fhir.hooks import WriteKind, run_write_hooks
 from hub.fhir.models import (
     INDEX_TABLES,
     DateIndex,
@@ -55,6 +54,7 @@ from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.system_reads import StoreSystemReads
 from hub.fhir.validation import validate_resource
 from hub.fhir.write_access import decide_write
+from hub.fhir.write_hooks import WriteKind, run_write_hooks
 from hub.fhir.write_origin import origin_for, with_origin
 from hub.security.fields import FieldCipher, contains_sealed_values, seal_resource, unseal_resource
 from hub.settings import get_settings

@@ -37,9 +37,9 @@ from consent.write_rules import ConsentWriteRefused, check_facility_consent_writ
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import Forbidden, MethodNotAllowed
-from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility, origin_patient
 from hub.fhir.search.extract import split_reference
+from hub.fhir.write_hooks import WriteKind
 
 PATIENT = "Patient"
 # What a patient may change on their own Patient record: contact details, not identity.

@@ -21,9 +21,9 @@ from typing import Any
 
 from hub.auth.roles import Role
 from hub.errors import Forbidden
-from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 from referral.access import GrantKind, address_request, follow_move, share_with
 from referral.consultation.rules import (
     CASE_VALIDITY,

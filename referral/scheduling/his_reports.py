@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.auth.roles import FACILITY_ROLES, Role
-from hub.fhir.hooks import WriteKind
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 from referral.scheduling import ledger
 from referral.scheduling import store_access as hub
 from referral.scheduling.capacity import PlaceState

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import Conflict
-from hub.fhir.hooks import WriteKind
 from hub.fhir.store import FhirStore
+from hub.fhir.write_hooks import WriteKind
 from referral.scheduling import fair_use_ledger, his_reports, ledger, waitlist
 from referral.scheduling import store_access as hub
 from referral.scheduling.capacity import Action, decide, hold_expiry

@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from sqlalchemy import select, update
 
 from adapters.hl7v2.client import send_messages
-from adapters.hl7v2.dispatch import INBOX
 from adapters.hl7v2.gateway import Hl7Gateway
+from adapters.hl7v2.inbox_queue import INBOX
 from adapters.hl7v2.models import InboxRow, MessageStatus
 from adapters.hl7v2.parse import parse_message
 from hub.db import session_scope
-from hub.dispatch import Dispatcher, InProcessDispatcher
 from hub.settings import Settings
+from hub.work_queues import Dispatcher, InProcessDispatcher
 from tests.integration.observer import committed
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from hub.audit.chain import ChainProblem, hashed_row, record_row, row_hash
 from hub.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditRecord
-from hub.audit.service import AuditEntry, verify_chain, write_entries
+from hub.audit.service import AuditEntry, write_entries
+from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import UTCDateTime

@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from hub.auth.access_tokens import TokenIssuer
+from hub.auth.client_assertions import make_client_assertion
 from hub.auth.roles import Role
 from hub.auth.service import get_issuer
-from hub.auth.tokens import TokenIssuer, generate_signing_key, make_client_assertion
+from hub.auth.signing_keys import generate_signing_key
 from hub.fhir.capability import SMART_OAUTH_URIS
 from hub.settings import get_settings
 from tests.integration.hub_cli import run_hub

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.audit.models import AuditPatient, AuditRecord
-from hub.audit.service import verify_chain
+from hub.audit.verification import verify_chain
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hub.auth.tokens import TokenIssuer
+from hub.auth.access_tokens import TokenIssuer
 from hub.fhir.models import ResourceRow
 from hub.home import checkout_root
 from tests.integration.hub_cli import HUB, run_hub

@@ -20,7 +20,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from adapters.outbound import dispatch
+from adapters.outbound import outbox_queue
 from adapters.outbound.models import OutboxRow
 from consent.sensitivity import ACT_CODE_SYSTEM
 from hub.audit.models import AuditRecord
@@ -376,9 +376,9 @@ class _Recorder:
 
 @pytest.fixture
 def quiet_outbox(database: str) -> Iterator[None]:
-    previous = dispatch.install(_Recorder())
+    previous = outbox_queue.install(_Recorder())
     yield
-    dispatch.install(previous)
+    outbox_queue.install(previous)
 
 
 def _write_as(facility: str, role: Role, *resources: dict[str, Any]) -> list[str]:

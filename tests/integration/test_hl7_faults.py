@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import select
 
 from adapters.hl7v2.client import send_messages
-from adapters.hl7v2.dispatch import INBOX
+from adapters.hl7v2.inbox_queue import INBOX
 from adapters.hl7v2.models import InboxAttemptRow, InboxRow, MessageStatus
 from hub.db import session_scope
-from hub.dispatch import install_dispatcher
+from hub.work_queues import install_dispatcher
 from tests.integration.hl7_harness import IdleDispatcher, inbox_rows, msa, observed_rows
 from tests.integration.test_hl7_gateway import FACILITY, adt, patient_by_mrn, patients_by_mrn
 

@@ -27,14 +27,13 @@ from adapters.hl7v2.ack import Envelope, build_ack
 from adapters.hl7v2.errors import Hl7ContentError
 from adapters.hl7v2.listener import MllpServer, Peer
 from adapters.hl7v2.parse import parse_message
-from adapters.outbound import dispatch
+from adapters.outbound import outbox_queue
 from adapters.outbound.delivery import deliver_destination, destinations_due
 from adapters.outbound.models import Channel, OutboxRow, OutboxStatus
 from adapters.outbound.v2_messages import control_id_for
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
-from hub.dispatch import Dispatcher, InProcessDispatcher
 from hub.errors import Forbidden
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
@@ -42,6 +41,7 @@ from hub.mpi.models import PersonRow, SourceRow
 from hub.mpi.stewardship.link_changes import merge_persons
 from hub.security.fields import get_cipher
 from hub.settings import Settings, get_settings
+from hub.work_queues import Dispatcher, InProcessDispatcher
 from tests.integration.observer import committed
 
 CONNECTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
@@ -64,9 +64,9 @@ class Recorder:
 @pytest.fixture(autouse=True)
 def recorder(database: str) -> Iterator[Recorder]:
     recording = Recorder()
-    previous = dispatch.install(recording)
+    previous = outbox_queue.install(recording)
     yield recording
-    dispatch.install(previous)
+    outbox_queue.install(previous)
 
 
 class Receiver:
@@ -252,7 +252,7 @@ def test_same_version_never_enqueues_twice() -> None:
     [pat] = write(_actor(writer), patient(writer))
     [booked] = write(_actor(writer), appointment(pat["id"], target))
     from adapters.outbound.producers import appointment_changed
-    from hub.fhir.hooks import WriteKind
+    from hub.fhir.write_hooks import WriteKind
 
     with session_scope() as session:  # the hook runs again for the same stored version
         store = FhirStore(session, _actor(writer), get_cipher())
@@ -511,8 +511,8 @@ def test_the_in_process_dispatcher_delivers_after_commit(
     facility(target, mllp_port=listener.port)
     [pat] = write(_actor(writer), patient(writer))
     # No sweep (it would rescue a wake-up sent too early): only the notification delivers.
-    probe = CommitProbe(InProcessDispatcher(dispatch.OUTBOX, sweep_seconds=1e9))
-    dispatch.install(probe)  # the recorder fixture puts its predecessor back
+    probe = CommitProbe(InProcessDispatcher(outbox_queue.OUTBOX, sweep_seconds=1e9))
+    outbox_queue.install(probe)  # the recorder fixture puts its predecessor back
     try:
         write(_actor(writer), appointment(pat["id"], target))
         deadline = time.monotonic() + 20

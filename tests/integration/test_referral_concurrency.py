@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from hub.auth.roles import Role
-from hub.region.facilities import facility_to_location, facility_to_organization, load_facilities
+from hub.region.facilities import load_facilities
+from hub.region.facility_fhir import facility_to_location, facility_to_organization
 from referral.directory import healthcare_services
 from tests.integration.test_referral_workflow import (
     SOURCE,

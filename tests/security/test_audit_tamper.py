@@ -26,7 +26,8 @@ from hub.audit.chain import ChainProblem, keyed_row_hash, record_row, row_hash
 from hub.audit.checkpoints import CheckpointKind, signed_checkpoint
 from hub.audit.keys import audit_hmac_key, b64url
 from hub.audit.models import AuditCheckpoint, AuditHead, AuditPatient, AuditRecord
-from hub.audit.service import AuditEntry, verify_chain, write_entries
+from hub.audit.service import AuditEntry, write_entries
+from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import session_scope

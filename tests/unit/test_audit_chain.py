@@ -40,9 +40,9 @@ from hub.audit.service import (
     AuditEntry,
     flush_pending_audit,
     record_access,
-    verify_chain,
     write_entries,
 )
+from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import Base

@@ -9,10 +9,11 @@ import pytest
 
 from hub.audit.models import AuditRecord
 from hub.audit.render import to_audit_event
+from hub.auth.access_tokens import TokenIssuer
 from hub.auth.acting import PractitionerError, check_acting, parse_practitioner
 from hub.auth.purpose import PurposeOfUse
 from hub.auth.roles import Role
-from hub.auth.tokens import TokenIssuer, generate_signing_key
+from hub.auth.signing_keys import generate_signing_key
 
 
 @pytest.mark.parametrize("value", ["Patient/1", "Practitioner/", "wang", "Practitioner/a/b"])

@@ -8,20 +8,18 @@ from typing import Any
 import pytest
 from joserfc import jwk, jwt
 
-from hub.auth import tokens
-from hub.auth.roles import Role
-from hub.auth.tokens import (
-    AccessClaims,
+from hub.auth.access_tokens import AccessClaims, InvalidTokenError, TokenIssuer
+from hub.auth.client_assertions import (
+    AssertionInfo,
     InvalidClientError,
     InvalidJwksError,
-    InvalidTokenError,
-    TokenIssuer,
-    generate_signing_key,
     load_jwks,
     make_client_assertion,
-    public_jwks,
     verify_client_assertion,
 )
+from hub.auth.jwt_claims import CLOCK_SKEW_SECONDS
+from hub.auth.roles import Role
+from hub.auth.signing_keys import generate_signing_key, public_jwks
 
 T0 = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
 ISSUER = "https://hub.example.org"
@@ -141,9 +139,9 @@ def test_expired(issuer: TokenIssuer) -> None:
 
 def test_not_yet_valid(issuer: TokenIssuer) -> None:
     token, _ = issue(issuer)
-    issuer.verify(token, now=T0 - timedelta(seconds=tokens.CLOCK_SKEW_SECONDS))
+    issuer.verify(token, now=T0 - timedelta(seconds=CLOCK_SKEW_SECONDS))
     with pytest.raises(InvalidTokenError, match="not yet valid"):
-        issuer.verify(token, now=T0 - timedelta(seconds=tokens.CLOCK_SKEW_SECONDS + 1))
+        issuer.verify(token, now=T0 - timedelta(seconds=CLOCK_SKEW_SECONDS + 1))
 
 
 def test_tampered_payload(issuer: TokenIssuer) -> None:
@@ -262,7 +260,7 @@ def test_issuer_needs_a_private_key(es_key: dict[str, Any]) -> None:
 # --- client assertions ---
 
 
-def verify(assertion: str, key: dict[str, Any], **overrides: Any) -> tokens.AssertionInfo:
+def verify(assertion: str, key: dict[str, Any], **overrides: Any) -> AssertionInfo:
     values: dict[str, Any] = {
         "client_jwks": public_jwks(key),
         "client_id": CLIENT,

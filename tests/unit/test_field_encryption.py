@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
 
 from hub.audit.keys import new_checkpoint_key
-from hub.auth.tokens import generate_signing_key
+from hub.auth.signing_keys import generate_signing_key
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
 from hub.security.fields import (
     FieldCipher,

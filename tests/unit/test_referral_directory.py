@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.region.facilities import facility_to_organization, load_facilities
+from hub.region.facilities import load_facilities
+from hub.region.facility_fhir import facility_to_organization
 from referral.directory import healthcare_services, intake_of, load_catalogue
 from referral.tiers import (
     Direction,

@@ -26,12 +26,11 @@ from hub.region.facilities import (
     FacilityKind,
     RegistryError,
     facilities_table_rows,
-    facility_to_location,
-    facility_to_organization,
     find_by_hl7_name,
     index_by_code,
     load_facilities,
 )
+from hub.region.facility_fhir import facility_to_location, facility_to_organization
 
 EXPECTED_DISTRICTS = {
     "420502": "西陵区",

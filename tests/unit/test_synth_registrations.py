@@ -22,16 +22,9 @@ from hub.demo.population_export import (
     TRUTH_COLUMNS,
     write_population,
 )
-from hub.demo.registrations import (
-    HOMOPHONES,
-    DeskError,
-    ErrorRates,
-    HardNegative,
-    SourceRecord,
-    foreign_facing,
-    generate_registrations,
-    to_traditional,
-)
+from hub.demo.registration_desk import HOMOPHONES, foreign_facing, to_traditional
+from hub.demo.registrations import generate_registrations
+from hub.demo.source_records import DeskError, ErrorRates, HardNegative, SourceRecord
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
 from hub.mpi.matching.identifiers import IdKind, id_distance_kind, is_valid, parse_id
 from hub.region.facilities import FacilityKind, index_by_code, load_facilities

@@ -11,9 +11,9 @@ import pytest
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import Forbidden, MethodNotAllowed
-from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import facility_source, patient_source
 from hub.fhir.write_access import decide_write, referenced_patients
+from hub.fhir.write_hooks import WriteKind
 
 CREATE, UPDATE, DELETE = WriteKind.CREATE, WriteKind.UPDATE, WriteKind.DELETE
 BASE_URL = "https://hub.example/fhir"

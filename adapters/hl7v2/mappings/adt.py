@@ -22,19 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.hl7v2.errors import ErrorCode
-from adapters.hl7v2.mappings.common import (
-    V2,
-    addresses,
-    content_error,
-    cwe,
-    encounter_class,
-    name_text,
-    names,
-    table_concept,
-    telecoms,
-    to_date,
-    to_datetime,
-)
+from adapters.hl7v2.mappings.common import V2, content_error, cwe, encounter_class, table_concept
 from adapters.hl7v2.mappings.context import (
     BundleBuilder,
     Identifier,
@@ -45,6 +33,8 @@ from adapters.hl7v2.mappings.context import (
     full_url,
     reference,
 )
+from adapters.hl7v2.mappings.datetimes import to_date, to_datetime
+from adapters.hl7v2.mappings.demographics import addresses, name_text, names, telecoms
 from adapters.hl7v2.mappings.patient import (
     add_patient,
     cx_identifiers,

@@ -11,16 +11,10 @@ from collections.abc import Callable
 
 from adapters.hl7v2.errors import ErrorCode
 from adapters.hl7v2.mappings.adt import subject_references
-from adapters.hl7v2.mappings.common import (
-    Element,
-    content_error,
-    cwe,
-    cwe_list,
-    name_text,
-    number,
-    to_datetime,
-)
+from adapters.hl7v2.mappings.common import Element, content_error, cwe, cwe_list, number
 from adapters.hl7v2.mappings.context import BundleBuilder, Mapped, MappingContext, reference
+from adapters.hl7v2.mappings.datetimes import to_datetime
+from adapters.hl7v2.mappings.demographics import name_text
 from adapters.hl7v2.parse import Message, Segment
 from hub.fhir.systems import facility_identifier_system
 

@@ -1,14 +1,15 @@
-"""HL7 v2 data types to FHIR R4 elements, shared by every message family.
+"""HL7 v2 data types to FHIR R4 elements, shared by every message family: codes, quantities,
+order numbers and text. Dates and times are :mod:`.datetimes`; names, addresses and telecoms
+are :mod:`.demographics`.
 
 Each function takes a segment and a field position (the standard's numbering) and returns the
 FHIR element, or ``None``/``[]`` when the field is empty. A value that cannot be a FHIR value
-(an impossible date) is an :class:`Hl7ContentError` naming the field, never its content.
+is an :class:`Hl7ContentError` naming the field, never its content.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -16,17 +17,13 @@ from urllib.parse import quote
 from adapters.hl7v2.errors import ErrorCode, Hl7ContentError
 from adapters.hl7v2.parse import Segment, split_components
 from hub.fhir.systems import facility_identifier_system
-from hub.region.facilities import DISTRICTS
 
 Element = dict[str, Any]
 
 V2 = "http://terminology.hl7.org/CodeSystem/v2-"
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 UCUM = "http://unitsofmeasure.org"
-CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00 without DST since 1991
 
-_DTM = re.compile(r"(\d{4})(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\.\d{1,6})?(?:([+-])(\d\d)(\d\d))?")
-_HANZI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _KIND_UNSAFE = re.compile(r"[^a-z0-9]+")
 _UCUM_LIKE = re.compile(r"[A-Za-z0-9%/.\[\]{}*^'()\-]+")
 
@@ -80,73 +77,11 @@ PATIENT_CLASS: dict[str, tuple[str, str]] = {
 }
 _UNKNOWN_CLASS = {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"}
 
-_NAME_USE = {"L": "official", "D": "usual", "M": "maiden", "N": "nickname", "A": "anonymous",
-             "S": "anonymous", "B": "old", "C": "old", "T": "temp"}  # fmt: skip
-_ADDRESS_USE = {"H": "home", "P": "home", "L": "home", "B": "work", "O": "work", "C": "temp",
-                "BA": "old"}  # fmt: skip
-_TELECOM_USE = {"PRN": "home", "ORN": "home", "WPN": "work", "VHN": "temp", "EMR": "temp"}
-_TELECOM_SYSTEM = {"PH": "phone", "CP": "phone", "FX": "fax", "BP": "pager", "Internet": "email",
-                   "X.400": "email", "MD": "other", "TDD": "other", "TTY": "other"}  # fmt: skip
-
 
 def content_error(
     text: str, location: str, code: ErrorCode = ErrorCode.DATA_TYPE
 ) -> Hl7ContentError:
     return Hl7ContentError(text, code=code, location=location)
-
-
-# -- dates and times ------------------------------------------------------------------------------
-
-
-def _parts(value: str, location: str) -> tuple[re.Match[str], str, str]:
-    match = _DTM.fullmatch(value.strip())
-    if match is None:
-        raise content_error(
-            f"{location} is not an HL7 date/time (YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])", location
-        )
-    year, month, day = match[1], match[2] or "01", match[3] or "01"
-    hour, minute, second = match[4] or "00", match[5] or "00", match[6] or "00"
-    offset_hours = int(match[9]) if match[8] else 0
-    try:
-        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-    except ValueError:
-        raise content_error(f"{location} is not a possible date or time", location) from None
-    if year == "0000" or offset_hours > 14 or (match[10] and int(match[10]) > 59):
-        raise content_error(f"{location} has a year or time-zone offset out of range", location)
-    offset = f"{match[8]}{match[9]}:{match[10]}" if match[8] else "+08:00"
-    return match, f"{hour}:{minute}:{second}{match[7] or ''}", offset
-
-
-def to_date(value: str, location: str) -> str | None:
-    """HL7 DT/DTM to a FHIR date at the precision sent (a time part is dropped)."""
-    if not value:
-        return None
-    match, _, _ = _parts(value, location)
-    return "-".join(p for p in (match[1], match[2], match[3] and match[2] and match[3]) if p)
-
-
-def to_datetime(value: str, location: str) -> str | None:
-    """HL7 TS/DTM to a FHIR dateTime; no offset means China Standard Time (+08:00)."""
-    if not value:
-        return None
-    match, clock, offset = _parts(value, location)
-    if not match[4] or not match[3]:
-        return to_date(value, location)
-    return f"{match[1]}-{match[2]}-{match[3]}T{clock}{offset}"
-
-
-def to_instant(value: str, location: str) -> str | None:
-    """A FHIR instant (seconds and offset required); a value sent to the day only gives None."""
-    if not value:
-        return None
-    match, clock, offset = _parts(value, location)
-    if not match[4]:
-        return None
-    return f"{match[1]}-{match[2]}-{match[3]}T{clock}{offset}"
-
-
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 # -- codes ----------------------------------------------------------------------------------------
@@ -222,129 +157,6 @@ def encounter_class(code: str) -> Element:
 def kind_of(code: str) -> str:
     """An identifier type code as a URI-safe identifier kind (``MR`` -> ``mr``)."""
     return _KIND_UNSAFE.sub("-", code.lower()).strip("-") or "other"
-
-
-# -- names, addresses, telecoms -------------------------------------------------------------------
-
-
-def has_hanzi(text: str) -> bool:
-    return _HANZI.search(text) is not None
-
-
-def human_name(parts: list[str]) -> Element | None:
-    """XPN to HumanName. A Hanzi name gets ``text`` (family + given); a Hanzi or dotted minority
-    name sent whole in one component is given as ``text`` only, for the index to split."""
-    parts = parts + [""] * (7 - len(parts))
-    family, given, middle, suffix, prefix, degree, kind = (p.strip() for p in parts[:7])
-    family = family.split("&", 1)[0]
-    name: Element = {}
-    use = _NAME_USE.get(kind)
-    if use:
-        name["use"] = use
-    if family and not given and not middle and has_hanzi(family):
-        name["text"] = family
-    else:
-        if family:
-            name["family"] = family
-        givens = [g for g in (given, middle) if g]
-        if givens:
-            name["given"] = givens
-        if family and given and has_hanzi(family) and has_hanzi(given) and not middle:
-            name["text"] = family + given
-    if prefix:
-        name["prefix"] = [prefix]
-    suffixes = [s for s in (suffix, degree) if s]
-    if suffixes:
-        name["suffix"] = suffixes
-    return name if set(name) - {"use"} else None
-
-
-def names(segment: Segment, n: int) -> list[Element]:
-    out = []
-    for raw in segment.repetitions(n):
-        name = human_name(_split(raw, segment))
-        if name:
-            out.append(name)
-    return out
-
-
-def name_text(segment: Segment, n: int, first: int = 2) -> str:
-    """A person's name in an XCN/XPN field as one display string (Hanzi joined without space)."""
-    parts = [p.split("&", 1)[0] for p in segment.components(n)[first - 1 : first + 2] if p]
-    if not parts:
-        return ""
-    return "".join(parts[:2]) if has_hanzi("".join(parts)) else " ".join(reversed(parts[:2]))
-
-
-def addresses(segment: Segment, n: int) -> list[Element]:
-    out = []
-    for raw in segment.repetitions(n):
-        address = _address(_split(raw, segment))
-        if address:
-            out.append(address)
-    return out
-
-
-def _address(parts: list[str]) -> Element | None:
-    parts = parts + [""] * (9 - len(parts))
-    street, other, city, state, postal, country, kind, _, county = (p.strip() for p in parts[:9])
-    street = " ".join(p for p in street.split("&") if p)
-    county = county.split("&", 1)[0]
-    address: Element = {}
-    use = _ADDRESS_USE.get(kind)
-    if use:
-        address["use"] = use
-    elif kind == "M":
-        address["type"] = "postal"
-    lines = [line for line in (street, other) if line]
-    district = DISTRICTS.get(county, county)
-    if lines:
-        address["line"] = lines
-    for key, value in (("city", city), ("district", district), ("state", state),
-                       ("postalCode", postal), ("country", country)):  # fmt: skip
-        if value:
-            address[key] = value
-    joined = "".join(lines)
-    if has_hanzi(joined + city + state):
-        address["text"] = (
-            "".join(p for p in (state, city, district) if p and p not in joined) + joined
-        )
-    return address if set(address) - {"use", "type"} else None
-
-
-def telecoms(segment: Segment, *positions: int) -> list[Element]:
-    out = []
-    for n in positions:
-        for raw in segment.repetitions(n):
-            point = _contact_point(_split(raw, segment))
-            if point and point not in out:
-                out.append(point)
-    return out
-
-
-def _contact_point(parts: list[str]) -> Element | None:
-    parts = parts + [""] * (12 - len(parts))
-    formatted, use, equipment, email = parts[0], parts[1], parts[2], parts[3]
-    system = _TELECOM_SYSTEM.get(equipment) or ("email" if use == "NET" else "")
-    if system == "email" or (email and not formatted):
-        value, system = email or formatted, "email"
-    else:
-        local = parts[6] + (f" ext. {parts[7]}" if parts[7] else "")
-        composed = " ".join(p for p in (parts[4] and f"+{parts[4]}", parts[5], local) if p)
-        value = formatted or parts[11] or composed
-        system = system or "phone"
-    if not value.strip():
-        return None
-    point: Element = {"system": system, "value": value.strip()}
-    if equipment == "CP":
-        point["use"] = "mobile"
-    elif use in _TELECOM_USE:
-        point["use"] = _TELECOM_USE[use]
-    return point
-
-
-def _split(raw: str, segment: Segment) -> list[str]:
-    return split_components(raw, segment.delimiters)
 
 
 # -- numbers and quantities -----------------------------------------------------------------------

@@ -24,8 +24,6 @@ from adapters.hl7v2.mappings.common import (
     quantity,
     table_concept,
     text_of,
-    to_datetime,
-    to_instant,
 )
 from adapters.hl7v2.mappings.context import (
     BundleBuilder,
@@ -34,6 +32,7 @@ from adapters.hl7v2.mappings.context import (
     Resource,
     reference,
 )
+from adapters.hl7v2.mappings.datetimes import to_datetime, to_instant
 from adapters.hl7v2.parse import Message, Segment, split_components
 from hub.fhir.systems import facility_identifier_system
 

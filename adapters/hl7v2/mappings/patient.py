@@ -17,20 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.hl7v2.errors import ErrorCode
-from adapters.hl7v2.mappings.common import (
-    V2,
-    addresses,
-    content_error,
-    cwe,
-    gender,
-    has_hanzi,
-    kind_of,
-    names,
-    telecoms,
-    to_date,
-    to_datetime,
-)
+from adapters.hl7v2.mappings.common import V2, content_error, cwe, gender, kind_of
 from adapters.hl7v2.mappings.context import BundleBuilder, Identifier, MappingContext, Resource
+from adapters.hl7v2.mappings.datetimes import to_date, to_datetime
+from adapters.hl7v2.mappings.demographics import addresses, has_hanzi, names, telecoms
 from adapters.hl7v2.parse import Message, Segment, split_components
 from hub.fhir.systems import (
     INSURANCE_PERSON_SYSTEM,

@@ -17,13 +17,13 @@ from adapters.hl7v2.mappings.common import (
     Element,
     content_error,
     cwe,
-    name_text,
     number,
     order_identifiers,
     quantity,
-    to_datetime,
 )
 from adapters.hl7v2.mappings.context import BundleBuilder, Mapped, MappingContext, reference
+from adapters.hl7v2.mappings.datetimes import to_datetime
+from adapters.hl7v2.mappings.demographics import name_text
 from adapters.hl7v2.parse import Message, Segment
 from hub.fhir.systems import facility_identifier_system
 

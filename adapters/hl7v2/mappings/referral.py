@@ -13,17 +13,10 @@ from collections.abc import Callable
 
 from adapters.hl7v2.errors import ErrorCode
 from adapters.hl7v2.mappings.adt import subject_references
-from adapters.hl7v2.mappings.common import (
-    Element,
-    content_error,
-    cwe,
-    cwe_list,
-    name_text,
-    order_identifiers,
-    to_date,
-    to_datetime,
-)
+from adapters.hl7v2.mappings.common import Element, content_error, cwe, cwe_list, order_identifiers
 from adapters.hl7v2.mappings.context import BundleBuilder, Mapped, MappingContext, reference
+from adapters.hl7v2.mappings.datetimes import to_date, to_datetime
+from adapters.hl7v2.mappings.demographics import name_text
 from adapters.hl7v2.parse import Message, Segment
 from hub.fhir.systems import facility_identifier_system
 from referral.rules import REFERRAL_CATEGORY, TASK_CODE_SYSTEM

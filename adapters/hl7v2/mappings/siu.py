@@ -22,11 +22,8 @@ from adapters.hl7v2.mappings.common import (
     content_error,
     cwe,
     cwe_list,
-    name_text,
     number,
     order_identifiers,
-    parse_instant,
-    to_instant,
 )
 from adapters.hl7v2.mappings.context import (
     BundleBuilder,
@@ -35,6 +32,8 @@ from adapters.hl7v2.mappings.context import (
     StatusReport,
     reference,
 )
+from adapters.hl7v2.mappings.datetimes import parse_instant, to_instant
+from adapters.hl7v2.mappings.demographics import name_text
 from adapters.hl7v2.parse import Message, Segment
 from referral.scheduling.his_events import reported_status
 

@@ -13,10 +13,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from hub.errors import InvalidResource
-from hub.fhir.hooks import WriteKind
 from hub.fhir.origin import origin_facility
 from hub.fhir.store import FhirStore
 from hub.fhir.systems import facility_patient_system
+from hub.fhir.write_hooks import WriteKind
 from hub.mpi.matching.features import EmptyRecordError, features_from_patient
 from hub.mpi.registration.batch import Registration
 from hub.mpi.registration.online import register_source, remove_source

@@ -26,7 +26,7 @@ from hub.db import session_scope
 from hub.settings import get_settings
 from hub.worker import celery_app
 
-log = logging.getLogger("hub.dispatch")
+log = logging.getLogger("hub.work_queues")
 
 
 @dataclass(frozen=True)

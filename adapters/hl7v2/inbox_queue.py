@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.hl7v2.processing import drain_facility, facilities_due
 from adapters.hl7v2.tasks import PROCESS_FACILITY
-from hub.dispatch import Dispatcher, WorkQueue, shared_dispatcher
+from hub.work_queues import Dispatcher, WorkQueue, shared_dispatcher
 
 INBOX = WorkQueue("hl7-inbox", PROCESS_FACILITY, drain_facility, facilities_due)
 

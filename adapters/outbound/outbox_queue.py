@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.outbound.delivery import destinations_due, drain_destination
 from adapters.outbound.tasks import DELIVER_DESTINATION
-from hub.dispatch import Dispatcher, WorkQueue, install_dispatcher, shared_dispatcher
+from hub.work_queues import Dispatcher, WorkQueue, install_dispatcher, shared_dispatcher
 
 OUTBOX = WorkQueue("outbound-delivery", DELIVER_DESTINATION, drain_destination, destinations_due)
 
