@@ -43,6 +43,7 @@ from referral.rules import (
 )
 from referral.scheduling.store_access import search
 
+PATIENTS_PER_SEARCH = 100
 LOOP_ACTOR = Actor.build(
     client_id=LOOP_CLIENT_ID, facility=HUB_FACILITY, role=Role.operator, scope="system/*.cruds"
 )
@@ -122,14 +123,18 @@ def _open_referrals(hub: FhirStore, written: dict[str, Any], statuses: str) -> l
         return []
     patient = subject.removeprefix("Patient/")
     records = sorted(same_person_records(hub.session, [patient])[patient])
-    params = [
-        ("code", f"{TASK_CODE_SYSTEM}|{PROCESS_REQUEST}"),
-        ("owner", f"Organization/{facility}"),
-        ("status", statuses),
-        ("patient", ",".join(f"Patient/{record}" for record in records)),
-        ("_sort", "authored-on"),
-    ]
-    return search(hub, "Task", params)
+    found: list[dict[str, Any]] = []
+    # a search takes at most 100 values per parameter; one person may have more records
+    for start in range(0, len(records), PATIENTS_PER_SEARCH):
+        chunk = records[start : start + PATIENTS_PER_SEARCH]
+        params = [
+            ("code", f"{TASK_CODE_SYSTEM}|{PROCESS_REQUEST}"),
+            ("owner", f"Organization/{facility}"),
+            ("status", statuses),
+            ("patient", ",".join(f"Patient/{record}" for record in chunk)),
+        ]
+        found.extend(search(hub, "Task", params))
+    return sorted(found, key=lambda task: (str(task.get("authoredOn") or ""), str(task["id"])))
 
 
 def _read(hub: FhirStore, reference: str) -> dict[str, Any] | None:

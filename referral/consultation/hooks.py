@@ -86,8 +86,8 @@ def consultation_task_written(
 def thread_written(
     store: FhirStore, kind: WriteKind, resource_type: str, message: dict[str, Any]
 ) -> None:
-    if kind is not WriteKind.CREATE:
-        return
+    if kind is not WriteKind.CREATE or store.actor.role is Role.operator:
+        return  # the hub's own notices (SLA, the patient's) about a Task are not the thread
     task = _task(store, thread_task(message))
     if task is None:
         return

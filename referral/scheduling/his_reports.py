@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.auth.roles import FACILITY_ROLES, Role
+from hub.fhir.search.dates import date_range
 from hub.fhir.store import FhirStore
 from hub.fhir.write_hooks import WriteKind
 from referral.scheduling import ledger
@@ -90,7 +91,9 @@ def arrival_registered(
     if patient is None or encounter.get("status") not in ARRIVING_ENCOUNTER:
         return
     started = str((encounter.get("period") or {}).get("start") or "")
-    when = datetime.fromisoformat(started) if started else datetime.now(UTC)
+    if started and len(started) < len("YYYY-MM-DD"):
+        return  # a visit known only to the year or month is no day's arrival
+    when = date_range(started)[0] if started else datetime.now(UTC)
     window = day_window(when, load_booking_config().timezone)
     rows = store.session.execute(
         select(PlaceRow.appointment_id, SlotCapacityRow.schedule_id)
