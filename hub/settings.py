@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Access-token signing key (private JWK as JSON). Empty in development: generated into var/.
     signing_key: str = ""
     token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    # Who sends a patient's one-time login code (hub/auth/smart_app/notifier.py): "log" is the
+    # demo's (the code goes to the hub's log), refused in production; plug in an SMS gateway.
+    patient_code_notifier: str = "log"
 
     # Field encryption: JSON object {key_id: base64url key} (AES-256-GCM) or {key_id: {"key": ...,
     # "algorithm": "aes-256-gcm|sm4-gcm"}}; the active key id encrypts (hub.security.fields).
@@ -294,6 +297,8 @@ class Settings(BaseSettings):
             problems.append("HUB_AUDIT_HMAC_KEY must be set")
         if not self.audit_checkpoint_key:
             problems.append("HUB_AUDIT_CHECKPOINT_KEY must be set")
+        if self.patient_code_notifier == "log":
+            problems.append("HUB_PATIENT_CODE_NOTIFIER=log writes login codes to the log")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
