@@ -9,16 +9,19 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from hub.db import session_scope
 from hub.fhir.systems import RESIDENT_ID_SYSTEM
 from hub.mpi.matching.identifiers import check_digit
+from tests.live import LiveHub
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
@@ -163,3 +166,18 @@ class PatientApp:
 
 def searchset_ids(bundle: dict[str, Any]) -> set[str]:
     return {str(e["resource"]["id"]) for e in bundle.get("entry", []) if "resource" in e}
+
+
+@pytest.fixture
+def make_app(live_hub: LiveHub) -> Iterator[Callable[[], PatientApp]]:
+    """Patient apps, each freshly registered (its own rate-limit key), closed after the test."""
+    apps: list[PatientApp] = []
+
+    def make() -> PatientApp:
+        app = PatientApp(live_hub.base_url, live_hub.fhir_url, register_app(), live_hub.log_path)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.browser.close()

@@ -4,34 +4,18 @@ hospital, refresh-token rotation; and attacks on another patient's data."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
 
 from tests.integration.booking_helpers import appointment, new_slot, parameters
 from tests.integration.patient_app import (
     PatientApp,
     new_person_record,
     new_resident_id,
-    register_app,
     searchset_ids,
 )
 from tests.live import LiveHub
-
-
-@pytest.fixture
-def make_app(live_hub: LiveHub) -> Iterator[Callable[[], PatientApp]]:
-    apps: list[PatientApp] = []
-
-    def make() -> PatientApp:
-        app = PatientApp(live_hub.base_url, live_hub.fhir_url, register_app(), live_hub.log_path)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.browser.close()
 
 
 def test_discovery_advertises_the_patient_launch(live_hub: LiveHub) -> None:
