@@ -36,7 +36,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 async def token(request: Request) -> JSONResponse:
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     if form.get("grant_type") in APP_GRANT_TYPES:
-        return await app_token(form)
+        return await app_token(form, request.client.host if request.client else None)
     settings = get_settings()
     try:
         from starlette.concurrency import run_in_threadpool

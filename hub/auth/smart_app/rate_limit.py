@@ -29,7 +29,7 @@ class RateLimited(Exception):
 
 def count_attempt(session: Session, key: str, limit: Limit, now: datetime) -> None:
     """Count one attempt under ``key``; raise :class:`RateLimited` when it is over the limit
-    (the refused attempt counts too, so hammering does not reopen the window)."""
+    (the caller's transaction then rolls back: a refused attempt changes nothing)."""
     since = now - limit.window
     session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < now - timedelta(days=1)))
     session.add(LoginAttemptRow(key=key[:128], at=now))

@@ -4,12 +4,16 @@ app grants of ``/auth/token`` (called from :mod:`hub.auth.views`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from hub.audit.service import AuditEntry, record_standalone
+from hub.auth.actor import Actor
+from hub.auth.roles import Role
 from hub.auth.service import OAuthError, get_issuer
 from hub.auth.smart_app.authorize_request import NoRedirectError, RedirectError
 from hub.auth.smart_app.grants import exchange_app_grant
@@ -29,6 +33,14 @@ PAGE_HEADERS = NO_STORE | {
     "Referrer-Policy": "no-referrer",
 }
 MAX_FORM_BYTES = 8192
+# The login pages answer in HTML, refusals included (a person reads them, not the app).
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    302: {"description": "Back to the app's redirect URI (code and state, or an OAuth error)"},
+    400: {"description": "Error page: the request or the form was refused"},
+    403: {"description": "Error page: the form's CSRF check failed"},
+    413: {"description": "Error page: the form is too large"},
+    429: {"description": "Error page: too many login attempts"},
+}
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -75,12 +87,22 @@ async def _authorize(params: dict[str, str]) -> Response:
     return response
 
 
-@router.get("/auth/authorize", summary="SMART App Launch: authorization request (login page)")
+@router.get(
+    "/auth/authorize",
+    summary="SMART App Launch: authorization request (login page)",
+    response_class=HTMLResponse,
+    responses=PAGE_RESPONSES,
+)
 async def authorize_get(request: Request) -> Response:
     return await _authorize(dict(request.query_params))
 
 
-@router.post("/auth/authorize", summary="SMART App Launch: authorization request by POST")
+@router.post(
+    "/auth/authorize",
+    summary="SMART App Launch: authorization request by POST",
+    response_class=HTMLResponse,
+    responses=PAGE_RESPONSES,
+)
 async def authorize_post(request: Request) -> Response:
     try:
         params = await _form(request)
@@ -97,7 +119,12 @@ def _csrf(request: Request, form: dict[str, str]) -> str:
     return token
 
 
-@router.post("/auth/login/code", summary="Patient login: send a one-time code")
+@router.post(
+    "/auth/login/code",
+    summary="Patient login: send a one-time code",
+    response_class=HTMLResponse,
+    responses=PAGE_RESPONSES,
+)
 async def login_code(request: Request) -> Response:
     form: dict[str, str] = {}
     try:
@@ -127,7 +154,12 @@ async def login_code(request: Request) -> Response:
     return _html(code_page(login_request, csrf))
 
 
-@router.post("/auth/login/verify", summary="Patient login: check the one-time code")
+@router.post(
+    "/auth/login/verify",
+    summary="Patient login: check the one-time code",
+    response_class=HTMLResponse,
+    responses=PAGE_RESPONSES,
+)
 async def login_verify(request: Request) -> Response:
     try:
         form = await _form(request)
@@ -154,9 +186,10 @@ async def login_verify(request: Request) -> Response:
     return RedirectResponse(redirect_to, status_code=302, headers=NO_STORE)
 
 
-async def app_token(form: dict[str, str]) -> JSONResponse:
+async def app_token(form: dict[str, str], source_address: str | None = None) -> JSONResponse:
     """``/auth/token`` for ``authorization_code`` and ``refresh_token``. A refusal's changes
-    (a replay revoking its family) are committed; the grants change nothing else on refusal."""
+    (a replay revoking its family) are committed; the grants change nothing else on refusal.
+    Refusals are audited, like those of the client-credentials grant."""
 
     def run() -> tuple[dict[str, object], int]:
         with session_scope() as session:
@@ -169,4 +202,14 @@ async def app_token(form: dict[str, str]) -> JSONResponse:
         return tokens.as_response(), 200
 
     body, status = await run_in_threadpool(run)
+    if status != 200:
+        actor = Actor.build(
+            client_id=form.get("client_id", "anonymous")[:64] or "anonymous",
+            facility="-",
+            role=Role.patient,
+            scope="",
+            source_address=source_address,
+        )
+        text = f"{body['error']}: {body['error_description']}"
+        record_standalone(AuditEntry(actor, "token", None, outcome="4", outcome_text=text))
     return JSONResponse(body, status_code=status, headers=NO_STORE)
