@@ -81,3 +81,13 @@ def test_other_errors_go_back_with_state(changes: dict[str, str], error: str) ->
         check_authorization_request(params(**changes), APP, AUD)
     assert refused.value.error == error
     assert refused.value.location.startswith("https://app.example/cb?error=" + error)
+
+
+def test_the_demo_notifier_never_sends_in_production() -> None:
+    from hub.auth.smart_app.notifier import LogNotifier, NotifierUnavailable, get_notifier
+
+    assert isinstance(get_notifier("log", production=False), LogNotifier)
+    with pytest.raises(NotifierUnavailable):
+        get_notifier("log", production=True)
+    with pytest.raises(NotifierUnavailable):
+        get_notifier("no-such-gateway", production=False)

@@ -1,8 +1,9 @@
 """Sending a patient their one-time login code: a Protocol, chosen by a setting.
 
-The demo's notifier (``HUB_PATIENT_CODE_NOTIFIER=log``, refused in production) writes the code
-to the hub's log, keyed by the login request, never with the resident ID. Production plugs in an
-SMS gateway: implement :class:`CodeNotifier` and register it in :data:`NOTIFIERS`.
+The demo's notifier (``HUB_PATIENT_CODE_NOTIFIER=log``) writes the code to the hub's log, keyed
+by the login request, never with the resident ID. Production never uses it: a production hub
+without a gateway answers the login with 503. An SMS gateway implements :class:`CodeNotifier`
+and is registered in :data:`NOTIFIERS`.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ class LogNotifier:
 NOTIFIERS: dict[str, Callable[[], CodeNotifier]] = {DEMO_NOTIFIER: LogNotifier}
 
 
-def get_notifier(name: str) -> CodeNotifier:
+class NotifierUnavailable(Exception):
+    """No way to send codes here: an unknown notifier, or the demo's in production."""
+
+
+def get_notifier(name: str, *, production: bool) -> CodeNotifier:
+    if name == DEMO_NOTIFIER and production:
+        raise NotifierUnavailable("the demo's log notifier does not send codes in production")
     try:
         return NOTIFIERS[name]()
     except KeyError:
-        raise ValueError(f"unknown patient code notifier {name!r}") from None
+        raise NotifierUnavailable(f"unknown patient code notifier {name!r}") from None

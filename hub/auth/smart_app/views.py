@@ -18,11 +18,11 @@ from hub.auth.service import OAuthError, get_issuer
 from hub.auth.smart_app.authorize_request import NoRedirectError, RedirectError
 from hub.auth.smart_app.grants import exchange_app_grant
 from hub.auth.smart_app.login import LoginError, begin_login, check_code, send_code
-from hub.auth.smart_app.notifier import get_notifier
+from hub.auth.smart_app.notifier import CodeNotifier, NotifierUnavailable, get_notifier
 from hub.auth.smart_app.pages import code_page, error_page, resident_id_page
 from hub.db import session_scope
 from hub.security.fields import get_cipher
-from hub.settings import get_settings
+from hub.settings import Environment, get_settings
 
 router = APIRouter(tags=["Authorization"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -40,6 +40,7 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Error page: the form's CSRF check failed"},
     413: {"description": "Error page: the form is too large"},
     429: {"description": "Error page: too many login attempts"},
+    503: {"description": "Error page: no way to send one-time codes is configured"},
 }
 
 
@@ -111,6 +112,15 @@ async def authorize_post(request: Request) -> Response:
     return await _authorize(params)
 
 
+def _notifier() -> CodeNotifier:
+    settings = get_settings()
+    production = settings.environment is Environment.PRODUCTION
+    try:
+        return get_notifier(settings.patient_code_notifier, production=production)
+    except NotifierUnavailable as exc:
+        raise LoginError(f"patient login is not available: {exc}", 503) from None
+
+
 def _csrf(request: Request, form: dict[str, str]) -> str:
     """The form's CSRF token, which must equal the cookie set with the login page."""
     token = form.get("csrf_token", "")
@@ -141,7 +151,7 @@ async def login_code(request: Request) -> Response:
                     resident_id=form.get("resident_id", ""),
                     client_address=_address(request),
                     cipher=get_cipher(),
-                    notifier=get_notifier(get_settings().patient_code_notifier),
+                    notifier=_notifier(),
                     now=datetime.now(UTC),
                 )
 
