@@ -10,6 +10,7 @@ import adapters.hl7v2.models
 import adapters.outbound.models
 import hub.audit.models
 import hub.auth.models
+import hub.auth.smart_app.models
 import hub.fhir.models
 import hub.mpi.models
 import insurance.settlement.models
@@ -18,6 +19,7 @@ import referral.scheduling.models
 MODEL_MODULES = (
     hub.audit.models,
     hub.auth.models,
+    hub.auth.smart_app.models,
     hub.fhir.models,
     hub.mpi.models,
     adapters.hl7v2.models,

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # Access-token signing key (private JWK as JSON). Empty in development: generated into var/.
     signing_key: str = ""
     token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    # Who sends a patient's one-time login code (hub/auth/smart_app/notifier.py): "log" is the
+    # demo's (the code goes to the hub's log), which production will not use: until an SMS
+    # gateway is plugged in there, the patient login answers 503 (the hub itself still starts).
+    patient_code_notifier: str = "log"
 
     # Field encryption: JSON object {key_id: base64url key} (AES-256-GCM) or {key_id: {"key": ...,
     # "algorithm": "aes-256-gcm|sm4-gcm"}}; the active key id encrypts (hub.security.fields).

@@ -17,11 +17,14 @@ from hub.auth.service import (
     load_signing_key,
 )
 from hub.auth.signing_keys import public_jwks
+from hub.auth.smart_app import APP_GRANT_TYPES, app_token
+from hub.auth.smart_app import router as smart_app_router
 from hub.db import session_scope
 from hub.fhir.capability import smart_configuration
 from hub.settings import get_settings
 
 router = APIRouter(tags=["Authorization"])
+router.include_router(smart_app_router)  # patient apps: authorize, login, their grants
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -32,6 +35,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 )
 async def token(request: Request) -> JSONResponse:
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    if form.get("grant_type") in APP_GRANT_TYPES:
+        return await app_token(form, request.client.host if request.client else None)
     settings = get_settings()
     try:
         from starlette.concurrency import run_in_threadpool

@@ -26,21 +26,33 @@ err = Console(stderr=True)
 
 @clients_app.command("add", help="Register a client; prints its client_id on the last line.")
 def clients_add(
-    facility: Annotated[str, typer.Option(help="facility code, e.g. H001")],
-    role: Annotated[Role, typer.Option(help="role the client acts in")],
+    facility: Annotated[str | None, typer.Option(help="facility code, e.g. H001")] = None,
+    role: Annotated[Role | None, typer.Option(help="role the client acts in")] = None,
     jwks: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             exists=True,
             dir_okay=False,
             readable=True,
             help="JWKS file with the client's public keys",
         ),
-    ],
+    ] = None,
     patient: Annotated[str | None, typer.Option(help="Patient id, for a patient app")] = None,
     scope: Annotated[str | None, typer.Option(help="most the client may be granted")] = None,
     description: Annotated[str | None, typer.Option(help="free text")] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="a patient app (SMART App Launch, PKCE, no key)")
+    ] = False,
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option(help="exact redirect URI of a --public app (repeatable)")
+    ] = None,
 ) -> None:
+    if public:
+        _add_public_client(redirect_uri or [], scope, description)
+        return
+    if facility is None or role is None or jwks is None:
+        err.print("[red]--facility, --role and --jwks are required (or --public)[/red]")
+        raise typer.Exit(2)
     from hub.auth.client_assertions import InvalidJwksError
     from hub.auth.service import register_client
     from hub.db import session_scope
@@ -64,6 +76,25 @@ def clients_add(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     err.print(f"registered {role} client for {facility}; allowed scopes: {granted}")
+    typer.echo(client_id)
+
+
+def _add_public_client(redirect_uris: list[str], scope: str | None, note: str | None) -> None:
+    from hub.auth.smart_app import register_public_client
+    from hub.db import session_scope
+    from hub.migrate import upgrade_database
+
+    upgrade_database()
+    try:
+        with session_scope() as session:
+            row = register_public_client(
+                session, redirect_uris=redirect_uris, scope=scope, description=note
+            )
+            client_id, granted = row.client_id, row.scope
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"registered public patient app; allowed scopes: {granted}")
     typer.echo(client_id)
 
 

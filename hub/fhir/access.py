@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import Session
 
 from hub.auth.actor import Actor
 from hub.auth.scopes import Interaction, allows
@@ -18,8 +19,15 @@ from hub.errors import Forbidden
 from hub.fhir.models import ReferenceIndex, ResourceRow
 from hub.fhir.registry import ResourceDef
 from hub.fhir.search.extract import resolve_path, split_reference
+from hub.mpi.lookup import linked_patient_ids, same_person_records
 
 PATIENT = "Patient"
+# The shared directory a patient app finds and books care in: it holds no patient's data, so a
+# patient token reads it whole (its scopes still decide whether it may read it at all).
+DIRECTORY_TYPES = frozenset(
+    {"Slot", "Schedule", "HealthcareService", "Location", "Organization", "Practitioner",
+     "PractitionerRole"}
+)  # fmt: skip
 
 
 def require(actor: Actor, resource_type: str, interaction: Interaction) -> None:
@@ -30,11 +38,17 @@ def require(actor: Actor, resource_type: str, interaction: Interaction) -> None:
 def compartment_condition(
     actor: Actor, resource_type: str, definition: ResourceDef
 ) -> ColumnElement[bool] | None:
-    """SQL restricting a search to the caller's patient compartment (None: no restriction)."""
-    if actor.patient is None:
+    """SQL restricting a search to the caller's patient compartment (None: no restriction).
+
+    A patient token's compartment is its *person's*: every Patient record the patient index
+    links to the same person as the token's patient (their records at every hospital)."""
+    me = actor.patient
+    if me is None or resource_type in DIRECTORY_TYPES:
         return None
     if resource_type == PATIENT:
-        return ResourceRow.resource_id == actor.patient
+        return or_(
+            ResourceRow.resource_id == me, ResourceRow.resource_id.in_(linked_patient_ids(me))
+        )
     if not definition.patient_compartment:
         return false()
     return ResourceRow.rid.in_(
@@ -42,9 +56,23 @@ def compartment_condition(
             ReferenceIndex.resource_type == resource_type,
             ReferenceIndex.param.in_(definition.patient_compartment),
             ReferenceIndex.target_type == PATIENT,
-            ReferenceIndex.target_id == actor.patient,
+            or_(
+                ReferenceIndex.target_id == me,
+                ReferenceIndex.target_id.in_(linked_patient_ids(me)),
+            ),
         )
     )
+
+
+def visible_to_patient(
+    session: Session, actor: Actor, resource: dict[str, Any], definition: ResourceDef, base_url: str
+) -> bool:
+    """Whether a patient token may see ``resource``: the directory, or its person's records."""
+    me = actor.patient
+    if me is None or resource.get("resourceType") in DIRECTORY_TYPES:
+        return True
+    mine = same_person_records(session, [me])[me]
+    return any(p in mine for p in patients_of(resource, definition, base_url))
 
 
 def patients_of(resource: dict[str, Any], definition: ResourceDef, base_url: str) -> list[str]:

@@ -103,12 +103,24 @@ def capability_statement(settings: Settings) -> dict[str, Any]:
 
 
 def smart_configuration(settings: Settings) -> dict[str, Any]:
+    base = settings.public_base_url.rstrip("/")
     return {
         "issuer": settings.public_base_url,
+        "jwks_uri": f"{base}/auth/jwks",
+        "authorization_endpoint": f"{base}/auth/authorize",
         "token_endpoint": settings.token_url,
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "RS384"],
-        "scopes_supported": ["system/*.cruds", "user/*.cruds", "patient/*.rs"],
-        "capabilities": ["client-confidential-asymmetric", "permission-v2"],
-    }
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": [
+            "system/*.cruds", "user/*.cruds", "patient/*.rs", "patient/Appointment.cu",
+            "launch/patient", "offline_access", "online_access",
+        ],
+        "capabilities": [
+            "client-confidential-asymmetric", "permission-v2", "launch-standalone",
+            "client-public", "context-standalone-patient", "authorize-post",
+            "permission-offline", "permission-patient",
+        ],
+    }  # fmt: skip

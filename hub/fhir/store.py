@@ -441,9 +441,9 @@ class FhirStore:
         self, resource_type: str, resource: dict[str, Any], definition: ResourceDef
     ) -> None:
         """Outside a patient token's compartment: answered like an unknown id."""
-        if self.actor.patient is None:
-            return
-        if self.actor.patient not in access.patients_of(resource, definition, self.base_url):
+        if not access.visible_to_patient(
+            self.session, self.actor, resource, definition, self.base_url
+        ):
             raise NotFound(not_available(f"{resource_type}/{resource.get('id')}"))
 
     def _current_for_write(

@@ -172,8 +172,8 @@ def test_unknown_client_is_refused(live_hub: LiveHub) -> None:
 
 def test_unsupported_grant_type(live_hub: LiveHub, system_client: RegisteredClient) -> None:
     response = request_token(
-        live_hub, assertion_for(live_hub, system_client), grant_type="authorization_code"
-    )
+        live_hub, assertion_for(live_hub, system_client), grant_type="password"
+    )  # authorization_code and refresh_token are patient apps' (test_patient_login.py)
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
 
