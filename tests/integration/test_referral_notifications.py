@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.outbound import dispatch
+from adapters.outbound import outbox_queue
 from adapters.outbound.delivery import deliver_destination
 from adapters.outbound.models import Channel, OutboxRow, OutboxStatus
 from hub.auth.actor import SYSTEM_ACTOR, Actor
@@ -37,9 +37,9 @@ from tests.integration.test_referral_loop import CATEGORY, REASON, SOURCE, TARGE
 
 @pytest.fixture(autouse=True)
 def no_background_delivery(database: str) -> Iterator[None]:
-    previous = dispatch.install(IdleDispatcher())
+    previous = outbox_queue.install(IdleDispatcher())
     yield
-    dispatch.install(previous)
+    outbox_queue.install(previous)
 
 
 @pytest.fixture
