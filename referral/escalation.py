@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from hub.auth.actor import Actor
@@ -97,8 +98,9 @@ def _apply_all(
     batch: int,
     result: SweepResult,
 ) -> None:
-    """Page through the matches; a changed Task leaves the search, a skipped one is stepped
-    over, so the loop ends however the race goes."""
+    """Page through the matches. A changed Task leaves the search (whoever changed it: this
+    worker, another one, its owner), so only a Task left as it was is stepped over; an offset
+    that also counted the changed ones would skip Tasks nobody has looked at."""
     skipped = 0
     while True:
         page = [*params, ("_sort", "authored-on"), ("_count", str(batch))]
@@ -108,20 +110,28 @@ def _apply_all(
         if not tasks:
             return
         for task in tasks:
-            if _apply(rules, action, task, now):
+            outcome = _apply(rules, action, task, now)
+            if outcome is Outcome.CHANGED:
                 if action is SlaAction.EXPIRE:
                     result.expired += 1
                 else:
                     result.flagged += 1
-            else:
+            elif outcome is Outcome.RACED:
                 result.raced += 1
+            else:
                 skipped += 1
 
 
-def _apply(rules: SlaRules, action: SlaAction, task: dict[str, Any], now: datetime) -> bool:
-    """Change one Task as of the version searched; False when it moved on since."""
+class Outcome(StrEnum):
+    CHANGED = "changed"
+    RACED = "raced"  # it moved on since the search (412): it has left the search
+    LEFT_AS_IS = "left-as-is"  # not due for this action: it stays in the search
+
+
+def _apply(rules: SlaRules, action: SlaAction, task: dict[str, Any], now: datetime) -> Outcome:
+    """Change one Task as of the version searched."""
     if action_for(rules, task, now) is not action:
-        return False
+        return Outcome.LEFT_AS_IS
     changed = expired(task) if action is SlaAction.EXPIRE else flagged_overdue(task)
     version = int(task["meta"]["versionId"])
     try:
@@ -130,8 +140,8 @@ def _apply(rules: SlaRules, action: SlaAction, task: dict[str, Any], now: dateti
             store.update("Task", str(task["id"]), changed, if_match=version)
             store.create("Communication", desk_notice(rules, task, action, now))
     except PreconditionFailed:
-        return False
-    return True
+        return Outcome.RACED
+    return Outcome.CHANGED
 
 
 def overdue_tasks(
