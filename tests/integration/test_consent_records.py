@@ -37,11 +37,18 @@ def create(api: httpx.Client, resource: dict[str, Any]) -> str:
     return resource_id
 
 
-def new_patient(api: httpx.Client, birth_date: str = "1980-03-02") -> str:
-    family = f"Consent{uuid.uuid4().hex[:8]}"
-    return create(
-        api, {"resourceType": "Patient", "name": [{"family": family}], "birthDate": birth_date}
-    )
+def new_patient(api: httpx.Client, birth_date: str | None = None) -> str:
+    # a distinct person each time: names sharing a long prefix and one birth date are what the
+    # patient index links as one person, and consent follows the person
+    tag = uuid.uuid4()
+    born = birth_date or f"{1940 + tag.int % 50}-{1 + tag.int % 12:02d}-{1 + tag.int % 28:02d}"
+    patient = {
+        "resourceType": "Patient",
+        "name": [{"family": tag.hex[:10]}],
+        "birthDate": born,
+        "identifier": [{"system": "urn:test:consent-records", "value": tag.hex}],
+    }
+    return create(api, patient)
 
 
 def consent(patient: str, provision: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
