@@ -118,7 +118,13 @@ def fee_line_by_key(store: FhirStore, mdtrt_id: str, feedetl_sn: str) -> dict[st
 
 
 def set_status(store: FhirStore, resource_type: str, resource: dict[str, Any], status: str) -> None:
-    store.update(resource_type, str(resource["id"]), dict(resource, status=status))
+    """Change the status of ``resource`` as it was read: If-Match its version, so when two
+    messages (say two 2207s with different msgids for one fee batch) race, the second fails
+    with 412 and its whole transaction, settlement included, rolls back."""
+    version = int((resource.get("meta") or {}).get("versionId") or 1)
+    store.update(
+        resource_type, str(resource["id"]), dict(resource, status=status), if_match=version
+    )
 
 
 def local_time(stored: dict[str, Any]) -> str:
