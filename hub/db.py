@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, create_engine, event
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, Integer, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -103,6 +103,13 @@ def reset_engine() -> None:
     _session_factory = None
 
 
+def uses_process_engine(session: Session) -> bool:
+    """Whether ``session`` works on this process's database (not a test's own engine)."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _engine is not None and engine is _engine
+
+
 def new_session() -> Session:
     get_engine()
     assert _session_factory is not None
@@ -123,9 +130,10 @@ def run_before_commit(hook: BeforeCommit) -> BeforeCommit:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """One unit of work for workers and the CLI: commit on success, roll back on error."""
-    session = new_session()
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """One unit of work for workers and the CLI: commit on success, roll back on error.
+    ``engine``: another database than the process's (tests of a database of their own)."""
+    session = new_session() if engine is None else Session(engine)
     try:
         yield session
         for hook in _BEFORE_COMMIT:  # audit rows ride in the same transaction

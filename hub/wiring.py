@@ -20,6 +20,8 @@ from adapters.outbound import producers
 from adapters.outbound.merge import on_persons_merged
 from consent.hooks import check_consent
 from hub import events
+from hub.audit import chain_queue  # noqa: F401  (links the audit chain after commits)
+from hub.audit import tasks as audit_tasks
 from hub.fhir.inbound import set_inbound_qualifier
 from hub.fhir.write_hooks import WriteHook, on_write
 from hub.metrics import add_backlog
@@ -44,6 +46,7 @@ from referral.tasks import SLA_SWEEP_SECONDS, sweep_sla
 from referral.views import router as referral_router
 
 SWEEP_SECONDS = 5.0
+AUDIT_SWEEP_SECONDS = 2.0  # the audit chain's lag when every wake-up was lost
 
 # resource type -> the services that follow its writes, in the order they run
 WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
@@ -104,6 +107,10 @@ def wire() -> None:
                 "schedule": booking_tasks.HOLD_SWEEP_SECONDS,
             },
             "sweep-referral-sla": {"task": sweep_sla.name, "schedule": SLA_SWEEP_SECONDS},
+            "sweep-audit-chain": {
+                "task": audit_tasks.sweep_chain.name,
+                "schedule": AUDIT_SWEEP_SECONDS,
+            },
         }
         events.mark_wired()
         _wired = True

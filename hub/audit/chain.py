@@ -103,10 +103,11 @@ def record_row(rec: AuditRecord) -> dict[str, object]:
 
 def record_hash(rec: AuditRecord, patient_ids: Iterable[str], *, key: bytes) -> str:
     """Recompute a stored record's hash under its own scheme, from its ``prev_hash``."""
+    prev = rec.prev_hash or ""  # an unlinked record matches no hash
     if rec.hash_scheme == HashScheme.SHA256:
-        return row_hash(rec.prev_hash, record_row(rec))
+        return row_hash(prev, record_row(rec))
     if rec.hash_scheme == HashScheme.HMAC_SHA256:
-        return keyed_row_hash(key, rec.prev_hash, record_row(rec), patient_ids)
+        return keyed_row_hash(key, prev, record_row(rec), patient_ids)
     raise UnknownHashScheme(f"unknown hash scheme {rec.hash_scheme}")
 
 

@@ -1,7 +1,9 @@
 """Append-only audit log, hash-chained: each row's hash covers its content and the previous hash.
 
-``audit_head`` holds the chain's tip in one row; writers lock it (SELECT ... FOR UPDATE) just
-before commit, so the chain order is the commit order even with several API replicas. It also holds
+Records are written in the request's transaction with a sequence number and no hash; the chainer
+(:mod:`hub.audit.linking`) links them after commit, in sequence order. ``audit_head`` holds the
+linked chain's tip in one row, locked only by the chainer (and by prune and checkpoint), never by
+a request, so requests no longer queue behind one another's commits. It also holds
 the chain's anchor: the last record removed by retention pruning (``hub audit prune``), from which
 verification starts instead of the genesis hash.
 
@@ -57,8 +59,9 @@ class AuditRecord(Base):
     denied: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON "Type/id" withheld
     # The person acting (token claim "practitioner", "Practitioner/<id>"; migration 0011).
     practitioner: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    # Set by the chainer after commit (hub.audit.linking); NULL while the record waits (0016).
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # hub.audit.chain.HashScheme: 0 unkeyed SHA-256 (before migration 0009), 1 HMAC-SHA256.
     hash_scheme: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 

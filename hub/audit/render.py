@@ -132,9 +132,10 @@ def to_audit_event(
     """``rec`` as an AuditEvent. ``name_consents`` False (a facility reading its own log):
     the Consents a decision rested on are left out -- a refused facility must not learn which
     Consent refused it, nor its id (the way to tamper with it)."""
-    extensions: list[dict[str, Any]] = [
-        {"url": _extension(base_url, "audit-chain-hash"), "valueString": rec.hash}
-    ]
+    extensions: list[dict[str, Any]] = []
+    if rec.hash is not None:  # None until the chainer links the record
+        chain_hash = {"url": _extension(base_url, "audit-chain-hash"), "valueString": rec.hash}
+        extensions.append(chain_hash)
     if rec.decision:
         extensions.append(
             {"url": _extension(base_url, "audit-consent-decision"), "valueCode": rec.decision}

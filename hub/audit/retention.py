@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from hub.audit.chain import anchor_attestation
 from hub.audit.checkpoints import CheckpointKind, signed_checkpoint
+from hub.audit.linking import link_pending
 from hub.audit.models import AuditCheckpoint, AuditHead, AuditPatient, AuditRecord, AuditReview
-from hub.audit.service import AuditEntry, record_access
+from hub.audit.service import AuditEntry, write_entries
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 
 
@@ -61,7 +62,8 @@ def prune_audit(
             AuditRecord.seq > head.anchor_seq, AuditRecord.recorded >= cutoff
         )
     ).scalar_one()
-    upto = head.last_seq if first_kept is None else first_kept - 1
+    # Only the linked chain is pruned: records after the head still wait for the chainer.
+    upto = head.last_seq if first_kept is None else min(first_kept - 1, head.last_seq)
     if upto <= head.anchor_seq:
         return PruneResult(0, head.anchor_seq, head.anchor_hash, cutoff)
     anchor_hash = session.execute(
@@ -83,14 +85,16 @@ def prune_audit(
     anchor = signed_checkpoint(upto, anchor_hash, CheckpointKind.ANCHOR)
     session.execute(insert(AuditCheckpoint).values(anchor))
     session.expire(head)
-    record_access(
-        session,
-        AuditEntry(
-            actor,
-            "operation",
-            "AuditEvent",
-            outcome_text=anchor_attestation(upto, anchor_hash),
-            query_params="$prune",
-        ),
+    attestation = AuditEntry(
+        actor,
+        "operation",
+        "AuditEvent",
+        outcome_text=anchor_attestation(upto, anchor_hash),
+        query_params="$prune",
     )
+    # Written and linked now, under the head lock this transaction holds, so the chain is
+    # verifiable from the new anchor as soon as this commits (unless a number before the
+    # attestation is still in flight: then the chainer links it with the rest).
+    write_entries(session, [attestation])
+    link_pending(session)
     return result

@@ -1,4 +1,5 @@
-"""Recording audit records (verifying the chain is :mod:`hub.audit.verification`).
+"""Recording audit records (linking them is :mod:`hub.audit.linking`, verifying
+:mod:`hub.audit.verification`).
 
 Services call ``record_access`` while they work; the entries wait on the session and are
 written by ``flush_pending_audit`` right before the commit of the same transaction, so an
@@ -18,22 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, Connection, Dialect, Table, bindparam, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Dialect, Table, insert, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from hub.audit.chain import (
-    HashScheme,
-    hashed_row,
-    keyed_row_hash,
-)
-from hub.audit.checkpoints import (
-    CHECKPOINT_INTERVAL,
-    CheckpointKind,
-    signed_checkpoint,
-)
-from hub.audit.keys import audit_hmac_key
-from hub.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditPatient, AuditRecord
+from hub.audit.chain import HashScheme
+from hub.audit.models import AuditPatient, AuditRecord
 from hub.auth.actor import Actor
 from hub.db import new_session, run_before_commit
 
@@ -129,20 +120,12 @@ def flush_pending_audit(session: Session) -> None:
         write_entries(session, entries)
 
 
-_HEAD = cast(Table, AuditHead.__table__)
 _LOG = cast(Table, AuditRecord.__table__)
 _PATIENTS = cast(Table, AuditPatient.__table__)
-_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
-_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
-_ADVANCE_HEAD = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1)
-    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
-)
 _INSERT_RECORDS, _INSERT_PATIENTS = insert(_LOG), insert(_PATIENTS)
-_INSERT_CHECKPOINTS = insert(_CHECKPOINTS)
-_RECORD_COLUMNS = [c.name for c in _LOG.columns]
-_CHECKPOINT_COLUMNS = [c for c in _CHECKPOINTS.columns if c.name != "id"]
+_HASH_COLUMNS = ("seq", "prev_hash", "hash")  # the chainer's (seq from the sequence)
+_RECORD_COLUMNS = [c for c in _LOG.columns if c.name not in _HASH_COLUMNS]
+CHAIN_WAITING = "hub_audit_chain_waiting"  # session.info: records committed here wait linking
 
 
 def _unbounded(column: Column[Any]) -> str:
@@ -151,99 +134,65 @@ def _unbounded(column: Column[Any]) -> str:
     return re.sub(r"\(\d+\)", "", column.type.compile(dialect=dialect))
 
 
+# One statement with a fixed text: the records numbered from the column's sequence (a CTE with
+# a volatile function is evaluated once), inserted with their audit_patient rows, which find
+# their record's number by position.
 _APPEND_POSTGRES = text(
-    "WITH new_records AS (INSERT INTO audit_log ("
-    + ", ".join(_RECORD_COLUMNS)
-    + ") SELECT * FROM unnest("
-    + ", ".join(f"CAST(:a_{c.name} AS {_unbounded(c)}[])" for c in _LOG.columns)
-    + ") RETURNING seq), new_links AS (INSERT INTO audit_patient (seq, patient_id) "
-    "SELECT * FROM unnest(CAST(:link_seq AS BIGINT[]), CAST(:link_patient AS VARCHAR[])) "
-    "RETURNING seq), new_checkpoints AS (INSERT INTO audit_checkpoint ("
-    + ", ".join(c.name for c in _CHECKPOINT_COLUMNS)
-    + ") SELECT * FROM unnest("
-    + ", ".join(f"CAST(:c_{c.name} AS {_unbounded(c)}[])" for c in _CHECKPOINT_COLUMNS)
-    + ") RETURNING seq) "
-    "UPDATE audit_head SET last_seq = :new_seq, last_hash = :new_hash WHERE id = 1"
+    "WITH numbered AS (SELECT nextval('audit_log_seq_seq') AS seq, u.* FROM unnest("
+    + ", ".join(f"CAST(:a_{c.name} AS {_unbounded(c)}[])" for c in _RECORD_COLUMNS)
+    + ") WITH ORDINALITY AS u("
+    + ", ".join(c.name for c in _RECORD_COLUMNS)
+    + ", ord)), new_records AS (INSERT INTO audit_log (seq, "
+    + ", ".join(c.name for c in _RECORD_COLUMNS)
+    + ") SELECT seq, "
+    + ", ".join(c.name for c in _RECORD_COLUMNS)
+    + " FROM numbered RETURNING seq) "
+    "INSERT INTO audit_patient (seq, patient_id) SELECT numbered.seq, links.patient_id "
+    "FROM numbered JOIN unnest(CAST(:link_ord AS BIGINT[]), CAST(:link_patient AS VARCHAR[])) "
+    "AS links(ord, patient_id) ON links.ord = numbered.ord"
+)
+# SQLite has one writer at a time: the next number is read inside the writing transaction,
+# past the linked head too (a prune may have removed every record).
+_NEXT_SQLITE = text(
+    "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM audit_log "
+    "UNION ALL SELECT last_seq FROM audit_head UNION ALL SELECT 0)"
 )
 
 
-def _start_chain(dialect: str) -> Any:
-    values = {"id": 1, "last_seq": 0, "last_hash": GENESIS_HASH}
-    if dialect == "postgresql":
-        return postgresql.insert(_HEAD).values(**values).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(_HEAD).values(**values).on_conflict_do_nothing()
-    return insert(_HEAD).values(**values)
+def write_entries(session: Session, entries: Iterable[AuditEntry]) -> None:
+    """Append ``entries`` in the session's transaction, numbered and not yet hashed.
 
-
-def _locked_head(connection: Connection) -> tuple[int, str] | None:
-    row = connection.execute(_LOCK_HEAD).first()
-    return None if row is None else (row.last_seq, row.last_hash)
-
-
-def write_entries(
-    session: Session,
-    entries: Iterable[AuditEntry],
-    *,
-    checkpoint_interval: int = CHECKPOINT_INTERVAL,
-) -> None:
-    """Append ``entries`` to the chain, HMAC-hashed, with an interval checkpoint where one falls.
-
-    No query besides the head lock and the writes themselves: the keys are loaded once per
-    process, and a checkpoint (one signature) falls on one record in ``checkpoint_interval``.
-    Only tests pass another interval, and then verify with the same.
+    No lock and no read of the chain: the chainer (:mod:`hub.audit.linking`) hashes them after
+    commit, in order, and signs the interval checkpoints among them.
     """
-    # Core statements on the session's connection: the chain tip stays locked for as short a
-    # time as the statements take, without ORM bookkeeping in between.
+    entries = list(entries)
+    rows = [_entry_row(entry, 0) for entry in entries]
+    if not rows:
+        return
     session.flush()
-    key = audit_hmac_key()
     connection = session.connection()
-    head = _locked_head(connection)
-    if head is None:
-        # The very first records: concurrent writers may race to start the chain. An insert that
-        # ignores the conflict never aborts the transaction (a failed plain INSERT would on
-        # PostgreSQL); whoever loses then waits on the winner's row lock below.
-        connection.execute(_start_chain(connection.dialect.name))
-        head = _locked_head(connection)
-        assert head is not None
-    seq, prev = head
-    rows: list[dict[str, object]] = []
-    patient_rows: list[dict[str, object]] = []
-    checkpoints: list[dict[str, object]] = []
-    for entry in entries:
-        seq += 1
-        row = _entry_row(entry, seq)
-        patients = set(entry.patients)
-        digest = keyed_row_hash(key, prev, hashed_row(row), patients)
-        scheme = int(HashScheme.HMAC_SHA256)
-        rows.append(
-            dict(row, recorded=entry.recorded, prev_hash=prev, hash=digest, hash_scheme=scheme)
-        )
-        patient_rows.extend({"seq": seq, "patient_id": p} for p in patients)
-        if seq % checkpoint_interval == 0:
-            checkpoints.append(signed_checkpoint(seq, digest, CheckpointKind.INTERVAL))
-        prev = digest
-    advance = {"new_seq": seq, "new_hash": prev}
+    patient_lists = [sorted(set(entry.patients)) for entry in entries]
+    scheme = int(HashScheme.HMAC_SHA256)
+    for row, entry in zip(rows, entries, strict=True):
+        row.update(recorded=entry.recorded, hash_scheme=scheme)
     if connection.dialect.name == "postgresql":
-        # One statement with a fixed text (data-modifying CTEs over arrays) instead of several:
-        # every round trip made while the chain tip is locked is paid by every waiting writer.
-        columns = {f"a_{name}": [row[name] for row in rows] for name in _RECORD_COLUMNS}
+        columns = {f"a_{c.name}": [row.get(c.name) for row in rows] for c in _RECORD_COLUMNS}
         links = {
-            "link_seq": [link["seq"] for link in patient_rows],
-            "link_patient": [link["patient_id"] for link in patient_rows],
+            "link_ord": [n for n, ps in enumerate(patient_lists, 1) for _ in ps],
+            "link_patient": [p for ps in patient_lists for p in ps],
         }
-        signed = {f"c_{c.name}": [cp[c.name] for cp in checkpoints] for c in _CHECKPOINT_COLUMNS}
-        connection.execute(_APPEND_POSTGRES, {**columns, **links, **signed, **advance})
+        connection.execute(_APPEND_POSTGRES, {**columns, **links})
     else:
+        first = int(connection.execute(_NEXT_SQLITE).scalar_one()) + 1
+        for seq, row in enumerate(rows, first):
+            row["seq"] = seq
         connection.execute(_INSERT_RECORDS, rows)
+        patient_rows = [
+            {"seq": seq, "patient_id": p} for seq, ps in enumerate(patient_lists, first) for p in ps
+        ]
         if patient_rows:
             connection.execute(_INSERT_PATIENTS, patient_rows)
-        if checkpoints:
-            connection.execute(_INSERT_CHECKPOINTS, checkpoints)
-        connection.execute(_ADVANCE_HEAD, advance)
-    loaded = session.identity_map.get(session.identity_key(AuditHead, 1))
-    if loaded is not None:
-        session.expire(loaded)  # the ORM copy, if any, is stale now
+    session.info[CHAIN_WAITING] = True
 
 
 def record_standalone(entry: AuditEntry) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.audit.chain import (
@@ -42,7 +42,10 @@ def verify_chain(
     a missing interval checkpoint; an anchor that no prune attests (or, for a prune since
     migration 0009, that no signed checkpoint vouches for).
 
-    The chain starts at the head's anchor: the genesis hash, or the last record pruned.
+    The chain starts at the head's anchor (the genesis hash, or the last record pruned) and ends
+    at the head's tip: records committed after it wait for the chainer (:mod:`hub.audit.linking`,
+    :func:`~hub.audit.linking.chain_extent` says how many) and are not verified yet; any of them
+    that already holds a hash is a problem.
     """
     key = audit_hmac_key()
     signed, problems = load_signed_checkpoints(session, checkpoint_public_keys())
@@ -55,7 +58,9 @@ def verify_chain(
     # A moved anchor must be attested by the prune record written in the chain after it.
     attestation, attested_by = anchor_attestation(anchor_seq, anchor_hash), None
     vouched: set[int] = set()
-    for rec, patients in _records_with_patients(session, anchor_seq, batch):
+    head = session.get(AuditHead, 1)
+    linked_upto = head.last_seq if head is not None else _last_hashed(session)
+    for rec, patients in _records_with_patients(session, anchor_seq, linked_upto, batch):
         if rec.seq != expected_seq:
             yield ChainProblem(rec.seq, f"records {expected_seq}..{rec.seq - 1} are missing")
         if rec.prev_hash != prev:
@@ -65,34 +70,63 @@ def verify_chain(
             vouched.add(rec.seq)
         if attested_by is None and rec.outcome_text == attestation:
             attested_by = rec.hash_scheme
-        prev, expected_seq, last = rec.hash, rec.seq + 1, rec.seq
+        prev, expected_seq, last = rec.hash or "", rec.seq + 1, rec.seq
     yield from _checkpoint_problems(signed, vouched, anchor_seq, anchor_hash, last)
     for seq in missing_interval_checkpoints(
         signed, after=max(signed.legacy_seq, anchor_seq), upto=last, interval=checkpoint_interval
     ):
         yield ChainProblem(seq, "no signed checkpoint at this record (checkpoint deleted)")
+    if anchor_seq and attested_by is None and _attested_while_waiting(session, last, attestation):
+        # The prune's own record still waits for the chainer: it was written keyed, so the
+        # signed anchor checkpoint must vouch for the anchor (checked next).
+        attested_by = HashScheme.HMAC_SHA256
     if anchor_seq and attested_by is None:
         yield ChainProblem(anchor_seq, "no prune record attests the anchor (records removed)")
     elif attested_by == HashScheme.HMAC_SHA256 and anchor_hash not in signed.hashes.get(
         anchor_seq, ()
     ):
         yield ChainProblem(anchor_seq, "no signed checkpoint vouches for the anchor (removed)")
-    head = session.get(AuditHead, 1)
+    beyond = session.execute(
+        select(AuditRecord.seq)
+        .where(AuditRecord.seq > linked_upto, AuditRecord.hash.is_not(None))
+        .order_by(AuditRecord.seq)
+        .limit(1)
+    ).scalar_one_or_none()
+    if beyond is not None:
+        yield ChainProblem(beyond, "holds a hash beyond the chain's head (linked outside it)")
     if head is None and last > anchor_seq:
         yield ChainProblem(last, "the chain head is missing")
     if head is not None and (head.last_seq != last or head.last_hash != prev):
         yield ChainProblem(last, "chain tip does not match the head (records deleted at the end)")
 
 
+def _attested_while_waiting(session: Session, after: int, attestation: str) -> bool:
+    """Whether a record not linked yet attests the anchor (a prune just committed)."""
+    query = select(AuditRecord.seq).where(
+        AuditRecord.seq > after,
+        AuditRecord.hash.is_(None),
+        AuditRecord.outcome_text == attestation,
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
+def _last_hashed(session: Session) -> int:
+    """Without a head row: the last record holding a hash (the head was removed), else 0."""
+    last = session.execute(
+        select(func.max(AuditRecord.seq)).where(AuditRecord.hash.is_not(None))
+    ).scalar_one_or_none()
+    return int(last or 0)
+
+
 def _records_with_patients(
-    session: Session, after: int, batch: int
+    session: Session, after: int, upto: int, batch: int
 ) -> Iterator[tuple[AuditRecord, list[str]]]:
-    """The records after ``after`` in order, each with its ``audit_patient`` rows."""
+    """The records after ``after`` up to ``upto`` in order, each with its ``audit_patient`` rows."""
     while True:
         records = (
             session.execute(
                 select(AuditRecord)
-                .where(AuditRecord.seq > after)
+                .where(AuditRecord.seq > after, AuditRecord.seq <= upto)
                 .order_by(AuditRecord.seq)
                 .limit(batch)
             )

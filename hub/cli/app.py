@@ -12,6 +12,7 @@ from hub.cli.audit_commands import (
     audit_break_glass,
     audit_checkpoint,
     audit_keygen,
+    audit_link,
     audit_prune,
     audit_verify,
 )
@@ -39,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(audit_app, name="audit")
 audit_app.command("verify")(audit_verify)
+audit_app.command("link")(audit_link)
 audit_app.command("checkpoint")(audit_checkpoint)
 audit_app.command("keygen")(audit_keygen)
 audit_app.command("break-glass")(audit_break_glass)

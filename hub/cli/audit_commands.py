@@ -1,4 +1,4 @@
-"""``hub audit verify``, ``checkpoint``, ``keygen``, ``break-glass`` and ``prune``.
+"""``hub audit verify``, ``link``, ``checkpoint``, ``keygen``, ``break-glass`` and ``prune``.
 
 Exit codes: 0 done; 1 the audit chain is broken (prune and checkpoint refuse to run on a broken
 chain); 2 the input was refused.
@@ -6,6 +6,7 @@ chain); 2 the input was refused.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -24,15 +25,46 @@ BREAK_GLASS_COLUMNS = ("seq", "recorded", "practitioner", "client", "facility", 
 
 def audit_verify() -> None:
     """Recompute the audit chain and check its signed checkpoints; exit 1 if it is broken."""
+    from hub.audit.linking import chain_extent
     from hub.audit.verification import verify_chain
     from hub.db import session_scope
 
     with session_scope() as session:
         problems = list(verify_chain(session))
+        extent = chain_extent(session)
     if problems:
         _print_problems(problems)
         raise typer.Exit(1)
-    console.print("audit chain intact", style="green")
+    console.print(f"audit chain intact up to record {extent.head_seq}", style="green")
+    _print_extent(extent.waiting, extent.oldest_waiting, extent.abandoned)
+
+
+def _print_extent(waiting: int, oldest: datetime | None, abandoned: list[int]) -> None:
+    if waiting:
+        since = f", the oldest recorded {oldest.isoformat()}" if oldest else ""
+        console.print(f"{waiting} record(s) committed after it wait to be linked{since}")
+    if abandoned:
+        shown = ", ".join(str(seq) for seq in abandoned[:20])
+        shown += " ..." if len(abandoned) > 20 else ""
+        console.print(
+            f"{len(abandoned)} number(s) abandoned by transactions that did not commit: {shown}"
+        )
+
+
+def audit_link() -> None:
+    """Link every committed audit record onto the chain now (the chainer's work, on demand)."""
+    _link_now()
+
+
+def _link_now() -> None:
+    from hub.audit.linking import link_all
+    from hub.db import session_scope
+
+    result = link_all(session_scope)
+    console.print(
+        f"linked {result.linked} record(s); the chain's tip is record {result.head_seq}"
+        + (f"; {result.waiting} wait behind a missing number" if result.waiting else "")
+    )
 
 
 def _refuse_broken_chain(message: str) -> None:
@@ -63,6 +95,7 @@ def audit_checkpoint() -> None:
     from hub.audit.checkpoints import NothingToSign, write_checkpoint
     from hub.db import session_scope
 
+    _link_now()  # the checkpoint covers everything committed so far
     _refuse_broken_chain("no checkpoint written: the audit chain is broken")
     try:
         with session_scope() as session:
@@ -134,6 +167,7 @@ def audit_prune(
     from hub.settings import get_settings
 
     days = get_settings().audit_retention_days
+    _link_now()  # only the linked chain is pruned
     _refuse_broken_chain("not pruned: the audit chain is broken (see hub audit verify)")
     try:
         with session_scope() as session:

@@ -21,13 +21,25 @@ from alembic import command
 from sqlalchemy.orm import Session
 
 from hub.audit.chain import ChainProblem, hashed_row, record_row, row_hash
+from hub.audit.checkpoints import CHECKPOINT_INTERVAL
+from hub.audit.linking import link_pending
 from hub.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditRecord
-from hub.audit.service import AuditEntry, write_entries
+from hub.audit.service import AuditEntry
+from hub.audit.service import write_entries as append_entries
 from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import UTCDateTime
 from hub.migrate import alembic_config
+
+
+def write_entries(
+    session: Session, entries: list[AuditEntry], *, checkpoint_interval: int = CHECKPOINT_INTERVAL
+) -> None:
+    """Append ``entries`` and link them at once, as the chainer does after commit."""
+    append_entries(session, entries)
+    link_pending(session, grace=0, checkpoint_interval=checkpoint_interval)
+
 
 T0 = datetime(2031, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 ACTOR = Actor.build(client_id="lis-h001", facility="H001", role=Role.facility_system, scope="x")

@@ -23,15 +23,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from hub.audit.chain import ChainProblem, keyed_row_hash, record_row, row_hash
-from hub.audit.checkpoints import CheckpointKind, signed_checkpoint
+from hub.audit.checkpoints import CHECKPOINT_INTERVAL, CheckpointKind, signed_checkpoint
 from hub.audit.keys import audit_hmac_key, b64url
+from hub.audit.linking import link_pending
 from hub.audit.models import AuditCheckpoint, AuditHead, AuditPatient, AuditRecord
-from hub.audit.service import AuditEntry, write_entries
+from hub.audit.service import AuditEntry
+from hub.audit.service import write_entries as append_entries
 from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import session_scope
 from tests.integration.hub_cli import run_hub
+
+
+def write_entries(
+    session: Session, entries: list[AuditEntry], *, checkpoint_interval: int = CHECKPOINT_INTERVAL
+) -> None:
+    """Append ``entries`` and link them at once, as the chainer does after commit."""
+    append_entries(session, entries)
+    link_pending(session, grace=0, checkpoint_interval=checkpoint_interval)
+
 
 ACTOR = Actor.build(
     client_id="ward-h003", facility="H003", role=Role.practitioner, scope="user/*.rs"
@@ -81,11 +92,19 @@ def chain(database: str) -> Iterator[Chain]:
             for n in range(RECORDS)
         ]
         write_entries(session, entries)
-    first = (saved[0] if saved else 0) + 1
-    yield Chain(first, first + RECORDS - 1)
+    with session_scope() as session:  # numbers come from a sequence: read them back
+        first, last = session.execute(
+            sa.select(sa.func.min(AuditRecord.seq), sa.func.max(AuditRecord.seq)).where(
+                AuditRecord.client_id == ACTOR.client_id,
+                AuditRecord.seq > (saved[0] if saved else 0),
+            )
+        ).one()
+    assert last - first == RECORDS - 1
+    first = (saved[0] if saved else 0) + 1 if first is None else first
+    yield Chain(first, last)
     with session_scope() as session:
         for model in (AuditPatient, AuditRecord):
-            session.execute(sa.delete(model).where(model.seq >= first))
+            session.execute(sa.delete(model).where(model.seq > (saved[0] if saved else 0)))
         session.execute(
             sa.delete(AuditCheckpoint).where(AuditCheckpoint.id > (last_checkpoint or 0))
         )

@@ -24,7 +24,13 @@ from hub.audit.chain import (
     record_row,
     row_hash,
 )
-from hub.audit.checkpoints import CheckpointKind, NothingToSign, signed_checkpoint, write_checkpoint
+from hub.audit.checkpoints import (
+    CHECKPOINT_INTERVAL,
+    CheckpointKind,
+    NothingToSign,
+    signed_checkpoint,
+    write_checkpoint,
+)
 from hub.audit.keys import (
     audit_hmac_key,
     key_id,
@@ -34,19 +40,31 @@ from hub.audit.keys import (
     new_checkpoint_key,
     public_key_text,
 )
+from hub.audit.linking import link_pending
 from hub.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditPatient, AuditRecord
 from hub.audit.retention import prune_audit, retention_cutoff
 from hub.audit.service import (
     AuditEntry,
     flush_pending_audit,
     record_access,
-    write_entries,
+)
+from hub.audit.service import (
+    write_entries as append_entries,
 )
 from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.db import Base
 from hub.models import import_all_models
+
+
+def write_entries(
+    session: Session, entries: list[AuditEntry], *, checkpoint_interval: int = CHECKPOINT_INTERVAL
+) -> None:
+    """Append ``entries`` and link them at once, as the chainer does after commit."""
+    append_entries(session, entries)
+    link_pending(session, grace=0, checkpoint_interval=checkpoint_interval)
+
 
 T0 = datetime(2030, 5, 1, 9, 30, tzinfo=UTC)
 ACTOR = Actor.build(
