@@ -54,6 +54,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Task", arrival.tell_the_patient),  # each move: a Communication to the patient
     ("Encounter", arrival.encounter_written),  # the referred patient arrives, is discharged
     ("DocumentReference", arrival.document_written),  # the feedback returned closes the loop
+    ("Composition", arrival.document_written),  # the same, as a FHIR document's Composition
     ("ServiceRequest", consultation.consultation_requested),  # a consultation gets its Task
     ("Task", consultation.consultation_task_written),  # and moves by its own table
     ("Communication", consultation.thread_written),  # its thread, shared with the other side
