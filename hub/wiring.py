@@ -33,6 +33,7 @@ from insurance.policy_source import PolicyFileError, configured_policy
 from insurance.settlement.views import router as insurance_router
 from referral import arrival
 from referral.consultation import hooks as consultation
+from referral.consultation import session as consultation_session
 from referral.consultation.views import router as consultation_router
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
@@ -59,6 +60,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Task", consultation.consultation_task_written),  # and moves by its own table
     ("Communication", consultation.thread_written),  # its thread, shared with the other side
     ("DiagnosticReport", consultation.report_issued),  # its report completes it
+    ("Appointment", consultation_session.session_written),  # a consultation's video session
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities

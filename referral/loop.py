@@ -4,10 +4,10 @@ The referred person's Encounter at the owner's facility, within the referral's v
 the arrival: the accepted Task moves to in-progress (businessStatus arrived) and keeps the
 Encounter in ``Task.output``. The discharge (that Encounter finished) and a returned document
 (a discharge summary or back-referral note, 回转单, as a ``DocumentReference`` or a
-``Composition``) together complete it, with the document in ``Task.output``; whichever comes second closes the loop. The caller
-has already established that the Encounter or document is the same person's (the patient
-index) and was written by the owner's facility (its ``meta.source``); these functions decide
-the Task that follows, or None when nothing moves.
+``Composition``) together complete it, with the document in ``Task.output``; whichever comes
+second closes the loop. The caller has already established that the Encounter or document is
+the same person's (the patient index) and was written by the owner's facility (its
+``meta.source``); these functions decide the Task that follows, or None when nothing moves.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ def _mdm(event: str = "T02", txa: str = "", obx: tuple[str, ...] = ()) -> bytes:
             f"EVN|{event}|20261207090000+0800",
             pid(),
             "PV1|1|I|心内科^^^H||||||||||||||||V20261201001",
-            txa or "TXA|1|DS^出院小结^HL70270|TX|20261207085500+0800||20261207090000+0800"
+            txa
+            or "TXA|1|DS^出院小结^HL70270|TX|20261207085500+0800||20261207090000+0800"
             "||||||DOC-2026-0001|||||AU||AV",
             *(obx or (f"OBX|1|TX|18842-5^出院小结^LN||{SUMMARY}||||||F",)),
         ]
@@ -69,7 +70,9 @@ def test_an_mdm_t02_discharge_summary_is_a_document_reference() -> None:
 
 
 def test_an_encapsulated_pdf_is_kept_as_its_data() -> None:
-    [document] = _documents(_mdm(obx=(f"OBX|1|ED|18842-5^出院小结^LN||^application^PDF^Base64^{PDF}||||||F",)))
+    [document] = _documents(
+        _mdm(obx=(f"OBX|1|ED|18842-5^出院小结^LN||^application^PDF^Base64^{PDF}||||||F",))
+    )
     [content] = document["content"]
     assert content["attachment"] == {"data": PDF, "contentType": "application/pdf"}
 
@@ -120,7 +123,9 @@ def test_an_oru_carrying_a_discharge_summary_is_a_document_not_a_result() -> Non
     raw = _oru("18842-5^出院小结^LN", "OBX|1|TX|18842-5^出院小结^LN||出院小结正文||||||F",
                f"OBX|2|ED|18842-5^出院小结^LN||^application^PDF^Base64^{PDF}||||||F")  # fmt: skip
     [document] = _documents(raw)
-    types = {e["resource"]["resourceType"] for e in map_message(parse(raw), CONTEXT).bundle["entry"]}
+    types = {
+        e["resource"]["resourceType"] for e in map_message(parse(raw), CONTEXT).bundle["entry"]
+    }
     assert "DiagnosticReport" not in types and "Observation" not in types
     assert document["docStatus"] == "final"
     assert document["date"] == "2026-12-07T09:30:00+08:00"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from adapters.hl7v2.errors import ErrorCode, Hl7Reject
 from adapters.hl7v2.mappings.adt import ADT_EVENTS
 from adapters.hl7v2.mappings.charges import CHARGE_EVENTS
-from adapters.hl7v2.mappings.documents import MDM_EVENTS
 from adapters.hl7v2.mappings.context import IndexOperation, Mapped, MappingContext
+from adapters.hl7v2.mappings.documents import MDM_EVENTS
 from adapters.hl7v2.mappings.oru import ORU_EVENTS
 from adapters.hl7v2.mappings.patient import patient_entry
 from adapters.hl7v2.mappings.pharmacy import PHARMACY_EVENTS
