@@ -5,9 +5,10 @@ the consultation in ``basedOn``, the patient and the two doctors as participants
 link the facility uses as an ``Endpoint`` in ``supportingInformation`` (R4 has no
 ``virtualService``): ``connectionType`` :data:`VIDEO_CONNECTION`, ``address`` the link,
 ``managingOrganization`` the facility whose link it is. Only the consultation's two facilities
-book or change it, once the consultant accepted, for the consultation's patient, with their own
-doctors and links. The other side reads it (and its Endpoint) under the consultation's grant,
-and a ``Communication`` on the Task's thread announces it.
+book it (once the consultant accepted) or change it (also after the report, to mark it held),
+for the consultation's patient, with their own doctors and links. The other side reads it (and
+its Endpoint) under the consultation's grant, and a ``Communication`` on the Task's thread
+announces it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def session_written(
     if task is None:
         raise ReferralRefused("the consultation has no Task to hold a session for")
     side = party_of(store, task)  # a third facility: 403
-    if task.get("status") not in BOOKABLE:
+    if kind is WriteKind.CREATE and task.get("status") not in BOOKABLE:
         raise ReferralRefused("a consultation's session is booked once the consultant accepted")
     parties = {f"Organization/{origin_facility(task)}", reference_of(task.get("owner"))}
     problem = session_problem(appointment, reference_of(task.get("for")))

@@ -50,13 +50,14 @@ def _video_link(client: httpx.Client, facility: str) -> str:
     return f"Endpoint/{created(client, endpoint)['id']}"
 
 
-def _requester_role(source: httpx.Client) -> str:
+def _doctor(client: httpx.Client, facility: str) -> str:
+    """A doctor of ``facility`` (a PractitionerRole it writes)."""
     role = {
         "resourceType": "PractitionerRole",
         "active": True,
-        "organization": {"reference": f"Organization/{SOURCE}"},
+        "organization": {"reference": f"Organization/{facility}"},
     }
-    return f"PractitionerRole/{created(source, role)['id']}"
+    return f"PractitionerRole/{created(client, role)['id']}"
 
 
 def _session(
@@ -90,7 +91,7 @@ def test_the_consultant_books_the_video_session_the_requester_sees_it(
     case = new_case(source)  # opted out of sharing: only grants open it
     request, task, specialist = _accepted(parties, case)
     link = _video_link(target, TARGET)
-    both = [specialist, _requester_role(source)]
+    both = [specialist, _doctor(source, SOURCE)]
     session = created(target, _session(request, case.patient, both, link))
     appointment = f"Appointment/{session['id']}"
     assert readable(source, appointment)
@@ -109,6 +110,38 @@ def test_the_consultant_books_the_video_session_the_requester_sees_it(
     moved = {**seen, "start": "2026-12-10T10:00:00+08:00", "end": "2026-12-10T10:30:00+08:00"}
     again = target.put(f"/{appointment}", json=moved)
     assert again.status_code == 200, again.text
+
+
+def test_the_requester_may_book_it_with_its_own_link_and_mark_it_held_after_the_report(
+    parties: dict[str, httpx.Client],
+) -> None:
+    source, target = parties[SOURCE], parties[TARGET]
+    case = new_case(source)
+    request, task, specialist = _accepted(parties, case)
+    link = _video_link(source, SOURCE)
+    session = created(source, _session(request, case.patient, [specialist], link))
+    assert readable(target, f"Appointment/{session['id']}")  # shared with the consultant
+    assert readable(target, link)
+    put(target, task, status="completed", output=[_report_output(target, case)])
+    held = source.put(f"/Appointment/{session['id']}", json={**session, "status": "fulfilled"})
+    assert held.status_code == 200, held.text
+
+
+def _report_output(target: httpx.Client, case: Case) -> dict[str, Any]:
+    report = created(
+        target,
+        {
+            "resourceType": "Composition",
+            "status": "final",
+            "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+            "subject": {"reference": f"Patient/{case.patient}"},
+            "date": "2026-12-09T11:00:00+08:00",
+            "author": [{"reference": f"Organization/{TARGET}"}],
+            "title": "会诊意见",
+        },
+    )
+    reference = f"Composition/{report['id']}"
+    return {"type": {"text": "consultation report"}, "valueReference": {"reference": reference}}
 
 
 def test_a_third_facility_cannot_book_a_session_of_someone_elses_consultation(
@@ -133,7 +166,7 @@ def test_another_patient_a_foreign_doctor_or_link_or_a_pending_consultation_is_r
     link = _video_link(target, TARGET)
     wrong_patient = _session(request, other.patient, [specialist], link)
     assert target.post("/Appointment", json=wrong_patient).status_code in (400, 403)
-    foreign_role = _specialist_of(parties[THIRD])
+    foreign_role = _doctor(parties[THIRD], THIRD)
     foreign = _session(request, case.patient, [specialist, foreign_role], link)
     assert target.post("/Appointment", json=foreign).status_code == 400
     foreign_link = _session(request, case.patient, [specialist], _video_link(parties[THIRD], THIRD))
@@ -144,32 +177,14 @@ def test_another_patient_a_foreign_doctor_or_link_or_a_pending_consultation_is_r
     assert target.post("/Appointment", json=early).status_code in (400, 403)
 
 
-def _specialist_of(client: httpx.Client) -> str:
-    role = {"resourceType": "PractitionerRole", "active": True,
-            "organization": {"reference": f"Organization/{THIRD}"}}  # fmt: skip
-    return f"PractitionerRole/{created(client, role)['id']}"
-
-
 def test_a_composition_report_completes_the_consultation(
     parties: dict[str, httpx.Client],
 ) -> None:
     source, target, third = parties[SOURCE], parties[TARGET], parties[THIRD]
     case = new_case(source)
     _, task, _ = _accepted(parties, case)
-    report = created(
-        target,
-        {
-            "resourceType": "Composition",
-            "status": "final",
-            "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
-            "subject": {"reference": f"Patient/{case.patient}"},
-            "date": "2026-12-09T11:00:00+08:00",
-            "author": [{"reference": f"Organization/{TARGET}"}],
-            "title": "会诊意见",
-        },
-    )
-    reference = f"Composition/{report['id']}"
-    output = {"type": {"text": "consultation report"}, "valueReference": {"reference": reference}}
+    output = _report_output(target, case)
+    reference = output["valueReference"]["reference"]
     done = put(target, task, status="completed", output=[output])
     assert done["status"] == "completed"
     assert readable(source, reference)  # the requester reads the report
