@@ -35,6 +35,7 @@ from insurance.policy_source import PolicyFileError, configured_policy
 from insurance.settlement.views import router as insurance_router
 from referral import arrival
 from referral.consultation import hooks as consultation
+from referral.consultation import session as consultation_session
 from referral.consultation.views import router as consultation_router
 from referral.directory import healthcare_services
 from referral.hooks import referral_requested, referral_task_written
@@ -57,10 +58,12 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Task", arrival.tell_the_patient),  # each move: a Communication to the patient
     ("Encounter", arrival.encounter_written),  # the referred patient arrives, is discharged
     ("DocumentReference", arrival.document_written),  # the feedback returned closes the loop
+    ("Composition", arrival.document_written),  # the same, as a FHIR document's Composition
     ("ServiceRequest", consultation.consultation_requested),  # a consultation gets its Task
     ("Task", consultation.consultation_task_written),  # and moves by its own table
     ("Communication", consultation.thread_written),  # its thread, shared with the other side
     ("DiagnosticReport", consultation.report_issued),  # its report completes it
+    ("Appointment", consultation_session.session_written),  # a consultation's video session
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities

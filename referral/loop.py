@@ -3,11 +3,11 @@
 The referred person's Encounter at the owner's facility, within the referral's validity, is
 the arrival: the accepted Task moves to in-progress (businessStatus arrived) and keeps the
 Encounter in ``Task.output``. The discharge (that Encounter finished) and a returned document
-(a discharge summary or back-referral note, 回转单, as ``DocumentReference``) together complete
-it, with the document in ``Task.output``; whichever comes second closes the loop. The caller
-has already established that the Encounter or document is the same person's (the patient
-index) and was written by the owner's facility (its ``meta.source``); these functions decide
-the Task that follows, or None when nothing moves.
+(a discharge summary or back-referral note, 回转单, as a ``DocumentReference`` or a
+``Composition``) together complete it, with the document in ``Task.output``; whichever comes
+second closes the loop. The caller has already established that the Encounter or document is
+the same person's (the patient index) and was written by the owner's facility (its
+``meta.source``); these functions decide the Task that follows, or None when nothing moves.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ LOINC = "http://loinc.org"
 FEEDBACK_TYPES = frozenset(
     {(LOINC, "18842-5"), (LOINC, "34133-9"), (LOINC, "57133-1"), (LOOP_SYSTEM, "back-referral")}
 )
+# The statuses of a document that stands: a DocumentReference without one reads as current.
+STANDING = {"DocumentReference": (None, "current"), "Composition": ("final", "amended")}
 # Encounter statuses that mean the patient is (or was) there; planned or cancelled do not.
 PRESENT = frozenset({"arrived", "triaged", "in-progress", "onleave", "finished"})
 # Until the SLA settings (issue 15 item 6) give one per priority: how long a referral holds
@@ -136,10 +138,10 @@ def on_document(
     the discharge (``arrival_finished``)."""
     if task.get("status") != "in-progress" or not is_feedback(document):
         return None
-    reference = f"DocumentReference/{document['id']}"
+    reference = f"{_kind(document)}/{document['id']}"
     if reference in outputs(task, FEEDBACK_OUTPUT):
         return None
-    encounters = [reference_of(e) for e in (document.get("context") or {}).get("encounter") or []]
+    encounters = document_encounters(document)
     if any(encounters) and arrival_of(task) not in encounters:
         return None
     moved = _with_output(task, FEEDBACK_OUTPUT, reference)
@@ -147,11 +149,23 @@ def on_document(
 
 
 def is_feedback(document: dict[str, Any]) -> bool:
-    """A current discharge summary or back-referral note (by its ``type``)."""
-    if document.get("status") not in (None, "current"):
+    """A standing discharge summary or back-referral note (by its ``type``)."""
+    if document.get("status") not in STANDING.get(_kind(document), ()):
         return False
     codings = (document.get("type") or {}).get("coding") or []
     return any((c.get("system"), c.get("code")) in FEEDBACK_TYPES for c in codings)
+
+
+def document_encounters(document: dict[str, Any]) -> list[str]:
+    """The Encounters a document names: a DocumentReference's ``context.encounter``, a
+    Composition's ``encounter``."""
+    if _kind(document) == "Composition":
+        return [reference_of(document.get("encounter"))]
+    return [reference_of(e) for e in (document.get("context") or {}).get("encounter") or []]
+
+
+def _kind(document: dict[str, Any]) -> str:
+    return str(document.get("resourceType") or "DocumentReference")
 
 
 def with_referral(encounter: dict[str, Any], request: dict[str, Any]) -> dict[str, Any] | None:

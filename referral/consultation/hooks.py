@@ -60,7 +60,7 @@ def consultation_task_written(
 ) -> None:
     if kind is WriteKind.DELETE or not is_process_request(task):
         return
-    request = _consultation_of(store, request_reference(task))
+    request = consultation_of(store, request_reference(task))
     if request is None:
         return
     try:
@@ -91,7 +91,7 @@ def thread_written(
     task = _task(store, thread_task(message))
     if task is None:
         return
-    side = _party(store, task)
+    side = party_of(store, task)
     patient = reference_of(task.get("for"))
     if reference_of(message.get("subject")) != patient:
         raise ReferralRefused("a consultation's message is about the Task's patient (subject)")
@@ -109,13 +109,13 @@ def report_issued(
 ) -> None:
     if kind is not WriteKind.CREATE or report.get("status") != "final":
         return
-    request = _consultation_of(store, based_on_request(report))
+    request = consultation_of(store, based_on_request(report))
     if request is None:
         return
-    task = next(iter(_tasks_of(store, str(request["id"]))), None)
+    task = next(iter(tasks_of(store, str(request["id"]))), None)
     if task is None or task.get("status") not in ("accepted", "in-progress"):
         return
-    if _party(store, task) not in (Side.OWNER, Side.OPERATOR):
+    if party_of(store, task) not in (Side.OWNER, Side.OPERATOR):
         raise Forbidden("only the consultant's facility issues the consultation's report")
     if reference_of(report.get("subject")) != reference_of(task.get("for")):
         raise ReferralRefused("a consultation's report is about the Task's patient (subject)")
@@ -138,7 +138,7 @@ def report_issued(
 def _check_request(store: FhirStore, request: dict[str, Any]) -> str:
     """The owner (``Organization/id``) of a well-formed consultation; refuse anything else."""
     subject = reference_of(request.get("subject"))
-    if not subject.startswith("Patient/") or _current(store, subject) is None:
+    if not subject.startswith("Patient/") or current(store, subject) is None:
         raise ReferralRefused("a consultation's subject must be a known Patient")
     if not (request.get("reasonCode") or request.get("reasonReference")):
         raise ReferralRefused("a consultation needs a reason (reasonCode or reasonReference)")
@@ -157,7 +157,7 @@ def _check_request(store: FhirStore, request: dict[str, Any]) -> str:
 
 
 def _owner_of(store: FhirStore, performer: str) -> str:
-    target = _current(store, performer)
+    target = current(store, performer)
     if target is None or target.get("active") is False:
         raise ReferralRefused(f"the consultation's target {performer} is not known or not active")
     kind = performer.partition("/")[0]
@@ -171,7 +171,7 @@ def _owner_of(store: FhirStore, performer: str) -> str:
 
 def _require_about(store: FhirStore, reference: str, patient: str) -> None:
     """A shared resource exists and is about ``patient`` (no other patient's data is listed)."""
-    resource = _current(store, reference)
+    resource = current(store, reference)
     about = resource and reference_of(resource.get("subject") or resource.get("patient"))
     if not about:
         about = f"Patient/{resource['id']}" if resource and reference.startswith("Patient/") else ""
@@ -192,14 +192,14 @@ def _check_new_task(store: FhirStore, task: dict[str, Any], request: dict[str, A
         raise ReferralRefused("a consultation's Task is owned by its performer's facility")
 
 
-def _party(store: FhirStore, task: dict[str, Any]) -> Side:
+def party_of(store: FhirStore, task: dict[str, Any]) -> Side:
     side = side_of(store, task)
     if side is Side.OTHER:
         raise Forbidden("only the consultation's two facilities write on its thread")
     return side
 
 
-def _current(store: FhirStore, reference: str) -> dict[str, Any] | None:
+def current(store: FhirStore, reference: str) -> dict[str, Any] | None:
     resource_type, _, resource_id = reference.partition("/")
     if not resource_id or "/" in resource_id:
         return None
@@ -207,19 +207,19 @@ def _current(store: FhirStore, reference: str) -> dict[str, Any] | None:
     return store.system.current(resource_type, resource_id)
 
 
-def _consultation_of(store: FhirStore, reference: str) -> dict[str, Any] | None:
+def consultation_of(store: FhirStore, reference: str) -> dict[str, Any] | None:
     if not reference.startswith("ServiceRequest/"):
         return None
-    request = _current(store, reference)
+    request = current(store, reference)
     return request if request is not None and is_consultation(request) else None
 
 
 def _task(store: FhirStore, reference: str) -> dict[str, Any] | None:
-    task = _current(store, reference) if reference.startswith("Task/") else None
-    if task is None or _consultation_of(store, request_reference(task)) is None:
+    task = current(store, reference) if reference.startswith("Task/") else None
+    if task is None or consultation_of(store, request_reference(task)) is None:
         return None
     return task
 
 
-def _tasks_of(store: FhirStore, request_id: str) -> list[dict[str, Any]]:
+def tasks_of(store: FhirStore, request_id: str) -> list[dict[str, Any]]:
     return store.system.referencing("Task", "focus", f"ServiceRequest/{request_id}")

@@ -163,3 +163,16 @@ def test_the_patient_is_told_of_each_status_change_only() -> None:
     moved = patient_notice(_task("accepted"), _task("in-progress"))
     assert moved is not None and "到院" in moved["payload"][0]["contentString"]
     assert patient_notice(None, {"id": "t", "status": "requested"}) is None  # no patient
+
+
+def test_a_final_composition_of_the_arrival_is_feedback_too() -> None:
+    arrived = _arrived()
+    summary = _summary(resourceType="Composition", status="final")
+    assert is_feedback(summary)
+    assert not is_feedback({**summary, "status": "preliminary"})
+    assert not is_feedback({**summary, "status": "current"})  # a DocumentReference's status
+    elsewhere = {**summary, "encounter": {"reference": "Encounter/e9"}}
+    assert on_document(arrived, elsewhere, arrival_finished=True) is None
+    done = on_document(arrived, {**summary, "encounter": {"reference": "Encounter/e1"}}, True)
+    assert done is not None and done["status"] == "completed"
+    assert outputs(done, FEEDBACK_OUTPUT) == ["Composition/d1"]

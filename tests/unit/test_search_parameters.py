@@ -35,6 +35,8 @@ GENERIC_REFERENCES: set[tuple[str, str]] = {
     ("AuditEvent", "entity"),
     ("Communication", "based-on"),
     ("Communication", "part-of"),
+    ("Composition", "entry"),
+    ("Composition", "subject"),
     ("Condition", "evidence-detail"),
     ("Consent", "data"),
     ("DocumentReference", "related"),
@@ -86,7 +88,7 @@ REQUESTED_TYPES = {
     "CoverageEligibilityRequest", "CoverageEligibilityResponse", "Claim", "ClaimResponse",
     "ExplanationOfBenefit", "MedicationRequest", "MedicationDispense", "Medication",
     "ChargeItem", "DocumentReference", "Binary", "AuditEvent", "Provenance", "Subscription",
-    "Person", "Device", "Endpoint", "HealthcareService",
+    "Person", "Device", "Endpoint", "HealthcareService", "Composition",
 }  # fmt: skip
 
 _STEP = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*)(?:\[(?P<key>[A-Za-z]+)=(?P<value>[^\]]+)\])?$")

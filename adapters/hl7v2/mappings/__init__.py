@@ -16,6 +16,7 @@ from adapters.hl7v2.errors import ErrorCode, Hl7Reject
 from adapters.hl7v2.mappings.adt import ADT_EVENTS
 from adapters.hl7v2.mappings.charges import CHARGE_EVENTS
 from adapters.hl7v2.mappings.context import IndexOperation, Mapped, MappingContext
+from adapters.hl7v2.mappings.documents import MDM_EVENTS
 from adapters.hl7v2.mappings.oru import ORU_EVENTS
 from adapters.hl7v2.mappings.patient import patient_entry
 from adapters.hl7v2.mappings.pharmacy import PHARMACY_EVENTS
@@ -30,6 +31,7 @@ MAPPERS: dict[tuple[str, str], Mapper] = {
     for code, events in (
         ("ADT", ADT_EVENTS),
         ("ORU", ORU_EVENTS),
+        ("MDM", MDM_EVENTS),
         ("SIU", SIU_EVENTS),
         ("REF", REFERRAL_EVENTS),
         ("RRI", {"I12": REFERRAL_EVENTS["I12"]}),

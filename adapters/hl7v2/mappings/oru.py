@@ -4,6 +4,10 @@ Identifiers are deterministic, so a corrected result (OBX-11 C) replaces the one
 the report by its order number (OBR-3 filler, else OBR-2 placer, else the message control id
 and OBR position), each observation by that number, OBX-1 and OBX-4. An encapsulated document
 (OBX-2 ED, Base64) becomes the report's ``presentedForm`` instead of an Observation.
+
+An OBR whose service (OBR-4) is a clinical note (a discharge summary, a consult note: see
+:mod:`.documents`) and whose OBX segments only carry its content (ED, TX, FT, ST) is a document,
+not a result: it becomes a ``DocumentReference``, as an MDM^T02 would.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ from adapters.hl7v2.mappings.context import (
     reference,
 )
 from adapters.hl7v2.mappings.datetimes import to_datetime, to_instant
+from adapters.hl7v2.mappings.documents import (
+    CONTENT_KINDS,
+    add_document,
+    content,
+    document_reference,
+    encapsulated,
+    is_document_type,
+)
 from adapters.hl7v2.parse import Message, Segment, split_components
 from hub.fhir.systems import facility_identifier_system
 
@@ -47,18 +59,21 @@ INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpreta
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 _RANGE = re.compile(r"\s*([-+]?\d+(?:\.\d+)?)\s*(?:-|~|–)\s*([-+]?\d+(?:\.\d+)?)\s*")
 _COMPARED = re.compile(r"\s*(<=|>=|<|>)\s*([-+]?\d+(?:\.\d+)?)\s*")
-_MEDIA = {"PDF": "application/pdf", "RTF": "application/rtf", "HTML": "text/html",
-          "JPEG": "image/jpeg", "PNG": "image/png", "XML": "application/xml"}  # fmt: skip
+# OBR-25 result status -> DocumentReference status and docStatus, for a document
+_DOCUMENT_STATUS = {"X": ("entered-in-error", None), "F": ("current", "final"),
+                    "C": ("current", "amended"), "P": ("current", "preliminary")}  # fmt: skip
 
 
 class _Report:
-    __slots__ = ("key", "notes_to", "observations", "resource")
+    __slots__ = ("key", "notes_to", "observations", "resource", "result_status", "segments")
 
-    def __init__(self, resource: Resource, key: Element) -> None:
+    def __init__(self, resource: Resource, key: Element, result_status: str) -> None:
         self.resource = resource
         self.key = key
+        self.result_status = result_status  # OBR-25
         self.observations: list[tuple[Resource, Element]] = []
         self.notes_to: Resource | None = None
+        self.segments: list[Segment] = []  # its OBX segments, for a document's content
 
 
 def map_oru(message: Message, context: MappingContext) -> Mapped:
@@ -81,7 +96,10 @@ def map_oru(message: Message, context: MappingContext) -> Mapped:
             if text:
                 reports[-1].notes_to.setdefault("note", []).append({"text": text})
     for report in reports:
-        _finish(bundle, report, patient_ref, encounter_ref)
+        if _is_document(report):
+            _document(bundle, report, context.facility_code, patient_ref, encounter_ref)
+        else:
+            _finish(bundle, report, patient_ref, encounter_ref)
     return bundle.build()
 
 
@@ -109,12 +127,13 @@ def _report(
     issued = to_instant(obr.get(22), "OBR-22")
     if issued:
         report["issued"] = issued
-    return _Report(report, identifiers[0])
+    return _Report(report, identifiers[0], status)
 
 
 def _observation(obx: Segment, report: _Report, context: MappingContext) -> None:
     facility = context.facility_code
     kind = obx.get(2)
+    report.segments.append(obx)
     if kind == "ED":
         form = _attachment(obx)
         if form:
@@ -223,15 +242,34 @@ def _reference_range(obx: Segment, facility: str) -> list[Element]:
 
 
 def _attachment(obx: Segment) -> Element | None:
+    """An ED value as a presented form; None when it carries no Base64 data (a reference)."""
     parts = obx.components(5) + [""] * 5
-    kind, subtype, encoding, data = parts[1], parts[2], parts[3], parts[4]
-    if encoding.upper() != "BASE64" or not data:
+    if parts[3].upper() != "BASE64" or not parts[4]:
         return None
-    media = _MEDIA.get(subtype.upper()) or _MEDIA.get(kind.upper())
-    form: Element = {"data": data}
-    if media:
-        form["contentType"] = media
-    return form
+    return encapsulated(obx)
+
+
+def _is_document(report: _Report) -> bool:
+    kinds = {obx.get(2).upper() for obx in report.segments}
+    return bool(kinds) and kinds <= CONTENT_KINDS and is_document_type(report.resource["code"])
+
+
+def _document(
+    bundle: BundleBuilder,
+    report: _Report,
+    facility: str,
+    patient_ref: str | None,
+    encounter_ref: str | None,
+) -> None:
+    resource = report.resource
+    date = resource.get("issued") or resource.get("effectiveDateTime")
+    attachments = content(report.segments, "OBX")
+    document = document_reference(report.key, resource["code"], attachments, facility, date=date)
+    status, doc_status = _DOCUMENT_STATUS.get(report.result_status, ("current", None))
+    document["status"] = status
+    if doc_status:
+        document["docStatus"] = doc_status
+    add_document(bundle, document, report.key, patient_ref, encounter_ref)
 
 
 def _finish(

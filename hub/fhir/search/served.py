@@ -26,6 +26,7 @@ SERVED_TYPES: dict[str, ServedType] = {
     "Claim": ServedType(("patient", "payee")),
     "ClaimResponse": ServedType(("patient",)),
     "Communication": ServedType(("subject", "sender", "recipient")),
+    "Composition": ServedType(("subject", "author")),
     "Condition": ServedType(("patient", "asserter")),
     "Consent": ServedType(("patient",)),
     "Coverage": ServedType(("policy-holder", "subscriber", "beneficiary", "payor")),
