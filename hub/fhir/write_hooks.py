@@ -4,6 +4,11 @@ The patient index registers for Patient writes here, so every path that writes a
 transaction Bundles, HL7 v2, bulk seeding through the store) feeds it, and the store itself
 stays free of any service's logic. Every hook is registered in :mod:`hub.wiring` at start-up;
 a write before that is refused (:class:`hub.events.NotWired`), never run without its hooks.
+
+A write check (:func:`check_before_write`) is the cheap counterpart: the store runs it once the
+write is authorised and before any row changes, so a service can refuse a write it would
+refuse anyway without the cost of writing and rolling back. It reads, never writes, and is
+never the only guard: the service's write hook still decides inside the write.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class WriteKind(StrEnum):
 
 WriteHook = Callable[["FhirStore", WriteKind, str, dict[str, Any]], None]
 _HOOKS: dict[str, list[WriteHook]] = {}
+_CHECKS: dict[str, list[WriteHook]] = {}
 
 
 def on_write(resource_type: str, hook: WriteHook) -> None:
@@ -41,3 +47,19 @@ def run_write_hooks(
     require_wiring()
     for hook in _HOOKS.get(resource_type, ()):
         hook(store, kind, resource_type, resource)
+
+
+def check_before_write(resource_type: str, check: WriteHook) -> None:
+    """Run ``check`` before any row of a ``resource_type`` create or update changes (called by
+    :mod:`hub.wiring`); it refuses by raising."""
+    checks = _CHECKS.setdefault(resource_type, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def run_write_checks(
+    store: FhirStore, kind: WriteKind, resource_type: str, resource: dict[str, Any]
+) -> None:
+    require_wiring()
+    for check in _CHECKS.get(resource_type, ()):
+        check(store, kind, resource_type, resource)
