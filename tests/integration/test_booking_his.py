@@ -54,6 +54,7 @@ from tests.integration.test_outbound_delivery import (  # noqa: F401 (fixtures)
     rows,
     write,
 )
+from tests.integration.test_referral_loop import Person, adt, send
 
 OWNER, OWNER_HL7 = "H001", "YC_H001"
 OTHER, OTHER_HL7 = "H002", "YC_H002"
@@ -249,3 +250,15 @@ def test_a_failed_owner_check_asks_for_the_report_again_and_spares_other_message
     [waiting] = inbox_rows(lambda r: r.facility_code == OWNER and r.control_id == visit_control)
     assert waiting.status == "received"
     make_dead_letter(waiting.id)  # no worker ran here: leave nothing for another test's
+
+
+def test_a_visit_opened_at_another_hospital_marks_no_arrival_at_the_owner() -> None:
+    """ADT^A04 names no appointment: it registers a visit at the sender, which is AA and stored
+    whoever sends it, and marks arrived only the sender's own bookings of that person that day."""
+    person = Person()
+    [pat] = write(_actor(OWNER), person.patient(OWNER))
+    [booked] = write(SYSTEM_ACTOR, booking(slot(OWNER, 0.05), pat["id"]))
+    send(adt(person, "A04", f"V{uuid.uuid4().hex[:10]}", facility=OTHER), facility=OTHER)
+    assert current(booked["id"])["status"] == "booked"
+    send(adt(person, "A04", f"V{uuid.uuid4().hex[:10]}", facility=OWNER), facility=OWNER)
+    assert current(booked["id"])["status"] == "arrived"
