@@ -31,6 +31,9 @@ from referral.scheduling.models import PlaceRow, SlotCapacityRow
 from referral.scheduling.resources import reference_id
 
 ARRIVING_ENCOUNTER = frozenset({"arrived", "triaged", "in-progress"})
+NOT_SLOT_OWNER = (
+    "only the facility that owns the appointment's slot may report arrival, completion or no-show"
+)
 
 
 def check_report(store: FhirStore, appointment: dict[str, Any], slot_id: str) -> None:
@@ -52,11 +55,6 @@ def check_report(store: FhirStore, appointment: dict[str, Any], slot_id: str) ->
 def _owner_of_slot(store: FhirStore, slot_id: str) -> str | None:
     schedule = store.session.get(SlotCapacityRow, slot_id)
     return hub.slot_owner(store, schedule.schedule_id) if schedule is not None else None
-
-
-NOT_SLOT_OWNER = (
-    "only the facility that owns the appointment's slot may report arrival, completion or no-show"
-)
 
 
 def owns_booking(session: Session, facility: str, appointment_id: str) -> bool:

@@ -6,6 +6,10 @@ idempotency key) and by one ``UPDATE ... SET booked = booked + 1 WHERE booked < 
 RETURNING``; a place is given back by one ``UPDATE ... WHERE state IN (active) RETURNING``, so
 it is given back once whoever races. Lapsed holds are released by the statement that would
 otherwise count them, so an expired hold never blocks a booking, swept or not.
+
+The one read that refuses (``refusal_before_write``) only spares a hopeless write: it runs before
+the store writes anything, and a place it lets through is still taken, or refused, by the
+conditional update.
 """
 
 from __future__ import annotations
