@@ -23,7 +23,7 @@ from hub import events
 from hub.audit import chain_queue  # noqa: F401  (links the audit chain after commits)
 from hub.audit import tasks as audit_tasks
 from hub.fhir.inbound import set_inbound_qualifier
-from hub.fhir.write_hooks import WriteHook, on_write
+from hub.fhir.write_hooks import WriteHook, check_before_write, on_write
 from hub.metrics import add_backlog
 from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
@@ -74,6 +74,11 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     *((t, producers.notify_subscribers) for t in producers.SUBSCRIBABLE_TYPES),  # rest-hooks
 )
 
+# resource type -> the checks that may refuse its writes before any row changes (cheap reads)
+WRITE_CHECKS: tuple[tuple[str, WriteHook], ...] = (
+    ("Appointment", booking.refuse_full_slot),  # a full slot, refused before the write
+)
+
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
@@ -98,6 +103,8 @@ def wire() -> None:
             raise SystemExit(f"hub: {exc}") from None
         for resource_type, hook in WRITE_HOOKS:
             on_write(resource_type, hook)
+        for resource_type, check in WRITE_CHECKS:
+            check_before_write(resource_type, check)
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities
         set_inbound_qualifier(inbound_qualifier)  # a facility's local identifiers, namespaced
         add_backlog(backlog_metric_lines)  # /metrics: the HL7 v2 message log's backlog

@@ -9,18 +9,22 @@ production raises :class:`~adapters.hl7v2.sender.SenderConfigError` before anyth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from adapters.hl7v2 import metrics
 from adapters.hl7v2.ack import build_ack, internal_error
+from adapters.hl7v2.errors import Hl7Error
 from adapters.hl7v2.inbox import InboxWriter
 from adapters.hl7v2.inbox_queue import get_dispatcher
 from adapters.hl7v2.intake import Intake, Received, Sender
 from adapters.hl7v2.listener import MllpServer, Peer, Rejection
 from adapters.hl7v2.models import MessageStatus
+from adapters.hl7v2.report_owner import foreign_report
 from adapters.hl7v2.sender import sender_policy
 from adapters.hl7v2.tls import server_context
 from hub.region.facilities import Facility, load_facilities
@@ -47,6 +51,7 @@ class Hl7Gateway:
         dispatcher: Dispatcher | None = None,
         facilities: list[Facility] | None = None,
         port: int | None = None,
+        report_check: Callable[[Received], Hl7Error | None] = foreign_report,
     ) -> None:
         self.settings = settings or get_settings()
         by_name = facilities_by_sending_name(facilities or load_facilities())
@@ -60,6 +65,7 @@ class Hl7Gateway:
             self.settings.hl7_strict_facilities,
             self.sender_policy,
         )
+        self.report_check = report_check  # reads the database: run off the event loop
         self.writer = InboxWriter(self.cipher, self.dispatcher.notify)
         self.server = MllpServer(
             self.handle,
@@ -104,6 +110,8 @@ class Hl7Gateway:
         frame = self.intake.check(payload, Sender(f"{peer.host}:{peer.port}", names, peer.host))
         if frame.sender_refusal is not None:
             log.warning("HL7 v2 message from %s refused: %s", peer.host, frame.sender_refusal)
+        if frame.accepted and frame.status_reports:
+            frame = await self._check_reports(frame)
         try:
             stored = await self.writer.submit(frame)
         except Exception:
@@ -116,6 +124,21 @@ class Hl7Gateway:
         metrics.MESSAGES.labels(outcome=outcome).inc()
         metrics.ACK_LATENCY.observe(time.perf_counter() - started)
         return frame.ack_bytes(stored.ack) if stored.ack else None
+
+    async def _check_reports(self, frame: Received) -> Received:
+        """A report on a hub booking from a facility that does not own its slot: AE now,
+        stored as refused (``report_owner.py``); a failed check: AR 207, sent again."""
+        try:
+            refusal = await asyncio.to_thread(self.report_check, frame)
+        except Exception:
+            log.exception("could not check the facility of a report on a hub booking")
+            return self.intake.refuse(frame, internal_error("the hub could not check this "
+                                                            "report; send it again"))  # fmt: skip
+        if refusal is None:
+            return frame
+        frame.report_refusal = refusal.text
+        log.warning("HL7 v2 report from %s refused: %s", frame.facility_code, refusal.text)
+        return self.intake.refuse(frame, refusal)
 
     async def keep_rejected_bytes(self, rejection: Rejection) -> None:
         """Frames no ACK can answer (garbage, truncated, oversize) are kept for the operators."""

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from adapters.hl7v2.intake import Received
 from adapters.hl7v2.models import InboxRow
+from adapters.hl7v2.processing import facility_actor
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
@@ -64,14 +65,14 @@ def _row(frame: Received, cipher: FieldCipher) -> dict[str, object]:
 def store_frames(session: Session, cipher: FieldCipher, frames: list[Received]) -> list[Stored]:
     """Write a batch (the caller commits); answers in the frames' order."""
     accepted = [f for f in frames if f.accepted]
-    refused = [f for f in frames if not f.accepted and f.sender_refusal is None]
+    refused = [f for f in frames if not f.accepted and not _audited(f)]
     if refused:
         session.execute(insert(InboxRow), [_row(f, cipher) for f in refused])
     for frame in frames:
-        if frame.sender_refusal is not None:
+        if _audited(frame):
             keep = insert(InboxRow).returning(InboxRow.id)
             row_id = session.execute(keep, _row(frame, cipher)).scalar_one()
-            record_access(session, _sender_refusal_entry(frame, row_id))
+            record_access(session, _refusal_entry(frame, row_id))
     inserted: set[tuple[str | None, str]] = set()
     if accepted:
         dialect = session.get_bind().dialect.name
@@ -103,24 +104,28 @@ def store_frames(session: Session, cipher: FieldCipher, frames: list[Received]) 
     return answers
 
 
-def _sender_refusal_entry(frame: Received, row_id: int) -> AuditEntry:
-    """A message refused because its connection may not send for MSH-4: nobody authenticated
-    sent it, so the actor is the source address only."""
-    actor = Actor.build(
-        client_id="hl7v2-sender",
-        facility="-",
-        role=Role.facility_system,
-        scope="",
-        source_address=frame.peer.rpartition(":")[0] or frame.peer,
-    )
-    return AuditEntry(
-        actor,
-        "receive",
-        "HL7v2Message",
-        [f"HL7v2Message/{row_id}"],
-        outcome="4",
-        outcome_text=f"HL7 v2 sender refused: {frame.sender_refusal}",
-    )
+def _audited(frame: Received) -> bool:
+    """A refusal that is a security event, audited with the refused message's row."""
+    return frame.sender_refusal is not None or frame.report_refusal is not None
+
+
+def _refusal_entry(frame: Received, row_id: int) -> AuditEntry:
+    """A sender refused for MSH-4 is nobody authenticated: the actor is the source address
+    only. A report on another facility's booking came from its (authenticated) facility."""
+    if frame.sender_refusal is not None:
+        actor = Actor.build(
+            client_id="hl7v2-sender",
+            facility="-",
+            role=Role.facility_system,
+            scope="",
+            source_address=frame.peer.rpartition(":")[0] or frame.peer,
+        )
+        text = f"HL7 v2 sender refused: {frame.sender_refusal}"
+    else:
+        actor = facility_actor(frame.facility_code or "-")
+        text = f"HL7 v2 report refused: {frame.report_refusal}"
+    resources = [f"HL7v2Message/{row_id}"]
+    return AuditEntry(actor, "receive", "HL7v2Message", resources, outcome="4", outcome_text=text)
 
 
 def _key(frame: Received) -> tuple[str | None, str]:

@@ -6,7 +6,10 @@ sending facility (MSH-4, and whether this connection may send for it: ``sender.p
 mapping of the content, so a missing PID-3 or an impossible date is an AE *now*, to the sender,
 not a dead letter later.
 The mapping is pure and costs well under a millisecond; the worker maps again from the stored
-bytes, so nothing decided here has to be carried over.
+bytes, so nothing decided here has to be carried over. One check needs the database and runs
+after this one, in the gateway: whether a facility reporting on a hub booking (an SIU naming
+the hub's Appointment, kept here as ``status_reports``) owns its slot (``report_owner.py``);
+:meth:`Intake.refuse` turns its refusal into the ACK.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from adapters.hl7v2.ack import Envelope, build_ack, internal_error, should_send
 from adapters.hl7v2.charset import codec_for, decode_message
 from adapters.hl7v2.errors import ErrorCode, Hl7Error, Hl7Reject
 from adapters.hl7v2.mappings import SUPPORTED_EVENTS, MappingContext, map_message
+from adapters.hl7v2.mappings.context import StatusReport
 from adapters.hl7v2.models import MessageStatus
 from adapters.hl7v2.parse import Message, delimiters_of, normalise_segments, parse_message
 from adapters.hl7v2.sender import SenderPolicy, authenticate_sender
@@ -60,7 +64,9 @@ class Received:
     charset: str = ""
     error: str | None = None
     sender_refusal: str | None = None  # set when this connection may not send for MSH-4
+    report_refusal: str | None = None  # set when MSH-4 reports on another facility's booking
     resource_types: tuple[str, ...] = field(default=())
+    status_reports: tuple[StatusReport, ...] = field(default=())  # on the hub's bookings
     envelope: Envelope = field(default_factory=Envelope)
 
     @property
@@ -122,19 +128,25 @@ class Intake:
                 raise internal_error("the hub could not map this message; it is kept for the "
                                      "operators") from None  # fmt: skip
             received.resource_types = mapped.resource_types
+            received.status_reports = tuple(mapped.status_reports)
         except Hl7Error as error:
             received.envelope = envelope
-            received.ack_code = error.ack_code
-            received.error = f"{error.code.value} {error.location or ''}: {error.text}"
-            received.ack = build_ack(envelope, error.ack_code, error)
-            if self.honour_accept_ack_type and not should_send(envelope, error.ack_code):
-                received.ack = ""
-            return received
+            return self.refuse(received, error)
         received.envelope = envelope
         received.status = MessageStatus.RECEIVED
         received.ack_code = "AA"
         received.ack = build_ack(envelope, "AA")
         if self.honour_accept_ack_type and not should_send(envelope, "AA"):
+            received.ack = ""
+        return received
+
+    def refuse(self, received: Received, error: Hl7Error) -> Received:
+        """``received`` refused with ``error``: its ACK (AE or AR with ERR) replaces any other."""
+        received.status = MessageStatus.REJECTED
+        received.ack_code = error.ack_code
+        received.error = f"{error.code.value} {error.location or ''}: {error.text}"
+        received.ack = build_ack(received.envelope, error.ack_code, error)
+        if self.honour_accept_ack_type and not should_send(received.envelope, error.ack_code):
             received.ack = ""
         return received
 

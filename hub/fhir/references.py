@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import InvalidRequest
@@ -92,7 +92,7 @@ def check_batch_references(
     *,
     also_existing: frozenset[str] = frozenset(),
 ) -> None:
-    """:func:`check_references` for a bulk load: one lookup per type for the whole batch."""
+    """:func:`check_references` for a bulk load: one lookup for the whole batch."""
     wanted = [
         reference
         for resource in resources
@@ -113,16 +113,21 @@ def _missing(session: Session, wanted: list[LocalReference]) -> list[LocalRefere
     by_type: dict[str, set[str]] = defaultdict(set)
     for reference in wanted:
         by_type[reference.resource_type].add(reference.resource_id)
-    existing: set[str] = set()
-    for resource_type, ids in by_type.items():
-        rows = session.execute(
-            select(ResourceRow.resource_id).where(
-                ResourceRow.resource_type == resource_type,
-                ResourceRow.resource_id.in_(sorted(ids)),
-                ResourceRow.deleted.is_(False),
-            )
-        ).scalars()
-        existing.update(f"{resource_type}/{i}" for i in rows)
+    # One statement for every type named (an Appointment names a Slot and a Patient).
+    rows = session.execute(
+        select(ResourceRow.resource_type, ResourceRow.resource_id).where(
+            or_(
+                *(
+                    and_(
+                        ResourceRow.resource_type == kind, ResourceRow.resource_id.in_(sorted(ids))
+                    )
+                    for kind, ids in sorted(by_type.items())
+                )
+            ),
+            ResourceRow.deleted.is_(False),
+        )
+    ).all()
+    existing = {f"{kind}/{ident}" for kind, ident in rows}
     return [r for r in wanted if r.key not in existing]
 
 

@@ -54,7 +54,7 @@ from hub.fhir.search_parameters import RESOURCE_DEFS
 from hub.fhir.system_reads import StoreSystemReads
 from hub.fhir.validation import validate_resource
 from hub.fhir.write_access import decide_write
-from hub.fhir.write_hooks import WriteKind, run_write_hooks
+from hub.fhir.write_hooks import WriteKind, run_write_checks, run_write_hooks
 from hub.fhir.write_origin import origin_for, with_origin
 from hub.security.fields import FieldCipher, contains_sealed_values, seal_resource, unseal_resource
 from hub.settings import get_settings
@@ -182,6 +182,7 @@ class FhirStore:
             if self.current_row(resource_type, resource_id) is not None:
                 raise Conflict(f"{resource_type}/{resource_id} already exists")
         self.authorize_create(resource_type, body)
+        run_write_checks(self, WriteKind.CREATE, resource_type, body)
         self._check_references(resource_type, body)
         now = datetime.now(UTC)
         stored = self.stamp(body, 1, now)
@@ -246,6 +247,7 @@ class FhirStore:
         current = self._current_for_write(row, definition)
         with_origin(body, origin_for(self.actor, body, current))
         decide_write(self.actor, WriteKind.UPDATE, resource_type, current, body, self.base_url)
+        run_write_checks(self, WriteKind.UPDATE, resource_type, body)
         self._check_references(resource_type, body)
         if if_match is not None and if_match != row.version_id:
             raise PreconditionFailed(

@@ -69,3 +69,21 @@ def hold_expiry(now: datetime, hold_minutes: int) -> datetime:
 def booking_limit(capacity: int, reserved: int, referral: bool) -> int:
     """Places a booking may fill up to: referrals may take the reserved share, others not."""
     return capacity if referral else capacity - reserved
+
+
+def unavailable(
+    start: datetime,
+    capacity: int,
+    reserved: int,
+    taken: int,
+    *,
+    referral: bool,
+    now: datetime,
+) -> str | None:
+    """Why a new place in a slot is refused (a reason code), or None while one is free for this
+    kind of booking; ``taken`` counts the slot's active places, lapsed holds not included."""
+    if start <= now:
+        return "slot-past"
+    if taken < booking_limit(capacity, reserved, referral):
+        return None
+    return "slot-referral-only" if taken < capacity else "slot-full"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from referral.scheduling.capacity import PlaceState
@@ -58,16 +58,14 @@ def check_rules(
     if slot is None:
         return  # taking the place refuses it (unknown-slot)
     day = day_window(slot.start, config.timezone)
-    if _active_places(session, booker, now, day) >= rules.max_active_per_day:
+    sitting = session_window(slot.start, config.timezone, rules.session_split)
+    in_day, in_sitting = _active_places(session, booker, now, day, sitting, slot.schedule_id)
+    if in_day >= rules.max_active_per_day:
         raise BookingRefused(
             "daily-limit",
             f"at most {rules.max_active_per_day} active bookings per person on one day",
         )
-    sitting = session_window(slot.start, config.timezone, rules.session_split)
-    same_department = SlotCapacityRow.schedule_id == slot.schedule_id
-    if _active_places(session, booker, now, sitting, same_department) >= (
-        rules.max_per_department_session
-    ):
+    if in_sitting >= rules.max_per_department_session:
         raise BookingRefused(
             "session-limit",
             f"at most {rules.max_per_department_session} booking(s) per person "
@@ -79,12 +77,19 @@ def _active_places(
     session: Session,
     booker: Booker,
     now: datetime,
-    window: tuple[datetime, datetime],
-    *also: ColumnElement[bool],
-) -> int:
+    day: tuple[datetime, datetime],
+    sitting: tuple[datetime, datetime],
+    schedule_id: str,
+) -> tuple[int, int]:
+    """The person's other active places on the slot's day, and in its department's session:
+    both counted by one statement."""
     live_hold = and_(PlaceRow.state == PlaceState.HELD, PlaceRow.hold_expires > now)
+    start = SlotCapacityRow.start
+    in_day = and_(start >= day[0], start < day[1])
+    in_sitting = and_(start >= sitting[0], start < sitting[1])
+    same_department = SlotCapacityRow.schedule_id == schedule_id
     statement = (
-        select(func.count())
+        select(func.count().filter(in_day), func.count().filter(and_(in_sitting, same_department)))
         .select_from(PlaceRow)
         .join(SlotCapacityRow, SlotCapacityRow.slot_id == PlaceRow.slot_id)
         .where(
@@ -92,12 +97,11 @@ def _active_places(
             PlaceRow.appointment_id != booker.appointment_id,
             PlaceRow.slot_id != booker.slot_id,  # a second place there is a duplicate-booking
             or_(PlaceRow.state == PlaceState.BOOKED, live_hold),
-            SlotCapacityRow.start >= window[0],
-            SlotCapacityRow.start < window[1],
-            *also,
+            or_(in_day, in_sitting),
         )
     )
-    return int(session.execute(statement).scalar_one())
+    per_day, per_sitting = session.execute(statement).one()
+    return int(per_day), int(per_sitting)
 
 
 def _noshows(

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.auth.roles import FACILITY_ROLES, Role
 from hub.fhir.search.dates import date_range
 from hub.fhir.store import FhirStore
 from hub.fhir.write_hooks import WriteKind
-from referral.scheduling import ledger
 from referral.scheduling import store_access as hub
 from referral.scheduling.capacity import PlaceState
 from referral.scheduling.config import load_booking_config
@@ -31,6 +31,9 @@ from referral.scheduling.models import PlaceRow, SlotCapacityRow
 from referral.scheduling.resources import reference_id
 
 ARRIVING_ENCOUNTER = frozenset({"arrived", "triaged", "in-progress"})
+NOT_SLOT_OWNER = (
+    "only the facility that owns the appointment's slot may report arrival, completion or no-show"
+)
 
 
 def check_report(store: FhirStore, appointment: dict[str, Any], slot_id: str) -> None:
@@ -42,11 +45,7 @@ def check_report(store: FhirStore, appointment: dict[str, Any], slot_id: str) ->
     if role in FACILITY_ROLES or role is Role.patient:
         owner = _owner_of_slot(store, slot_id)
         if role is Role.patient or owner is None or owner != store.actor.facility:
-            raise BookingError(
-                "not-slot-owner",
-                "only the facility that owns the appointment's slot may report arrival, "
-                "completion or no-show",
-            )
+            raise BookingError("not-slot-owner", NOT_SLOT_OWNER)
     if not only_status_changed(previous, appointment):
         raise BookingError(
             "status-only", "a report of arrival, completion or no-show changes the status alone"
@@ -56,6 +55,20 @@ def check_report(store: FhirStore, appointment: dict[str, Any], slot_id: str) ->
 def _owner_of_slot(store: FhirStore, slot_id: str) -> str | None:
     schedule = store.session.get(SlotCapacityRow, slot_id)
     return hub.slot_owner(store, schedule.schedule_id) if schedule is not None else None
+
+
+def owns_booking(session: Session, facility: str, appointment_id: str) -> bool:
+    """Whether ``facility`` owns the slot of the hub's Appointment (False for one the ledger
+    does not know): the hub's own reads, so an HIS's report is judged before it is
+    acknowledged, and answered alike for another facility's booking and for no booking."""
+    schedule_id = session.execute(
+        select(SlotCapacityRow.schedule_id)
+        .join(PlaceRow, PlaceRow.slot_id == SlotCapacityRow.slot_id)
+        .where(PlaceRow.appointment_id == appointment_id)
+    ).scalar_one_or_none()
+    if schedule_id is None:
+        return False
+    return hub.slot_owner(hub.system_store(session), schedule_id) == facility
 
 
 def report_status(store: FhirStore, appointment_id: str, status: str) -> dict[str, Any]:
@@ -69,13 +82,8 @@ def report_status(store: FhirStore, appointment_id: str, status: str) -> dict[st
     current = hub.read(system, "Appointment", appointment_id)
     if current.get("status") == status:
         return current
-    place = ledger.place_of(store.session, appointment_id)
-    if place is None or _owner_of_slot(store, place.slot_id) != store.actor.facility:
-        raise BookingError(
-            "not-slot-owner",
-            "only the facility that owns the appointment's slot may report arrival, "
-            "completion or no-show",
-        )
+    if not owns_booking(store.session, store.actor.facility, appointment_id):
+        raise BookingError("not-slot-owner", NOT_SLOT_OWNER)
     body = {k: v for k, v in current.items() if k != "meta"}
     return hub.put(system, dict(body, status=status))
 

@@ -16,7 +16,7 @@ from hub.fhir.store import FhirStore
 from hub.fhir.write_hooks import WriteKind
 from referral.scheduling import fair_use_ledger, his_reports, ledger, waitlist
 from referral.scheduling import store_access as hub
-from referral.scheduling.capacity import Action, decide, hold_expiry
+from referral.scheduling.capacity import HOLDING, KEEPING, Action, decide, hold_expiry
 from referral.scheduling.config import load_booking_config
 from referral.scheduling.errors import BookingError
 from referral.scheduling.fair_use import load_fair_use_rules
@@ -48,12 +48,34 @@ def slot_changed(
         raise BookingError(exc.reason, str(exc)) from None
 
 
+def refuse_full_slot(
+    store: FhirStore, kind: WriteKind, resource_type: str, appointment: dict[str, Any]
+) -> None:
+    """Before a new Appointment is stored: a place in a slot that has none free for it is
+    refused with the ledger's own answer, from one read (no lock), so a release-time surge on
+    full slots writes nothing. Advisory: :func:`appointment_changed` still takes the place with
+    the ledger's conditional update, which refuses a slot that filled after this read."""
+    if kind is not WriteKind.CREATE or appointment.get("status") not in HOLDING | KEEPING:
+        return
+    slot_id = slot_of(appointment)
+    if slot_id is None:
+        return
+    key, referral = idempotency_key(appointment), is_referral(appointment)
+    now = datetime.now(UTC)
+    refused = ledger.refusal_before_write(store.session, slot_id, key, referral=referral, now=now)
+    if refused is not None:
+        raise BookingError(refused.reason, str(refused))
+
+
 def appointment_changed(
     store: FhirStore, kind: WriteKind, resource_type: str, appointment: dict[str, Any]
 ) -> None:
     status = None if kind is WriteKind.DELETE else appointment.get("status")
     appointment_id = str(appointment["id"])
-    place = ledger.place_of(store.session, appointment_id)
+    # The store creates only an id it never stored, and a place row is written only here for
+    # a stored Appointment: a new one has no place, and is on no waitlist, without asking.
+    new = kind is WriteKind.CREATE
+    place = None if new else ledger.place_of(store.session, appointment_id)
     if kind is WriteKind.UPDATE and status in REPORTABLE and place is not None:
         his_reports.check_report(store, appointment, place.slot_id)  # the hospital's report
     if place is None and status is not None and slot_count(appointment) > 1:
@@ -61,7 +83,7 @@ def appointment_changed(
     slot_id = slot_of(appointment)
     now = datetime.now(UTC)
     try:
-        if place is None and _waitlist_change(store, appointment, status, slot_id):
+        if place is None and _waitlist_change(store, appointment, status, slot_id, new=new):
             return
         match decide(place, status, slot_id):
             case Action.HOLD | Action.BOOK as action:
@@ -101,7 +123,12 @@ class AlreadyBooked(Conflict):
 
 
 def _waitlist_change(
-    store: FhirStore, appointment: dict[str, Any], status: str | None, slot_id: str | None
+    store: FhirStore,
+    appointment: dict[str, Any],
+    status: str | None,
+    slot_id: str | None,
+    *,
+    new: bool,
 ) -> bool:
     """Join or leave a slot's waitlist; True when the write was about the waitlist."""
     appointment_id = str(appointment["id"])
@@ -109,7 +136,7 @@ def _waitlist_change(
         person = _person(store, appointment)
         waitlist.join(store.session, slot_id, appointment_id, person)
         return True
-    if status != "waitlist" and waitlist.is_waiting(store.session, appointment_id):
+    if status != "waitlist" and not new and waitlist.is_waiting(store.session, appointment_id):
         if status in ("pending", "booked"):
             raise BookingError(
                 "waiting", "this appointment is on the waitlist: it is offered a place in turn"
@@ -155,7 +182,7 @@ def _take(
         slot_id, str(appointment["id"]), person, idempotency_key(appointment), accepted, expires
     )
     try:
-        taken = ledger.take_place(store.session, claim, now)
+        taken, capacity = ledger.take_place(store.session, claim, now)
     except ledger.BookingRefused as exc:
         if exc.reason == "slot-referral-only" and is_referral(appointment):
             raise ledger.BookingRefused(
@@ -164,7 +191,6 @@ def _take(
                 "(basedOn) is not an accepted referral of this patient",
             ) from None
         raise
-    capacity, _ = ledger_capacity(store, slot_id)
     if taken >= capacity:
         _mark_slot(store, slot_id, "busy")
 
@@ -179,11 +205,6 @@ def _give_back(
         fair_use_ledger.record_noshow(store.session, appointment_id, now)
     if waitlist.offer_freed_place(store, slot_id) is None:
         _mark_slot(store, slot_id, "free")
-
-
-def ledger_capacity(store: FhirStore, slot_id: str) -> tuple[int, int]:
-    found = ledger.availability(store.session, [slot_id], datetime.now(UTC)).get(slot_id)
-    return (found.capacity, found.booked) if found else (0, 0)
 
 
 def _mark_slot(store: FhirStore, slot_id: str, status: str) -> None:

@@ -6,6 +6,10 @@ idempotency key) and by one ``UPDATE ... SET booked = booked + 1 WHERE booked < 
 RETURNING``; a place is given back by one ``UPDATE ... WHERE state IN (active) RETURNING``, so
 it is given back once whoever races. Lapsed holds are released by the statement that would
 otherwise count them, so an expired hold never blocks a booking, swept or not.
+
+The one read that refuses (``refusal_before_write``) only spares a hopeless write: it runs before
+the store writes anything, and a place it lets through is still taken, or refused, by the
+conditional update.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from referral.scheduling.capacity import Place, PlaceState
+from referral.scheduling.capacity import Place, PlaceState, unavailable
 from referral.scheduling.models import ACTIVE_STATES, PlaceRow, SlotCapacityRow
 
 
@@ -66,26 +70,27 @@ def insert_for(session: Session) -> Any:
 def register_slot(
     session: Session, slot_id: str, schedule_id: str, start: datetime, capacity: int, reserved: int
 ) -> None:
-    """Make a Slot bookable, or change its capacity; never below the places already taken."""
-    insert = insert_for(session)(SlotCapacityRow).values(
-        slot_id=slot_id,
-        schedule_id=schedule_id,
-        start=start,
-        capacity=capacity,
-        reserved=reserved,
-        booked=0,
-    )
-    session.execute(insert.on_conflict_do_nothing())
+    """Make a Slot bookable, or change its capacity; never below the places already taken.
+    One upsert: a new row, or the existing one changed only while its places fit."""
+    values = dict(schedule_id=schedule_id, start=start, capacity=capacity, reserved=reserved)
+    upsert = insert_for(session)(SlotCapacityRow).values(slot_id=slot_id, booked=0, **values)
     changed = session.execute(
-        update(SlotCapacityRow)
-        .where(SlotCapacityRow.slot_id == slot_id, SlotCapacityRow.booked <= capacity)
-        .values(schedule_id=schedule_id, start=start, capacity=capacity, reserved=reserved)
-        .returning(SlotCapacityRow.slot_id)
+        upsert.on_conflict_do_update(
+            index_elements=[SlotCapacityRow.slot_id],
+            set_=values,
+            where=SlotCapacityRow.booked <= capacity,
+        ).returning(SlotCapacityRow.slot_id)
     ).first()
     if changed is None:
         raise BookingRefused(
             "capacity-below-booked", "the slot's capacity cannot drop below its booked places"
         )
+
+
+def is_bookable(session: Session, slot_id: str) -> bool:
+    """Whether the Slot has a row in the ledger (every stored Slot gets one)."""
+    found = select(SlotCapacityRow.slot_id).where(SlotCapacityRow.slot_id == slot_id)
+    return session.execute(found).first() is not None
 
 
 def place_of(session: Session, appointment_id: str) -> Place | None:
@@ -101,15 +106,12 @@ def appointment_for_key(session: Session, key: str) -> str | None:
     ).scalar_one_or_none()
 
 
-def take_place(session: Session, claim: Claim, now: datetime) -> int:
-    """Take one place in the slot for the appointment; returns the places now taken.
+def take_place(session: Session, claim: Claim, now: datetime) -> tuple[int, int]:
+    """Take one place in the slot for the appointment; returns (places now taken, capacity).
 
-    Raises AlreadyRequested for a reused idempotency key and BookingRefused otherwise.
+    Raises AlreadyRequested for a reused idempotency key and BookingRefused otherwise. The key
+    is not looked up first: its unique index refuses the insert, and only then is it read.
     """
-    if claim.idempotency_key is not None:
-        first = appointment_for_key(session, claim.idempotency_key)
-        if first is not None and first != claim.appointment_id:
-            raise AlreadyRequested(first)
     inserted = session.execute(
         insert_for(session)(PlaceRow)
         .values(
@@ -137,12 +139,46 @@ def take_place(session: Session, claim: Claim, now: datetime) -> int:
             SlotCapacityRow.booked < limit,
         )
         .values(booked=SlotCapacityRow.booked + 1)
-        .returning(SlotCapacityRow.booked)
-    ).scalar_one_or_none()
+        .returning(SlotCapacityRow.booked, SlotCapacityRow.capacity)
+    ).first()
     if taken is None:
         _refuse_unavailable(session, claim, now)
     assert taken is not None
-    return int(taken)
+    return int(taken[0]), int(taken[1])
+
+
+def refusal_before_write(
+    session: Session, slot_id: str, key: str | None, *, referral: bool, now: datetime
+) -> BookingRefused | None:
+    """The refusal :func:`take_place` would give a new place in the slot, judged from one read
+    of the slot's row (no lock, lapsed holds not counted) before anything is written; None
+    when a place looks free, the slot is not the ledger's, or the request's key was used before
+    (its answer is the first result, which only the ledger gives). Advisory: a slot that fills
+    after this read is refused by :func:`take_place`."""
+    lapsed = (
+        select(func.count())
+        .where(
+            PlaceRow.slot_id == SlotCapacityRow.slot_id,
+            PlaceRow.state == PlaceState.HELD,
+            PlaceRow.hold_expires <= now,
+        )
+        .scalar_subquery()
+    )
+    used = exists().where(PlaceRow.idempotency_key == key) if key is not None else false()
+    row = session.execute(
+        select(
+            SlotCapacityRow.start,
+            SlotCapacityRow.capacity,
+            SlotCapacityRow.reserved,
+            SlotCapacityRow.booked - lapsed,
+            used,
+        ).where(SlotCapacityRow.slot_id == slot_id)
+    ).first()
+    if row is None or row[4]:
+        return None
+    start, capacity, reserved, taken, _ = row
+    reason = unavailable(start, capacity, reserved, taken, referral=referral, now=now)
+    return None if reason is None else _refused(reason, slot_id)
 
 
 def _move_place(session: Session, claim: Claim, now: datetime) -> bool:
@@ -188,16 +224,25 @@ def _refuse_duplicate(session: Session, claim: Claim) -> None:
 
 
 def _refuse_unavailable(session: Session, claim: Claim, now: datetime) -> None:
-    row = session.get(SlotCapacityRow, claim.slot_id)
+    # Read afresh: a row loaded earlier in the transaction (the fair-use rules) may be stale.
+    row = session.get(SlotCapacityRow, claim.slot_id, populate_existing=True)
     if row is None:
         raise BookingRefused("unknown-slot", f"Slot/{claim.slot_id} is not a bookable slot")
-    if row.start <= now:
-        raise BookingRefused("slot-past", f"Slot/{claim.slot_id} has already started")
-    if not claim.referral and row.booked >= row.capacity - row.reserved and row.reserved:
-        raise BookingRefused(
-            "slot-referral-only", "the free places of this slot are reserved for referrals"
-        )
-    raise BookingRefused("slot-full", f"Slot/{claim.slot_id} has no free place")
+    reason = unavailable(
+        row.start, row.capacity, row.reserved, row.booked, referral=claim.referral, now=now
+    )
+    raise _refused(reason or "slot-full", claim.slot_id)
+
+
+_REFUSALS = {
+    "slot-past": "{slot} has already started",
+    "slot-referral-only": "the free places of {slot} are reserved for referrals",
+    "slot-full": "{slot} has no free place",
+}
+
+
+def _refused(reason: str, slot_id: str) -> BookingRefused:
+    return BookingRefused(reason, _REFUSALS[reason].format(slot=f"Slot/{slot_id}"))
 
 
 def confirm_hold(session: Session, appointment_id: str, now: datetime) -> None:

@@ -132,7 +132,7 @@ def _with_slot_times(store: FhirStore, body: dict[str, Any]) -> dict[str, Any]:
     slots = [reference_id(s, "Slot") for s in body.get("slot") or []]
     if len(slots) != 1 or slots[0] is None:
         raise BookingError("unknown-slot", "the appointment must name one Slot (Slot/id)")
-    if not ledger.availability(store.session, [slots[0]], datetime.now(UTC)):
+    if not ledger.is_bookable(store.session, slots[0]):
         raise BookingError("unknown-slot", f"Slot/{slots[0]} is not a bookable slot")
     slot = hub.read(store, "Slot", slots[0])
     return dict(body, start=slot["start"], end=slot["end"])

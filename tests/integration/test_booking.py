@@ -12,6 +12,7 @@ from hub.auth.roles import Role
 from hub.db import session_scope
 from referral.scheduling import ledger
 from referral.scheduling.models import PlaceRow
+from referral.scheduling.resources import CAPACITY_EXTENSION
 from tests.integration.booking_helpers import (
     appointment,
     new_patient,
@@ -183,3 +184,24 @@ def test_a_booking_moves_to_another_slot_and_back(api: httpx.Client) -> None:
     full = api.put(f"/Appointment/{body['id']}", json=elsewhere)
     assert full.status_code == 409 and refusal(full) == "slot-full"
     assert (places(first), places(taken)) == (1, 1)  # refused: the booking keeps its place
+
+
+def test_a_slots_capacity_changes_but_never_below_its_booked_places(api: httpx.Client) -> None:
+    slot = new_slot(api, capacity=2)
+    for _ in range(2):
+        assert api.post("/Appointment", json=appointment(slot, new_patient(api))).status_code == 201
+    current = api.get(f"/Slot/{slot}").json()
+
+    def with_capacity(places: int) -> dict[str, object]:
+        others = [e for e in current["extension"] if e["url"] != CAPACITY_EXTENSION]
+        capacity = {"url": CAPACITY_EXTENSION, "valuePositiveInt": places}
+        return dict(current, extension=[*others, capacity])
+
+    shrunk = api.put(f"/Slot/{slot}", json=with_capacity(1))
+    assert shrunk.status_code == 409 and refusal(shrunk) == "capacity-below-booked", shrunk.text
+    grown = api.put(f"/Slot/{slot}", json=with_capacity(3))
+    assert grown.status_code == 200, grown.text
+    with session_scope() as session:
+        row = ledger.availability(session, [slot], datetime.now(UTC))[slot]
+    assert (row.capacity, row.booked) == (3, 2)
+    assert api.post("/Appointment", json=appointment(slot, new_patient(api))).status_code == 201

@@ -89,3 +89,23 @@ def test_one_person_one_place_and_one_result_per_key(
     assert len({a.json()["id"] for a in answers}) == 1  # every retry got the first result
     assert sum(a.status_code == 201 for a in answers) == 1
     assert _ledger(postgres_database, slot) == (2, 2, 2)
+
+
+def test_concurrent_retries_for_the_last_place_all_get_the_first_result(
+    pg_api: httpx.Client, postgres_database: str
+) -> None:
+    """The slot's one place is taken by the first of the retries: the others find it full, and
+    still answer with the first result, not slot-full (the check before the write leaves a used
+    key to the ledger)."""
+    slot = new_slot(pg_api, capacity=1)
+    body = appointment(slot, new_patient(pg_api), key=f"last-{slot}")
+    book = {"resourceType": "Parameters",
+            "parameter": [{"name": "appointment-resource", "resource": body}]}  # fmt: skip
+    with ThreadPoolExecutor(WORKERS) as pool:
+        answers = list(pool.map(lambda _: pg_api.post("/Appointment/$book", json=book), range(20)))
+    assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.status_code == 201 for a in answers) == 1
+    others = _hammer(pg_api, [appointment(slot, new_patient(pg_api)) for _ in range(8)])
+    assert others == Counter({409: 8}), others
+    assert _ledger(postgres_database, slot) == (1, 1, 1)

@@ -7,6 +7,7 @@ facility H001 (the slot's owner) and H002 (another hospital, which must change n
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -15,8 +16,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from adapters.hl7v2.gateway import Hl7Gateway
+from adapters.hl7v2.intake import Received
+from adapters.hl7v2.listener import Peer
 from adapters.hl7v2.parse import parse_message
 from adapters.outbound.delivery import deliver_destination
+from hub.audit.models import AuditRecord
 from hub.auth.actor import SYSTEM_ACTOR
 from hub.db import session_scope
 from hub.fhir.store import FhirStore
@@ -26,7 +33,14 @@ from hub.settings import get_settings
 from referral.scheduling import store_access
 from referral.scheduling.fair_use_ledger import noshow_count
 from referral.scheduling.resources import CAPACITY_EXTENSION
-from tests.integration.hl7_harness import msa, running_gateway, wait_processed
+from tests.integration.hl7_harness import (
+    IdleDispatcher,
+    inbox_rows,
+    make_dead_letter,
+    msa,
+    running_gateway,
+    wait_processed,
+)
 from tests.integration.test_outbound_delivery import (  # noqa: F401 (fixtures)
     Hook,
     Receiver,
@@ -40,6 +54,7 @@ from tests.integration.test_outbound_delivery import (  # noqa: F401 (fixtures)
     rows,
     write,
 )
+from tests.integration.test_referral_loop import Person, adt, send
 
 OWNER, OWNER_HL7 = "H001", "YC_H001"
 OTHER, OTHER_HL7 = "H002", "YC_H002"
@@ -163,18 +178,39 @@ def test_the_owner_reports_arrival_and_noshow_another_hospital_changes_nothing()
     arrived = _siu(OWNER_HL7, "S14", booked["id"], "Started")
     noshow = _siu(OWNER_HL7, "S26", missed["id"])
     forged = _siu(OTHER_HL7, "S26", attacked["id"])
+    forged_arrival = _siu(OTHER_HL7, "S14", attacked["id"], "Started")
+    unknown = _siu(OTHER_HL7, "S14", f"no-such-{uuid.uuid4().hex[:8]}", "Started")
     unreportable = _siu(OWNER_HL7, "S14", booked["id"], "Booked")
     visit = _a04(mrn)
+    sent = (arrived, noshow, visit, forged, forged_arrival, unknown, unreportable)
     with running_gateway() as gateway:
-        acks = gateway.send(*(raw for raw, _ in (arrived, noshow, visit, forged, unreportable)))
+        acks = gateway.send(*(raw for raw, _ in sent))
         codes = [msa(a)[0] for a in acks]
-        assert codes == ["AA", "AA", "AA", "AA", "AE"], [a.decode() for a in acks]
-        assert "SCH-25" in acks[4].decode()
+        assert codes == ["AA", "AA", "AA", "AE", "AE", "AE", "AE"], [a.decode() for a in acks]
+        assert "SCH-25" in acks[6].decode()
         done = wait_processed(OWNER, {arrived[1], noshow[1], visit[1]})
-        refused = wait_processed(OTHER, {forged[1]})
     assert {r.status for r in done} == {"processed"}, [r.error for r in done]
-    [dead] = refused
-    assert dead.status == "dead" and "BookingError" in (dead.error or ""), dead.error
+    # Another hospital's reports, and one on no booking, are answered at once, all alike: AE,
+    # ERR 204 at SCH-2 naming the rule; kept as refused (never processed) and audited.
+    for ack in acks[3:6]:
+        err = parse_message(ack.decode()).first("ERR")
+        assert err is not None and err.field(2) == "SCH^1^2" and err.get(3, 1) == "204", ack
+        assert err.get(8).startswith("not-slot-owner: "), ack
+    assert len({a.split(b"\r")[2] for a in acks[3:6]}) == 1  # ERR: the same for all three
+    refused = inbox_rows(lambda r: r.facility_code == OTHER and r.control_id in
+                         {forged[1], forged_arrival[1], unknown[1]})  # fmt: skip
+    assert (
+        sorted((r.status, r.ack_code, r.attempts) for r in refused) == [("rejected", "AE", 0)] * 3
+    )
+    with session_scope() as session:
+        audited = session.scalars(
+            select(AuditRecord).where(
+                AuditRecord.client_id == f"hl7v2:{OTHER}",
+                AuditRecord.resources.in_([json.dumps([f"HL7v2Message/{r.id}"]) for r in refused]),
+            )
+        ).all()
+    assert [(a.outcome, (a.outcome_text or "")[:43]) for a in audited] == [
+        ("4", "HL7 v2 report refused: not-slot-owner: only")] * 3  # fmt: skip
 
     assert current(booked["id"])["status"] == "arrived"
     assert current(missed["id"])["status"] == "noshow"
@@ -187,3 +223,42 @@ def test_the_owner_reports_arrival_and_noshow_another_hospital_changes_nothing()
     with session_scope() as session:
         since = datetime.now(UTC) - timedelta(days=90)
         assert noshow_count(session, person, since) == noshows_before + 1
+
+
+def test_a_failed_owner_check_asks_for_the_report_again_and_spares_other_messages() -> None:
+    """The check reads the database; when it fails the report gets AR 207 (send it again) and
+    nothing is stored for processing; a message that reports on no booking is not checked."""
+
+    def broken(frame: Received) -> None:
+        raise RuntimeError("the database is away")
+
+    async def handle(payloads: list[bytes]) -> list[bytes | None]:
+        gateway = Hl7Gateway(dispatcher=IdleDispatcher(), port=0, report_check=broken)
+        try:
+            return [await gateway.handle(p, Peer("127.0.0.1", 5000)) for p in payloads]
+        finally:
+            await gateway.writer.close()
+
+    report, control = _siu(OWNER_HL7, "S14", "any-booking", "Started")
+    visit, visit_control = _a04(f"MRN-{uuid.uuid4().hex[:8]}")  # a new patient: no booking
+    answers = asyncio.run(handle([report, visit]))
+    assert [msa(a or b"")[0] for a in answers] == ["AR", "AA"]
+    err = parse_message((answers[0] or b"").decode()).first("ERR")
+    assert err is not None and err.get(3, 1) == "207"
+    [row] = inbox_rows(lambda r: r.facility_code == OWNER and r.control_id == control)
+    assert (row.status, row.ack_code) == ("rejected", "AR")
+    [waiting] = inbox_rows(lambda r: r.facility_code == OWNER and r.control_id == visit_control)
+    assert waiting.status == "received"
+    make_dead_letter(waiting.id)  # no worker ran here: leave nothing for another test's
+
+
+def test_a_visit_opened_at_another_hospital_marks_no_arrival_at_the_owner() -> None:
+    """ADT^A04 names no appointment: it registers a visit at the sender, which is AA and stored
+    whoever sends it, and marks arrived only the sender's own bookings of that person that day."""
+    person = Person()
+    [pat] = write(_actor(OWNER), person.patient(OWNER))
+    [booked] = write(SYSTEM_ACTOR, booking(slot(OWNER, 0.05), pat["id"]))
+    send(adt(person, "A04", f"V{uuid.uuid4().hex[:10]}", facility=OTHER), facility=OTHER)
+    assert current(booked["id"])["status"] == "booked"
+    send(adt(person, "A04", f"V{uuid.uuid4().hex[:10]}", facility=OWNER), facility=OWNER)
+    assert current(booked["id"])["status"] == "arrived"

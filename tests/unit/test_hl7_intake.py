@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.hl7v2.errors import ErrorCode, Hl7ContentError
 from adapters.hl7v2.gateway import facilities_by_sending_name
 from adapters.hl7v2.intake import Intake, Sender
 from adapters.hl7v2.models import MessageStatus
@@ -100,3 +101,31 @@ def test_a_mapping_bug_is_answered_and_the_message_kept(monkeypatch: pytest.Monk
     received = INTAKE.check(_from_h001(cases.adt_a04()), Sender())
     assert received.status is MessageStatus.REJECTED  # stored as rejected, raw bytes kept
     assert received.raw and _err(received.ack)[2] == "207"
+
+
+def _report(event: str, sch1: str, sch2: str, status: str = "") -> bytes:
+    text = (
+        f"MSH|^~\\&|HIS|YC_H001|HUB|YICHANG|20261201090000||SIU^{event}^SIU_S12|R1|P|2.5\r"
+        + "|".join(["SCH", sch1, sch2, *[""] * 22, status])
+        + "\rPID|1||X1^^^YC_H001^MR||孙^立新\r"
+    )
+    return text.encode()
+
+
+def test_a_report_on_a_hub_booking_is_kept_for_the_owner_check() -> None:
+    by_filler = INTAKE.check(_report("S14", "", "A1^YICHANG-HUB", "Started"), Sender())
+    assert by_filler.accepted and by_filler.resource_types == ()
+    assert [(r.appointment_id, r.status, r.location) for r in by_filler.status_reports] == [
+        ("A1", "arrived", "SCH-2")
+    ]
+    by_placer = INTAKE.check(_report("S26", "A2^YICHANG-HUB", "H-9^YC_H001"), Sender())
+    assert [(r.appointment_id, r.location) for r in by_placer.status_reports] == [("A2", "SCH-1")]
+    own_booking = INTAKE.check(_report("S12", "H-1^YC_H001", "H-2^YC_H001"), Sender())
+    assert own_booking.accepted and own_booking.status_reports == ()
+
+
+def test_a_refusal_after_the_checks_replaces_the_ack() -> None:
+    received = INTAKE.check(_report("S14", "", "A1^YICHANG-HUB", "Started"), Sender())
+    INTAKE.refuse(received, Hl7ContentError("rule", code=ErrorCode.UNKNOWN_KEY, location="SCH-2"))
+    assert received.status is MessageStatus.REJECTED and not received.accepted
+    assert received.ack_code == "AE" and _err(received.ack) == ("AE", "SCH^1^2", "204")

@@ -59,6 +59,7 @@ class StatusReport:
 
     appointment_id: str
     status: str
+    location: str = "SCH-2"  # the field that named the hub's Appointment (for an ERR)
 
 
 @dataclass(slots=True)

@@ -53,7 +53,7 @@ def map_siu(message: Message, context: MappingContext) -> Mapped:
     facility = context.facility_code
     hub_booking = _hub_appointment_id(sch)
     if hub_booking is not None:
-        return _status_report(message, sch, hub_booking)
+        return _status_report(message, sch, *hub_booking)
     bundle = BundleBuilder(context)
     status = APPOINTMENT_STATUS[message.trigger_event]
     identifiers = order_identifiers(
@@ -83,15 +83,16 @@ def map_siu(message: Message, context: MappingContext) -> Mapped:
     return bundle.build()
 
 
-def _hub_appointment_id(sch: Segment) -> str | None:
-    """The hub's Appointment id when SCH-2 (filler) or SCH-1 (placer) is in its namespace."""
+def _hub_appointment_id(sch: Segment) -> tuple[str, str] | None:
+    """The hub's Appointment id when SCH-2 (filler) or SCH-1 (placer) is in its namespace,
+    with the field that named it."""
     for field_number in (2, 1):
         if sch.get(field_number, 2) == HUB_AUTHORITY and sch.get(field_number, 1):
-            return sch.get(field_number, 1)
+            return sch.get(field_number, 1), f"SCH-{field_number}"
     return None
 
 
-def _status_report(message: Message, sch: Segment, appointment_id: str) -> Mapped:
+def _status_report(message: Message, sch: Segment, appointment_id: str, location: str) -> Mapped:
     """An SIU about a hub booking reports a status (S14 with SCH-25, or S26) and nothing else."""
     status = reported_status(message.trigger_event, sch.get(25))
     if status is None:
@@ -102,7 +103,7 @@ def _status_report(message: Message, sch: Segment, appointment_id: str) -> Mappe
             ErrorCode.TABLE_VALUE_NOT_FOUND,
         )
     empty = {"resourceType": "Bundle", "type": "transaction", "entry": []}
-    return Mapped(empty, status_reports=[StatusReport(appointment_id, status)])
+    return Mapped(empty, status_reports=[StatusReport(appointment_id, status, location)])
 
 
 def _participants(
