@@ -56,7 +56,10 @@ def _count(store: FhirStore, kind: WriteKind, resource: dict[str, Any]) -> None:
     dispense_id = str(resource["id"])
     before = ledger.counted(store.session, dispense_id)
     given = None if kind is WriteKind.DELETE else dispense(resource)
-    prescription_id = before.prescription_id if given is None else given.prescription
+    if given is not None:
+        prescription_id = given.prescription
+    else:  # deleted: it gives back what it counted, if it counted
+        prescription_id = before.prescription_id if before else None
     if prescription_id is None:
         return
     if before is not None and before.prescription_id != prescription_id:

@@ -91,7 +91,9 @@ def test_dispensing_never_exceeds_the_prescription_and_a_cancelled_dispense_give
     )
     assert cancelled.status_code == 200, cancelled.text
     _dispense(pharmacy, dispense_body(rx, patient, 31), status=409)
-    _dispense(pharmacy, dispense_body(rx, patient, 30))  # the 30 given back, taken again
+    again = _dispense(pharmacy, dispense_body(rx, patient, 30))  # the 30 given back, taken
+    assert pharmacy.delete(f"/MedicationDispense/{again}").status_code in (200, 204)
+    _dispense(pharmacy, dispense_body(rx, patient, 30))  # a deleted dispense gives back too
 
 
 def test_a_pharmacy_dispenses_only_what_is_its_own_to_dispense(
