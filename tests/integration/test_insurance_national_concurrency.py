@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.integration.booking_helpers import new_patient
+from tests.integration.insurance_books import books
 from tests.integration.national_helpers import A_CODE, B_CODE, His, insured_person
+from tests.integration.pharmacy_helpers import ensure_organizations
 from tests.postgres import PostgresHub
 
 RACERS = 4
@@ -34,9 +35,7 @@ def pg_his(postgres_live_hub: PostgresHub) -> Iterator[tuple[httpx.Client, His]]
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
         url = postgres_live_hub.hub.fhir_url
         clients.append(httpx.Client(base_url=url, headers=headers, timeout=120))
-    if clients[0].get("/Organization/H001").status_code == 404:  # a hub without the registry
-        facility = {"resourceType": "Organization", "id": "H001", "name": "H001"}
-        assert clients[0].put("/Organization/H001", json=facility).status_code in (200, 201)
+    ensure_organizations(clients[0], "H001")
     yield clients[0], His(clients[1], postgres_live_hub.hub.base_url, "H001")
     for client in clients:
         client.close()
@@ -54,31 +53,9 @@ def _send_at_once(his: His, envelopes: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def _books(url: str, patient: str) -> tuple[tuple[int, int, int], tuple[int, int, int], int]:
-    """(accumulator row, the sum of the patient's ledger entries, settlements), each as
-    (deductible used, fund paid, account paid)."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(
-                sa.text(
-                    "SELECT deductible_used, fund_paid, account_balance FROM insurance_accumulator"
-                    " WHERE patient_id = :p"
-                ),
-                {"p": patient},
-            ).one()
-            entries = connection.execute(
-                sa.text(
-                    "SELECT coalesce(sum(e.deductible), 0), coalesce(sum(e.fund), 0),"
-                    " coalesce(sum(e.account), 0), count(DISTINCT s.id)"
-                    " FROM insurance_ledger_entry e"
-                    " JOIN insurance_settlement s ON s.id = e.settlement_id WHERE s.patient_id = :p"
-                ),
-                {"p": patient},
-            ).one()
-    finally:
-        engine.dispose()
-    ledger = (int(entries[0]), int(entries[1]), int(entries[2]))
-    return (int(row[0]), int(row[1]), OPENING_FEN - int(row[2])), ledger, int(entries[3])
+    """As :func:`books`, the accumulator's balance turned into the account paid from it."""
+    (deductible, fund, balance), ledger, settlements = books(url, patient)
+    return (deductible, fund, OPENING_FEN - balance), ledger, settlements
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
