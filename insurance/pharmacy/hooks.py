@@ -60,14 +60,14 @@ def _count(store: FhirStore, kind: WriteKind, resource: dict[str, Any]) -> None:
         prescription_id = given.prescription
     else:  # deleted: it gives back what it counted, if it counted
         prescription_id = before.prescription_id if before else None
-    if prescription_id is None:
-        return
     if before is not None and before.prescription_id != prescription_id:
         raise DispenseRefused(
             Refusal.PRESCRIPTION_CHANGED,
             "a dispense keeps the prescription it was counted against; "
             "enter it in error and record a new one",
         )
+    if prescription_id is None:
+        return
     was = before.quantity if before else 0
     now = given.counted if given else 0
     if now != was and ledger.is_settled(store.session, dispense_id):

@@ -93,7 +93,18 @@ def test_dispensing_never_exceeds_the_prescription_and_a_cancelled_dispense_give
     _dispense(pharmacy, dispense_body(rx, patient, 31), status=409)
     again = _dispense(pharmacy, dispense_body(rx, patient, 30))  # the 30 given back, taken
     assert pharmacy.delete(f"/MedicationDispense/{again}").status_code in (200, 204)
-    _dispense(pharmacy, dispense_body(rx, patient, 30))  # a deleted dispense gives back too
+    last = _dispense(pharmacy, dispense_body(rx, patient, 30))  # a deleted one gives back too
+
+    # The hospital cancels the prescription: nothing more is dispensed, but a dispense is still
+    # given back (and the units it frees stay undispensable).
+    current = api.get(f"/MedicationRequest/{rx}").json()
+    assert api.put(f"/MedicationRequest/{rx}", json=current | {"status": "cancelled"}).is_success
+    stopped = pharmacy.post("/MedicationDispense", json=dispense_body(rx, patient, 1))
+    assert stopped.status_code == 422 and "not active" in stopped.text
+    stored = pharmacy.get(f"/MedicationDispense/{last}").json()
+    undone = pharmacy.put(f"/MedicationDispense/{last}", json=stored | {"status": "cancelled"})
+    assert undone.status_code == 200, undone.text
+    _dispense(pharmacy, dispense_body(rx, patient, 1), status=422)
 
 
 def test_a_pharmacy_dispenses_only_what_is_its_own_to_dispense(
@@ -121,6 +132,8 @@ def test_a_pharmacy_dispenses_only_what_is_its_own_to_dispense(
         "authorizingPrescription": [{"reference": f"MedicationRequest/{elsewhere}"}]
     }
     assert pharmacy.put(f"/MedicationDispense/{taken}", json=moved).status_code == 422
+    unlinked = {k: v for k, v in moved.items() if k != "authorizingPrescription"}
+    assert pharmacy.put(f"/MedicationDispense/{taken}", json=unlinked).status_code == 422
     # After all the refusals, the prescription still has its 15 left: nothing was counted.
     _dispense(pharmacy, dispense_body(rx, patient, 16), status=409)
     _dispense(pharmacy, dispense_body(rx, patient, 15))
