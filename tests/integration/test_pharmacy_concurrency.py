@@ -1,11 +1,13 @@
 """The prescription's total under real concurrency, on PostgreSQL (SQLite serialises writers
 and would prove nothing): pharmacies dispensing the last units of one prescription at once.
 Exactly what the prescription allows is dispensed; every other dispense is refused with 409 and
-leaves no trace; the ledger's remaining units equal what the completed dispenses left."""
+leaves no trace; the ledger's remaining units equal what the completed dispenses left. And one
+dispense claimed under several Claim identifiers at once is settled once."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,12 +16,17 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from insurance.policy import Scheme
+from insurance.resources import coverage_resource
 from tests.integration.booking_helpers import new_patient
+from tests.integration.insurance_books import books
 from tests.integration.pharmacy_helpers import (
     OTHER_PHARMACY,
     PHARMACY,
     dispense_body,
+    dispense_claim,
     ensure_organizations,
+    payment_consent,
     prescribe,
 )
 from tests.postgres import PostgresHub
@@ -128,3 +135,46 @@ def test_a_cancellation_racing_new_dispenses_gives_back_exactly_once(
     assert taken <= 4  # 20 units at most, whatever the order
     remaining, counted, stored = _ledger(postgres_database, rx)
     assert (remaining, counted, stored) == (20 - 5 * taken, 5 * taken, taken)
+
+
+def test_one_dispense_claimed_under_several_identifiers_at_once_settles_once(
+    pg: tuple[httpx.Client, list[httpx.Client]],
+    postgres_live_hub: PostgresHub,
+    postgres_database: str,
+) -> None:
+    hospital, pharmacies = pg
+    patient = new_patient(hospital)
+    coverage = hospital.post(
+        "/Coverage",
+        json=coverage_resource(patient, Scheme.UEBMI, "420502", 5_000, uuid.uuid4().hex),
+    )
+    assert coverage.status_code == 201, coverage.text
+    payment_consent(hospital, patient)
+    rx = prescribe(hospital, patient, quantity=10)  # addressed to PH001, pharmacies[0]
+    dispensed = pharmacies[0].post("/MedicationDispense", json=dispense_body(rx, patient, 10))
+    assert dispensed.status_code == 201, dispensed.text
+    token = postgres_live_hub.make_token(facility=PHARMACY, purpose="HPAYMT")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    claims = [
+        dispense_claim(
+            patient, str(coverage.json()["id"]), [(dispensed.json()["id"], 10)], uuid.uuid4().hex
+        )
+        for _ in range(4)
+    ]
+    start = threading.Barrier(len(claims))
+    with httpx.Client(
+        base_url=postgres_live_hub.hub.fhir_url, headers=headers, timeout=120
+    ) as cashier:
+
+        def submit(claim: dict[str, object]) -> httpx.Response:
+            start.wait()
+            return cashier.post("/Claim/$submit", json=claim)
+
+        with ThreadPoolExecutor(len(claims)) as pool:
+            answers = list(pool.map(submit, claims))
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == Counter({201: 1, 409: 3}), [a.text for a in answers]
+    assert all("settled already" in a.text for a in answers if a.status_code == 409)
+    (deductible, fund, balance), ledger, settlements = books(postgres_database, patient)
+    assert settlements == 1  # the losers' settlements rolled back with them
+    assert (deductible, fund, 5_000 - balance) == ledger
