@@ -19,6 +19,7 @@ from insurance.pharmacy.hooks import refusal
 from insurance.pharmacy.rules import (
     MEDICATION_DISPENSE,
     DispenseRefused,
+    Refusal,
     check_claimed,
     claimed_dispenses,
 )
@@ -40,12 +41,21 @@ def checked_dispenses(store: FhirStore, claim: dict[str, Any]) -> list[str]:
                 f"{MEDICATION_DISPENSE}/{dispense_id} was dispensed by another facility; "
                 "a pharmacy settles its own dispenses"
             )
-        if ledger.is_settled(store.session, dispense_id):
-            raise Conflict(f"{MEDICATION_DISPENSE}/{dispense_id} is settled already")
         try:
             check_claimed(dispensed, item, person)
         except DispenseRefused as exc:
             raise refusal(exc) from None
+        counted = ledger.counted(store.session, dispense_id)
+        if counted is None or counted.quantity == 0:
+            raise refusal(
+                DispenseRefused(
+                    Refusal.NOT_SETTLEABLE,
+                    f"{MEDICATION_DISPENSE}/{dispense_id} is not counted against a prescription "
+                    "the hub holds",
+                )
+            )
+        if ledger.is_settled(store.session, dispense_id):
+            raise Conflict(f"{MEDICATION_DISPENSE}/{dispense_id} is settled already")
         ids.append(dispense_id)
     if len(set(ids)) != len(ids):
         raise Conflict("a Claim settles each dispense once (two items name the same one)")

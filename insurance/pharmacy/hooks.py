@@ -24,6 +24,7 @@ from insurance.pharmacy.rules import (
     check_dispense,
     dispense,
     prescription,
+    prescription_of,
 )
 
 _STATUS = {
@@ -55,11 +56,10 @@ def dispense_written(
 def _count(store: FhirStore, kind: WriteKind, resource: dict[str, Any]) -> None:
     dispense_id = str(resource["id"])
     before = ledger.counted(store.session, dispense_id)
-    given = None if kind is WriteKind.DELETE else dispense(resource)
-    if given is not None:
-        prescription_id = given.prescription
-    else:  # deleted: it gives back what it counted, if it counted
+    if kind is WriteKind.DELETE:  # it gives back what it counted, if it counted
         prescription_id = before.prescription_id if before else None
+    else:
+        prescription_id = prescription_of(resource)
     if before is not None and before.prescription_id != prescription_id:
         raise DispenseRefused(
             Refusal.PRESCRIPTION_CHANGED,
@@ -68,6 +68,12 @@ def _count(store: FhirStore, kind: WriteKind, resource: dict[str, Any]) -> None:
         )
     if prescription_id is None:
         return
+    found = store.system.current(MEDICATION_REQUEST, prescription_id)
+    if found is None and before is None:
+        # Not a prescription the hub holds (a facility allowed dangling references): nothing
+        # to count it against, and a dispense never counted is never settled.
+        return
+    given = None if kind is WriteKind.DELETE else dispense(resource)
     was = before.quantity if before else 0
     now = given.counted if given else 0
     if now != was and ledger.is_settled(store.session, dispense_id):
@@ -75,7 +81,7 @@ def _count(store: FhirStore, kind: WriteKind, resource: dict[str, Any]) -> None:
             Refusal.SETTLED, "the dispense is settled: reverse its settlement first"
         )
     if given is not None and now > 0:
-        _check_and_open(store, prescription_id, given, taking=now > was)
+        _check_and_open(store, prescription_id, found, given, taking=now > was)
     if now > was and not ledger.take(store.session, prescription_id, now - was):
         left = ledger.remaining(store.session, prescription_id)
         raise DispenseRefused(
@@ -86,12 +92,17 @@ def _count(store: FhirStore, kind: WriteKind, resource: dict[str, Any]) -> None:
     if now < was:
         ledger.give_back(store.session, prescription_id, was - now)
     if before is not None or now > 0:
-        ledger.record_count(store.session, str(resource["id"]), prescription_id, now)
+        ledger.record_count(store.session, dispense_id, prescription_id, now)
 
 
-def _check_and_open(store: FhirStore, prescription_id: str, given: Dispense, taking: bool) -> None:
-    found = store.system.current(MEDICATION_REQUEST, prescription_id)
-    if found is None:
+def _check_and_open(
+    store: FhirStore,
+    prescription_id: str,
+    found: dict[str, Any] | None,
+    given: Dispense,
+    taking: bool,
+) -> None:
+    if found is None:  # deleted since the dispense was counted
         raise DispenseRefused(
             Refusal.NOT_A_PRESCRIPTION,
             f"authorizingPrescription: {MEDICATION_REQUEST}/{prescription_id} is not held here",
