@@ -31,6 +31,7 @@ from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
 from insurance.national.views import router as national_insurance_router
+from insurance.pharmacy.hooks import dispense_written
 from insurance.policy_source import PolicyFileError, configured_policy
 from insurance.settlement.views import router as insurance_router
 from referral import arrival
@@ -67,7 +68,11 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Slot", booking.slot_changed),  # a Slot becomes bookable with its capacity
     ("Appointment", booking.appointment_changed),  # takes or gives back a place, or refuses
     ("Appointment", producers.appointment_changed),  # SIU to the participants' facilities
-    ("Encounter", booking_reports.arrival_registered),  # a visit opened: the booking arrived
+    ("Encounter", booking_reports.arrival_registered),
+    (
+        "MedicationDispense",
+        dispense_written,
+    ),  # takes its quantity from its prescription  # a visit opened: the booking arrived
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
     ("Subscription", producers.subscription_changed),  # the subscriber's endpoint is checked

@@ -216,3 +216,27 @@ def with_segment_field(raw: bytes, segment: str, position: int, value: str) -> b
             lines[i] = "|".join(fields)
             break
     return "\r".join(lines).encode("utf-8")
+
+
+def rds_o13(prescription: str = "rx-1", amount: str = "20") -> bytes:
+    """A pharmacy's dispense against a prescription circulated through the hub (ORC-2 in the
+    hub's namespace), 20 tablets of a class B drug."""
+    return encode(
+        [
+            msh("RDS^O13", "RDS-1", structure="RDS_O13"),
+            pid(),
+            f"ORC|RE|{prescription}^YICHANG-HUB|D0001||CM",
+            seg(
+                "RXD",
+                {
+                    1: "1",
+                    2: "XN02BEA001B002010100005^阿司匹林肠溶片^L",
+                    3: "20240315100000",
+                    4: amount,
+                    5: "片",
+                    7: "RX0001",
+                    9: "每日一次",
+                },
+            ),
+        ]
+    )

@@ -4,6 +4,11 @@ A line is identified by its visit and ``feedetl_sn`` (unique within one visit), 
 2204 finds the lines it stored and a line re-sent with other content is refused. A line is
 ``billable`` until a 2207 settles it (``billed``); 2205 marks unsettled lines
 ``entered-in-error``, never deletes them.
+
+A pharmacy's line for a circulated prescription (``rx_circ_flag`` 1, 外购处方) names in
+``drord_no`` the hub's MedicationDispense id of the dispense it bills (the national message has
+no field for it; the hub's choice): the ChargeItem's ``service``, which 2206/2207 turn into the
+Claim's supportingInfo, so the settlement checks and links the dispense.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from insurance.money import to_fen
 from insurance.national.envelope import NationalError, amount, fen, local_datetime, text, whole
+from insurance.pharmacy.rules import MEDICATION_DISPENSE as DISPENSE
 from insurance.resources import CATALOGUE_SYSTEM, HUB
 
 FEE_LINE_SYSTEM = f"{HUB}/sid/national-feedetl-sn"
@@ -21,6 +27,7 @@ ALL_BATCHES = "0000"  # 2205: every unsettled line of the visit
 OPEN = "billable"
 SETTLED = "billed"
 CANCELLED = "entered-in-error"
+CIRCULATED = "1"  # rx_circ_flag: the line bills a prescription circulated to a pharmacy
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class FeeLine:
     quantity: int
     unit_price: int  # fen
     occurred: str
+    dispense: str = ""  # the MedicationDispense id a circulated prescription's line bills
 
     @property
     def total(self) -> int:
@@ -51,10 +59,18 @@ def fee_line(row: dict[str, Any]) -> FeeLine:
         quantity=whole(row, "cnt"),
         unit_price=price,
         occurred=local_datetime(text(row, "fee_ocur_time", max_length=19)),
+        dispense=_dispense_of(row),
     )
     if fen(row, "det_item_fee_sumamt") != line.total:
         raise NationalError(f"feedetl_sn {line.feedetl_sn}: det_item_fee_sumamt != cnt x pric")
     return line
+
+
+def _dispense_of(row: dict[str, Any]) -> str:
+    flag = text(row, "rx_circ_flag", max_length=1, required=False)
+    if flag != CIRCULATED:
+        return ""
+    return text(row, "drord_no", max_length=64)  # required on a circulated line
 
 
 def line_key(mdtrt_id: str, feedetl_sn: str) -> str:
@@ -75,7 +91,7 @@ def charge_item(line: FeeLine, patient_id: str, encounter_id: str) -> dict[str, 
         "quantity": {"value": line.quantity},
         "priceOverride": {"value": amount(line.unit_price), "currency": "CNY"},
         "extension": [{"url": EXT_BATCH, "valueString": line.chrg_bchno}],
-    }
+    } | ({"service": [{"reference": f"{DISPENSE}/{line.dispense}"}]} if line.dispense else {})
 
 
 def same_line(stored: dict[str, Any], line: FeeLine) -> bool:
@@ -85,6 +101,7 @@ def same_line(stored: dict[str, Any], line: FeeLine) -> bool:
         and quantity_of(stored) == line.quantity
         and price_of(stored) == line.unit_price
         and batch_of(stored) == line.chrg_bchno
+        and dispense_of(stored) == line.dispense
     )
 
 
@@ -103,6 +120,15 @@ def price_of(item: dict[str, Any]) -> int:
 def batch_of(item: dict[str, Any]) -> str:
     found = [e for e in item.get("extension") or [] if e.get("url") == EXT_BATCH]
     return str(found[0].get("valueString")) if found else ""
+
+
+def dispense_of(item: dict[str, Any]) -> str:
+    """The MedicationDispense id a line bills ("" for none)."""
+    for service in item.get("service") or []:
+        target = str((service or {}).get("reference") or "")
+        if target.startswith(f"{DISPENSE}/"):
+            return target.removeprefix(f"{DISPENSE}/")
+    return ""
 
 
 def feedetl_sn_of(item: dict[str, Any]) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 from insurance.money import to_fen
 from insurance.national.envelope import Envelope, NationalError, amount, fen, text
-from insurance.national.fees import code_of, price_of, quantity_of
+from insurance.national.fees import code_of, dispense_of, price_of, quantity_of
+from insurance.pharmacy.rules import supporting_dispense
 from insurance.resources import (
     ADJUDICATION,
     EXT_BALANCE,
@@ -108,10 +109,18 @@ def claim(
                 "unitPrice": {"value": amount(price_of(item)), "currency": "CNY"},
                 "encounter": [{"reference": f"Encounter/{encounter_id}"}],
             }
+            | ({"informationSequence": [n]} if dispense_of(item) else {})
             for n, item in enumerate(charge_items, start=1)
         ],
         "extension": [{"url": EXT_MESSAGE, "valueString": message_digest}],
     }
+    dispensed = [
+        supporting_dispense(n, dispense_of(item))
+        for n, item in enumerate(charge_items, start=1)
+        if dispense_of(item)
+    ]
+    if dispensed:  # the pharmacy's lines of circulated prescriptions: the dispenses they bill
+        body["supportingInfo"] = dispensed
     if not request.use_account:
         body["accountUse"] = False  # read by the settlement service (no FHIR element says it)
     return body

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from hub.errors import PreconditionFailed
 from hub.fhir.store import FhirStore
 from insurance.national import records
 from insurance.national.envelope import REGION_TZ, Envelope, NationalError, digest, node
@@ -35,7 +36,8 @@ SETTLE_INFNO = "2207"
 
 def _claim_for(
     store: FhirStore, envelope: Envelope, request: SettleRequest, use: str, *, settled_ok: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Claim the message stands for, and the fee lines (as read) it was built from."""
     person = records.insured(store, envelope, request.psn_no, active=True)
     if request.insutype != INSUTYPE[person.terms.scheme]:
         raise NationalError(f"insutype {request.insutype} is not psn_no's scheme")
@@ -43,7 +45,7 @@ def _claim_for(
     lines = records.fee_lines(store, str(visit["id"]), request.chrg_bchno)
     if not settled_ok and any(line.get("status") == SETTLED for line in lines):
         raise NationalError(f"chrg_bchno {request.chrg_bchno} is settled already")
-    return claim(
+    body = claim(
         envelope,
         request,
         use=use,
@@ -54,12 +56,13 @@ def _claim_for(
         charge_items=lines,
         message_digest=digest(envelope),
     )
+    return body, lines
 
 
 def pre_settle(store: FhirStore, envelope: Envelope) -> dict[str, Any]:
     """2206: the split as it would be now; nothing is committed."""
     request = settle_request(node(envelope, "data"))
-    body = _claim_for(store, envelope, request, "predetermination", settled_ok=False)
+    body, _ = _claim_for(store, envelope, request, "predetermination", settled_ok=False)
     answer = service.pre_settle(store, body)
     return setlinfo(answer, request, msgid=envelope.msgid, setl_id=None, setl_time=None)
 
@@ -68,11 +71,18 @@ def settle(store: FhirStore, envelope: Envelope) -> dict[str, Any]:
     """2207: settle once per msgid; a retry answers the first ``setlinfo``."""
     request = settle_request(node(envelope, "data"))
     retry = ledger.settlement_for(store.session, msgid_key(envelope, envelope.msgid))
-    body = _claim_for(store, envelope, request, "claim", settled_ok=retry is not None)
+    body, lines = _claim_for(store, envelope, request, "claim", settled_ok=retry is not None)
     submitted = service.settle(store, body)
     if submitted.created:
-        for line in records.fee_lines(store, _encounter_of(body), request.chrg_bchno):
-            records.set_status(store, "ChargeItem", line, SETTLED)
+        try:
+            # The lines at the versions the Claim was built from, not read again: a message
+            # that settled them meanwhile has moved their version, and this one fails whole.
+            for line in lines:
+                records.set_status(store, "ChargeItem", line, SETTLED)
+        except PreconditionFailed:  # another msgid settled the batch since we read it
+            raise NationalError(
+                f"chrg_bchno {request.chrg_bchno} was settled meanwhile by another message"
+            ) from None
     answer = submitted.response
     setl_id = reference(answer.get("request")).removeprefix("Claim/")
     return setlinfo(

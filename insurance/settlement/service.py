@@ -24,6 +24,8 @@ from insurance.adjudication import (
     Context,
     adjudicate,
 )
+from insurance.pharmacy import claims as dispensed
+from insurance.pharmacy.rules import with_dispenses
 from insurance.policy import PolicyVersion
 from insurance.policy_source import configured_policy
 from insurance.resources import (
@@ -92,10 +94,11 @@ def pre_settle(store: FhirStore, claim: dict[str, Any]) -> dict[str, Any]:
     """``use=predetermination``: the split as it would be now; nothing is committed."""
     savepoint = store.session.begin_nested()
     try:
+        dispensed.checked_dispenses(store, claim)
         result, _, _ = _adjudicate(store, claim, datetime.now(UTC), None)
     finally:
         savepoint.rollback()  # not even a new accumulator row stays
-    return claim_response(claim, result, settled=False, claim_id=None)
+    return with_dispenses(claim_response(claim, result, settled=False, claim_id=None), claim)
 
 
 def _first_answer(row: SettlementRow, claim: dict[str, Any]) -> Submitted:
@@ -117,6 +120,7 @@ def settle(store: FhirStore, claim: dict[str, Any]) -> Submitted:
     if first is not None:
         return _first_answer(first, claim)
     now = datetime.now(UTC)
+    dispense_ids = dispensed.checked_dispenses(store, claim)
     result, key, _ = _adjudicate(store, claim, now, None)
     savepoint = store.session.begin_nested()
     try:
@@ -141,6 +145,7 @@ def settle(store: FhirStore, claim: dict[str, Any]) -> Submitted:
             raise
         return _first_answer(raced, claim)
     savepoint.commit()
+    dispensed.link(store, row.id, dispense_ids)  # each dispense settled once
     for _ in range(CAS_ATTEMPTS):
         if ledger.compare_and_set(store.session, key, result.before, result.after):
             break
@@ -150,6 +155,7 @@ def settle(store: FhirStore, claim: dict[str, Any]) -> Submitted:
         raise Conflict("the person's accumulators kept changing; retry the settlement")
     stored_claim = store.create("Claim", dict(claim, status="active")).as_dict()
     response = claim_response(claim, result, settled=True, claim_id=stored_claim["id"])
+    response = with_dispenses(response, claim)
     stored_response = store.create("ClaimResponse", response).as_dict()
     store.create(
         "ExplanationOfBenefit", explanation_of_benefit(claim, response, stored_claim["id"])
@@ -172,6 +178,7 @@ def cancel(store: FhirStore, claim_id: str) -> dict[str, Any]:
     total = ledger.settled_total(store.session, row.id)
     key = ledger.AccountKey(row.patient_id, row.year, row.scheme)
     ledger.compensate(store.session, key, total)
+    dispensed.release(store, row.id)  # the pharmacy may settle its dispenses again
     ledger.record_entry(store.session, row.id, "reverse", total, -1, datetime.now(UTC))
     claim = store.read("Claim", claim_id).as_dict()
     store.update("Claim", claim_id, dict(claim, status="cancelled"))

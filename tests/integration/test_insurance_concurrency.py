@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from insurance.policy import Scheme, load_policy
 from insurance.resources import coverage_resource
 from tests.integration.booking_helpers import new_patient
+from tests.integration.insurance_books import books as _books
 from tests.postgres import PostgresHub
 
 CASHIERS = 8
@@ -83,34 +83,6 @@ def _post_all(cashier: httpx.Client, calls: list[tuple[str, Any]]) -> list[httpx
 
     with ThreadPoolExecutor(CASHIERS) as pool:
         return list(pool.map(post, calls))
-
-
-def _books(url: str, patient: str) -> tuple[tuple[int, int, int], tuple[int, int, int], int]:
-    """(accumulator row, the sum of the patient's ledger entries, settlements) from the database:
-    each as (deductible used, fund paid, account paid)."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(
-                sa.text(
-                    "SELECT deductible_used, fund_paid, account_balance FROM insurance_accumulator"
-                    " WHERE patient_id = :p"
-                ),
-                {"p": patient},
-            ).one()
-            entries = connection.execute(
-                sa.text(
-                    "SELECT coalesce(sum(e.deductible), 0), coalesce(sum(e.fund), 0),"
-                    " coalesce(sum(e.account), 0), count(DISTINCT s.id)"
-                    " FROM insurance_ledger_entry e"
-                    " JOIN insurance_settlement s ON s.id = e.settlement_id WHERE s.patient_id = :p"
-                ),
-                {"p": patient},
-            ).one()
-    finally:
-        engine.dispose()
-    ledger = (int(entries[0]), int(entries[1]), int(entries[2]))
-    return (int(row[0]), int(row[1]), int(row[2])), ledger, int(entries[3])
 
 
 def _benefit(scheme: Scheme) -> tuple[int, int]:

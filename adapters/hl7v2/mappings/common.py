@@ -17,6 +17,7 @@ from urllib.parse import quote
 from adapters.hl7v2.errors import ErrorCode, Hl7ContentError
 from adapters.hl7v2.parse import Segment, split_components
 from hub.fhir.systems import facility_identifier_system
+from insurance.resources import CATALOGUE_SYSTEM
 
 Element = dict[str, Any]
 
@@ -29,6 +30,9 @@ _UCUM_LIKE = re.compile(r"[A-Za-z0-9%/.\[\]{}*^'()\-]+")
 
 # HL7 table 0396 (coding systems) -> FHIR system URIs; HL7nnnn -> the v2 table's CodeSystem.
 CODING_SYSTEMS: dict[str, str] = {
+    # The national medical-insurance catalogue (医保目录) the region's policy prices: a drug coded
+    # so in a hospital's RDE and a pharmacy's RDS is one medication (处方流转).
+    "NHSA": CATALOGUE_SYSTEM,
     "LN": "http://loinc.org",
     "LOINC": "http://loinc.org",
     "SCT": "http://snomed.info/sct",

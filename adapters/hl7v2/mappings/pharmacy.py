@@ -3,7 +3,9 @@
 Each ORC opens an order group; the RXE (or RXD), TQ1 and RXR that follow belong to it, the last
 TQ1/RXR of the group winning (RDE sends the ordered timing after ORC and the encoded one after
 RXE). Prescriptions are keyed by ORC-3 (else RXE-15, else ORC-2); dispenses by the prescription
-number (RXD-7) and the dispense counter (RXD-1).
+number (RXD-7) and the dispense counter (RXD-1). A dispense against a prescription circulated
+through the hub (处方流转) names it in ORC-2 or ORC-3 as ``<MedicationRequest id>^YICHANG-HUB``:
+that becomes its ``authorizingPrescription``, so the hub counts it against the prescription.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from adapters.hl7v2.ack import HUB_AUTHORITY
 from adapters.hl7v2.errors import ErrorCode
 from adapters.hl7v2.mappings.adt import subject_references
 from adapters.hl7v2.mappings.common import (
@@ -152,6 +155,14 @@ def map_prescription(message: Message, context: MappingContext) -> Mapped:
     return bundle.build()
 
 
+def _hub_prescription_id(orc: Segment | None) -> str | None:
+    """The hub's MedicationRequest id when ORC-2 (placer) or ORC-3 (filler) is in its namespace."""
+    for field_number in (2, 3):
+        if orc is not None and orc.get(field_number, 2) == HUB_AUTHORITY:
+            return orc.get(field_number, 1) or None
+    return None
+
+
 def map_dispense(message: Message, context: MappingContext) -> Mapped:
     facility = context.facility_code
     bundle = BundleBuilder(context)
@@ -180,6 +191,9 @@ def map_dispense(message: Message, context: MappingContext) -> Mapped:
         }
         if encounter_ref:
             dispense["context"] = reference(encounter_ref)
+        circulated = _hub_prescription_id(orc)
+        if circulated:
+            dispense["authorizingPrescription"] = [{"reference": f"MedicationRequest/{circulated}"}]
         amount = number(rxd.get(4))
         if amount is not None:
             dispense["quantity"] = quantity(amount, rxd.components(5), facility)

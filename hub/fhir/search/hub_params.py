@@ -64,6 +64,18 @@ HAND_WRITTEN: dict[str, tuple[SearchParam, ...]] = {
             description="The clinically relevant time of the report",
         ),
     ),
+    "MedicationRequest": (
+        # Not in R4 (its intended-performer is MedicationRequest.performer, who administers):
+        # the pharmacy a circulated prescription (处方流转) is addressed to; a pharmacy finds
+        # those addressed to it, and with :missing=true those addressed to any pharmacy.
+        SearchParam(
+            "dispense-performer",
+            ParamType.REFERENCE,
+            ("dispenseRequest.performer",),
+            targets=("Organization",),
+            description="The pharmacy the prescription is addressed to (dispenseRequest.performer)",
+        ),
+    ),
     "Observation": (
         SearchParam(
             "date",
