@@ -5,8 +5,8 @@ remains (CHECK ``0 <= remaining <= allowed``, taken by conditional updates);
 ``pharmacy_dispense_count`` what each dispense counts now; ``pharmacy_dispense_settlement``
 links a dispense to the settlement that settled it, one unreleased link per dispense.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
