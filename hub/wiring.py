@@ -28,6 +28,7 @@ from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
+from insurance.claims_audit.views import router as claims_audit_router
 from insurance.national.views import router as national_insurance_router
 from insurance.policy_source import PolicyFileError, configured_policy
 from insurance.settlement.views import router as insurance_router
@@ -73,7 +74,7 @@ ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
 SERVICE_ROUTERS = (
     booking_router, consultation_router, referral_router, insurance_router,
-    insurance_catalogue_router, national_insurance_router,
+    insurance_catalogue_router, national_insurance_router, claims_audit_router,
 )  # fmt: skip
 
 _lock = threading.Lock()
