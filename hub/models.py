@@ -13,6 +13,7 @@ import hub.auth.models
 import hub.auth.smart_app.models
 import hub.fhir.models
 import hub.mpi.models
+import insurance.claims_audit.models
 import insurance.settlement.models
 import referral.scheduling.models
 
@@ -26,6 +27,7 @@ MODEL_MODULES = (
     adapters.outbound.models,
     referral.scheduling.models,
     insurance.settlement.models,
+    insurance.claims_audit.models,
 )
 
 

@@ -28,6 +28,8 @@ from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
+from insurance.claims_audit import queue as claims_audit_queue
+from insurance.claims_audit import tasks as claims_audit_tasks
 from insurance.claims_audit.views import router as claims_audit_router
 from insurance.national.views import router as national_insurance_router
 from insurance.policy_source import PolicyFileError, configured_policy
@@ -66,6 +68,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
     ("Subscription", producers.subscription_changed),  # the subscriber's endpoint is checked
+    ("ExplanationOfBenefit", claims_audit_queue.settlement_written),  # a settlement: its audit
     *((t, producers.notify_subscribers) for t in producers.SUBSCRIBABLE_TYPES),  # rest-hooks
 )
 
@@ -105,6 +108,10 @@ def wire() -> None:
                 "schedule": booking_tasks.HOLD_SWEEP_SECONDS,
             },
             "sweep-referral-sla": {"task": sweep_sla.name, "schedule": SLA_SWEEP_SECONDS},
+            "sweep-claims-audit": {
+                "task": claims_audit_tasks.sweep_claims_audit.name,
+                "schedule": claims_audit_tasks.SWEEP_SECONDS,
+            },
         }
         events.mark_wired()
         _wired = True

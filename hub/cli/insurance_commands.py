@@ -1,4 +1,4 @@
-"""``hub insurance ...``: load Coverages in bulk, print the catalogue."""
+"""``hub insurance ...``: load Coverages in bulk, print the catalogue, audit a day's claims."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import typer
 from hub.cli.errors import BAD_INPUT, NOT_FOUND, fail
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
+from hub.db import session_scope
+from hub.errors import FhirError
+from hub.fhir.store import FhirStore
+from hub.security.fields import get_cipher
+from hub.settings import get_settings
 from insurance.catalogue import CATALOGUE_COLUMNS, catalogue_rows
+from insurance.claims_audit.report import FINDING_COLUMNS, finding_rows
+from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, audit_day, record_findings
 from insurance.coverage_csv import parse_coverage_csv
 from insurance.coverage_load import load_coverages
 from insurance.policy_source import configured_policy
@@ -54,3 +61,32 @@ def catalogue(
         raise fail(str(exc), NOT_FOUND) from None
     rows = catalogue_rows(version)
     print_rows(rows, CATALOGUE_COLUMNS, output, title=f"Insurance catalogue {version.version}")
+
+
+@insurance_app.command(
+    "audit",
+    help="Run the claims-audit rules over the claims settled on a day and print the findings "
+    "(amounts in yuan). They are recorded as DetectedIssue for the auditors, each once: a "
+    "re-run records nothing twice. --dry-run only prints.",
+)
+def audit(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="the day")],
+    facility: Annotated[
+        str | None, typer.Option("--facility", help="only this facility's claims (code)")
+    ] = None,
+    output: FormatOption = OutputFormat.table,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print, record nothing")] = False,
+) -> None:
+    with session_scope() as session:
+        store = FhirStore(session, CLAIMS_AUDIT_ACTOR, get_cipher(), get_settings().fhir_base_url)
+        try:
+            findings = audit_day(store, day.date(), facility)
+        except FhirError as exc:
+            raise fail(str(exc), NOT_FOUND) from None
+        recorded = None if dry_run else record_findings(store, findings)
+    title = f"Claims audit {day.date().isoformat()}" + (f" {facility}" if facility else "")
+    print_rows(finding_rows(findings), FINDING_COLUMNS, output, title=title)
+    if recorded is not None:
+        typer.echo(
+            f"{recorded.created} findings recorded, {recorded.already} already recorded", err=True
+        )
