@@ -1,4 +1,5 @@
-"""Findings as listing rows (``hub insurance audit``): one row per finding. Pure."""
+"""Listing rows: findings (``hub insurance audit``), discrepancies (``hub insurance
+reconcile``). Amounts in yuan, from integer fen. Pure."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable
 
 from insurance.claims_audit.detected_issue import finding_id
 from insurance.claims_audit.findings import Finding
+from insurance.claims_audit.reconciliation import Discrepancy, LedgerLine, Totals
 from insurance.claims_audit.rules._shared import yuan
 
 FINDING_COLUMNS = (
@@ -32,3 +34,39 @@ def finding_rows(findings: Iterable[Finding]) -> list[dict[str, object]]:
         }
         for f in findings
     ]
+
+
+DISCREPANCY_COLUMNS = (
+    "setl_id", "difference", "facility_medfee", "hub_medfee", "facility_fund", "hub_fund",
+    "facility_acct", "hub_acct", "facility_reversed", "hub_reversed",
+)  # fmt: skip
+
+
+def _side(line: LedgerLine | None, prefix: str) -> dict[str, object]:
+    if line is None:
+        return {f"{prefix}_{n}": None for n in ("medfee", "fund", "acct", "reversed")}
+    return {
+        f"{prefix}_medfee": yuan(line.submitted),
+        f"{prefix}_fund": yuan(line.fund),
+        f"{prefix}_acct": yuan(line.account),
+        f"{prefix}_reversed": line.reversed,
+    }
+
+
+def discrepancy_rows(discrepancies: Iterable[Discrepancy]) -> list[dict[str, object]]:
+    return [
+        {
+            "setl_id": d.setl_id,
+            "difference": str(d.difference),
+            **_side(d.facility, "facility"),
+            **_side(d.hub, "hub"),
+        }
+        for d in discrepancies
+    ]
+
+
+def totals_line(t: Totals) -> str:
+    return (
+        f"{t.count} settlements, medfee_sumamt {yuan(t.submitted)}, fund_pay_sumamt "
+        f"{yuan(t.fund)}, acct_pay {yuan(t.account)}"
+    )
