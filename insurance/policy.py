@@ -11,9 +11,10 @@ from datetime import date
 from enum import StrEnum
 from importlib import resources
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from insurance.claims_audit.params import ClaimsAuditParams
+from insurance.frozen import FrozenModel as _Frozen
 
 POLICY_FILE = "sample_policy.json"
 FULL = 10_000  # basis points in one whole
@@ -35,10 +36,6 @@ class ItemKind(StrEnum):
     PATENT_CHINESE_MEDICINE = "patent-chinese-medicine"
     CONSUMABLE = "consumable"
     SERVICE = "service"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class CatalogueItem(_Frozen):

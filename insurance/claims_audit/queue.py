@@ -9,12 +9,11 @@ the findings' ids make a repeated audit harmless anyway.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,13 +22,11 @@ from hub.fhir.store import FhirStore
 from hub.fhir.write_hooks import WriteKind
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
-from hub.work_queues import Dispatcher, WorkQueue, shared_dispatcher
+from hub.work_queues import WorkQueue, wake_after_commit
 from insurance.claims_audit.models import PendingAuditRow
 from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, audit_claim, record_findings
 
-log = logging.getLogger("hub.insurance.claims_audit")
 AUDIT_FACILITY_TASK = "hub.insurance.audit_facility_claims"  # the stable name publishers send
-_PENDING = "claims_audit.facilities"
 BATCH = 100
 
 
@@ -47,7 +44,7 @@ def enqueue(session: Session, claim_id: str, facility: str) -> None:
         .values(claim_id=claim_id, facility=facility, enqueued_at=datetime.now(UTC))
         .on_conflict_do_nothing()
     )
-    session.info.setdefault(_PENDING, set()).add(facility)
+    wake_after_commit(session, QUEUE, [facility])
 
 
 def settlement_written(
@@ -92,25 +89,3 @@ def drain_facility(facility: str) -> Drained:
 
 
 QUEUE = WorkQueue("claims-audit", AUDIT_FACILITY_TASK, drain_facility, facilities_due)
-
-
-def get_dispatcher() -> Dispatcher:
-    return shared_dispatcher(QUEUE)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    facilities: set[str] | None = session.info.pop(_PENDING, None)
-    if facilities:
-        try:
-            get_dispatcher().notify(facilities)
-        except Exception:  # the rows are committed; the sweeper will find them
-            log.warning("could not wake the claims audit; %d facilities wait", len(facilities))
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    if not session.in_nested_transaction():
-        session.info.pop(_PENDING, None)

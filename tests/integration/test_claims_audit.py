@@ -35,6 +35,7 @@ from insurance.policy import Scheme
 from insurance.resources import coverage_resource
 from tests.integration.booking_helpers import new_patient
 from tests.integration.hub_cli import run_hub
+from tests.integration.test_insurance_settlement import _claim as settlement_claim
 
 DAY = date(2026, 3, 1)
 CONSULT, CBC, AMOXICILLIN = "001102000000100", "002701000000100", "XJ01CAA040A001010100001"
@@ -55,30 +56,14 @@ def _encounter(api: httpx.Client, patient: str) -> str:
 
 
 def _claim(patient: str, coverage: str, items: list[tuple[str, float, str | None]]) -> Any:
-    return {
-        "resourceType": "Claim",
-        "identifier": [{"system": "urn:test:his", "value": uuid.uuid4().hex}],
-        "status": "active",
-        "type": {"coding": [{"code": "professional"}]},
-        "use": "claim",
-        "patient": {"reference": f"Patient/{patient}"},
-        "created": DAY.isoformat(),
-        "provider": {"reference": "Organization/H001"},
-        "priority": {"coding": [{"code": "normal"}]},
-        "insurance": [
-            {"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{coverage}"}}
-        ],
-        "item": [
-            {
-                "sequence": n,
-                "productOrService": {"coding": [{"code": code}]},
-                "quantity": {"value": 1},
-                "unitPrice": {"value": price, "currency": "CNY"},
-                **({"encounter": [{"reference": f"Encounter/{enc}"}]} if enc else {}),
-            }
-            for n, (code, price, enc) in enumerate(items, start=1)
-        ],
-    }
+    """A Claim of 2026-03-01 at H001, each item (code, price, its Encounter or None)."""
+    claim = settlement_claim(
+        patient, coverage, "claim", [(code, 1, price) for code, price, _ in items]
+    )
+    for item, (_, _, encounter) in zip(claim["item"], items, strict=True):
+        if encounter:
+            item["encounter"] = [{"reference": f"Encounter/{encounter}"}]
+    return claim
 
 
 def _settle(cashier: httpx.Client, claim: Any) -> str:

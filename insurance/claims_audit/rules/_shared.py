@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
+from insurance.claims_audit.codes import RuleCode, Severity
+from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.view import Claim, Line
 from insurance.policy import ItemKind, PolicyVersion
 
@@ -23,3 +26,31 @@ def yuan(fen: int) -> str:
 
 def billed(lines: Iterable[tuple[Claim, Line]]) -> int:
     return sum(line.amount_fen for _, line in lines)
+
+
+def claim_finding(
+    rule: RuleCode,
+    severity: Severity,
+    claim: Claim,
+    *,
+    day: date,
+    amount: int,
+    detail: str,
+    basis: str,
+    encounters: Iterable[str] = (),
+    dispenses: Iterable[str] = (),
+) -> Finding:
+    """A finding about one claim: its facility and patient, the claim implicated."""
+    return Finding(
+        rule=rule,
+        severity=severity,
+        facility=claim.facility,
+        person=claim.person,
+        day=day,
+        amount_fen=amount,
+        detail=detail,
+        basis=basis,
+        claims=(claim.id,),
+        encounters=tuple(encounters),
+        dispenses=tuple(dispenses),
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from insurance.claims_audit.codes import RuleCode, Severity
 from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.params import ClaimsAuditParams
-from insurance.claims_audit.rules._shared import is_drug, yuan
+from insurance.claims_audit.rules._shared import claim_finding, is_drug, yuan
 from insurance.claims_audit.view import AuditData
 from insurance.policy import PolicyVersion
 
@@ -31,20 +31,18 @@ def find(data: AuditData, params: ClaimsAuditParams, policy: PolicyVersion) -> l
             if not instead:
                 continue
             found.append(
-                Finding(
-                    rule=CODE,
-                    severity=Severity.HIGH,
-                    facility=claim.facility,
-                    person=claim.person,
+                claim_finding(
+                    CODE,
+                    Severity.HIGH,
+                    claim,
                     day=line.service_date,
-                    amount_fen=line.amount_fen,
+                    amount=line.amount_fen,
                     detail=f"Claim/{claim.id} item {line.sequence} bills {line.code} "
                     f"({yuan(line.amount_fen)} yuan) but Encounter/{line.encounter} dispensed "
                     f"{', '.join(sorted({d.code for d in instead}))} instead",
                     basis=f"billed {line.code} seq {line.sequence}",
-                    claims=(claim.id,),
                     encounters=(line.encounter,),
-                    dispenses=tuple(d.id for d in instead),
+                    dispenses=(d.id for d in instead),
                 )
             )
     return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 from insurance.claims_audit.codes import RuleCode, Severity
 from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.params import ClaimsAuditParams, Sex
-from insurance.claims_audit.rules._shared import yuan
+from insurance.claims_audit.rules._shared import claim_finding, yuan
 from insurance.claims_audit.view import AuditData, Claim, Line, Person
 from insurance.policy import ItemClass, PolicyVersion
 
@@ -29,16 +29,14 @@ def find(data: AuditData, params: ClaimsAuditParams, policy: PolicyVersion) -> l
 
 
 def _finding(claim: Claim, line: Line, why: str, amount: int, severity: Severity) -> Finding:
-    return Finding(
-        rule=CODE,
-        severity=severity,
-        facility=claim.facility,
-        person=claim.person,
+    return claim_finding(
+        CODE,
+        severity,
+        claim,
         day=line.service_date,
-        amount_fen=amount,
+        amount=amount,
         detail=f"Claim/{claim.id} item {line.sequence} ({line.code}): {why}; {yuan(amount)} yuan",
         basis=f"item {line.sequence} {line.code}",
-        claims=(claim.id,),
         encounters=(line.encounter,) if line.encounter else (),
     )
 

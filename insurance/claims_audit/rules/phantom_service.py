@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from insurance.claims_audit.codes import RuleCode, Severity
 from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.params import ClaimsAuditParams
-from insurance.claims_audit.rules._shared import is_drug, yuan
+from insurance.claims_audit.rules._shared import claim_finding, is_drug, yuan
 from insurance.claims_audit.view import AuditData, Encounter
 from insurance.policy import PolicyVersion
 
@@ -31,17 +31,15 @@ def _no_encounter(data: AuditData) -> list[Finding]:
             continue
         named = ", ".join(f"Encounter/{e}" for e in claim.encounters) or "no encounter"
         found.append(
-            Finding(
-                rule=CODE,
-                severity=Severity.HIGH,
-                facility=claim.facility,
-                person=claim.person,
+            claim_finding(
+                CODE,
+                Severity.HIGH,
+                claim,
                 day=claim.created,
-                amount_fen=claim.amount_fen,
+                amount=claim.amount_fen,
                 detail=f"Claim/{claim.id} ({yuan(claim.amount_fen)} yuan) names {named}; the hub "
                 "holds no encounter behind it",
                 basis="no encounter",
-                claims=(claim.id,),
             )
         )
     return found
@@ -60,17 +58,15 @@ def _no_dispense(data: AuditData, policy: PolicyVersion) -> list[Finding]:
                 continue
             amount = sum(ln.amount_fen for ln in drugs)
             found.append(
-                Finding(
-                    rule=CODE,
-                    severity=Severity.MODERATE,
-                    facility=claim.facility,
-                    person=claim.person,
+                claim_finding(
+                    CODE,
+                    Severity.MODERATE,
+                    claim,
                     day=drugs[0].service_date,
-                    amount_fen=amount,
+                    amount=amount,
                     detail=f"Claim/{claim.id} bills {len(drugs)} drug items ({yuan(amount)} "
                     f"yuan) for Encounter/{encounter}, which has no dispense",
                     basis=f"no dispense {encounter}",
-                    claims=(claim.id,),
                     encounters=(encounter,),
                 )
             )
@@ -89,18 +85,16 @@ def _after_death(data: AuditData) -> list[Finding]:
             continue
         amount = sum(ln.amount_fen for ln in late)
         found.append(
-            Finding(
-                rule=CODE,
-                severity=Severity.HIGH,
-                facility=claim.facility,
-                person=claim.person,
+            claim_finding(
+                CODE,
+                Severity.HIGH,
+                claim,
                 day=late[0].service_date,
-                amount_fen=amount,
+                amount=amount,
                 detail=f"Claim/{claim.id}: {len(late)} items ({yuan(amount)} yuan) dated after "
                 f"the patient's death on {died.isoformat()}",
                 basis="after death",
-                claims=(claim.id,),
-                encounters=tuple(ln.encounter for ln in late if ln.encounter),
+                encounters=(ln.encounter for ln in late if ln.encounter),
             )
         )
     return found
