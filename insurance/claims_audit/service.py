@@ -47,14 +47,10 @@ class Recorded:
 def _policy_on(day: date) -> tuple[PolicyVersion, ClaimsAuditParams]:
     try:
         policy = configured_policy().on(day)
-    except LookupError as exc:
-        raise FhirError(str(exc), status=422, code="business-rule") from None
+    except LookupError as exc:  # no version in force: no audit either
+        raise AuditNotConfigured(str(exc)) from None
     if policy.claims_audit is None:
-        raise FhirError(
-            str(AuditNotConfigured(f"policy {policy.version} has no claims_audit section")),
-            status=422,
-            code="business-rule",
-        )
+        raise AuditNotConfigured(f"policy {policy.version} has no claims_audit section")
     return policy, policy.claims_audit
 
 
@@ -78,19 +74,27 @@ def record_findings(store: FhirStore, findings: Iterable[Finding]) -> Recorded:
 
 
 def audit_day(store: FhirStore, day: date, facility: str | None = None) -> list[Finding]:
-    """The rules over the claims settled on ``day``: the findings naming one of them."""
-    policy, params = _policy_on(day)
+    """The rules over the claims settled on ``day``: the findings naming one of them.
+    :class:`FhirError` (422) when no policy version, or one without the section, is in force."""
+    try:
+        policy, params = _policy_on(day)
+    except AuditNotConfigured as exc:
+        raise FhirError(str(exc), status=422, code="business-rule") from None
     data, of_day = load_day(store, day, params, facility)
     return [f for f in run_rules(data, policy) if of_day & set(f.claims)]
 
 
 def audit_claim(store: FhirStore, claim_id: str) -> list[Finding]:
-    """The incremental run after one settlement: the findings naming that claim."""
-    _, params = _policy_on(datetime.now(UTC).date())  # today's look-back window
-    data = load_claim(store, claim_id, params)
-    if data is None:
+    """The incremental run after one settlement: the findings naming that claim (none when the
+    policy in force runs no audit: the claim leaves the queue all the same)."""
+    try:
+        _, params = _policy_on(datetime.now(UTC).date())  # today's look-back window
+        data = load_claim(store, claim_id, params)
+        if data is None:
+            return []
+        policy, _ = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
+    except AuditNotConfigured:
         return []
-    policy, _ = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
     return implicating(run_rules(data, policy), claim_id)
 
 

@@ -294,3 +294,5 @@ def test_the_audit_command_prints_and_records_once(planted: dict[str, Any]) -> N
     assert "recorded" not in csv_run.stderr
     bad = run_hub("insurance", "audit", "--date", "2026-13-01")
     assert bad.returncode == 2  # not a date: refused before anything runs
+    before = run_hub("insurance", "audit", "--date", "2020-01-01")
+    assert before.returncode == 1 and "no insurance policy version" in before.stderr
