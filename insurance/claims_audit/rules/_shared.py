@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from insurance import money
 from insurance.claims_audit.codes import RuleCode, Severity
 from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.view import Claim, Line
@@ -19,9 +20,8 @@ def is_drug(policy: PolicyVersion, code: str) -> bool:
 
 
 def yuan(fen: int) -> str:
-    """Fen as a yuan amount for the words of a finding (integer arithmetic, no float)."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+    """Fen as a yuan amount with two decimals, for words and listings (Decimal, no float)."""
+    return f"{money.yuan(fen):.2f}"
 
 
 def billed(lines: Iterable[tuple[Claim, Line]]) -> int:
