@@ -11,8 +11,9 @@ reads them). The packaged default, ``consent/data/default_policy.json``:
   genetic GDIS, substance use ETH) are shared only with a consent that names the class;
 - emergency treatment with a stated reason (``break_glass_purposes``: ETREAT) overrides a deny,
   including sensitive classes when ``break_glass_reveals_sensitive`` (the decision is flagged);
-- ``exempt_roles`` (operators, auditors) are not subject to consent: their access is bounded by
-  role and audited;
+- ``exempt_roles`` (operators, auditors, the fund's insurance auditors: fund supervision is a
+  legal duty, PIPL art. 13(1)3) are not subject to consent: their access is bounded by role
+  (the insurance auditors' scopes name the claims' types only) and audited;
 - a patient younger than ``guardian_age`` consents through a guardian (RelatedPerson).
 
 A deployment points ``HUB_CONSENT_POLICY_FILE`` at its own JSON (or TOML) file with the same
@@ -48,7 +49,7 @@ class RegionalPolicy(BaseModel):
     sensitive_labels: frozenset[str] = frozenset({"PSY", "BH", "HIV", "STD", "SEX", "GDIS", "ETH"})
     break_glass_purposes: frozenset[str] = frozenset({"ETREAT"})
     break_glass_reveals_sensitive: bool = True
-    exempt_roles: frozenset[str] = frozenset({"operator", "auditor"})
+    exempt_roles: frozenset[str] = frozenset({"operator", "auditor", "insurance-auditor"})
     guardian_age: int = Field(default=14, ge=0, le=21)
 
     @field_validator("opt_out_purposes", "break_glass_purposes")

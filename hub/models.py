@@ -14,6 +14,7 @@ import hub.auth.smart_app.models
 import hub.fhir.models
 import hub.mpi.models
 import insurance.pharmacy.models
+import insurance.claims_audit.models
 import insurance.settlement.models
 import referral.scheduling.models
 
@@ -28,6 +29,7 @@ MODEL_MODULES = (
     referral.scheduling.models,
     insurance.settlement.models,
     insurance.pharmacy.models,
+    insurance.claims_audit.models,
 )
 
 

@@ -30,6 +30,9 @@ from hub.mpi.registration.patient_hook import index_patient
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
+from insurance.claims_audit import queue as claims_audit_queue
+from insurance.claims_audit import tasks as claims_audit_tasks
+from insurance.claims_audit.views import router as claims_audit_router
 from insurance.national.views import router as national_insurance_router
 from insurance.pharmacy.hooks import dispense_written
 from insurance.policy_source import PolicyFileError, configured_policy
@@ -76,6 +79,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
     ("Subscription", producers.subscription_changed),  # the subscriber's endpoint is checked
+    ("ExplanationOfBenefit", claims_audit_queue.settlement_written),  # a settlement: its audit
     *((t, producers.notify_subscribers) for t in producers.SUBSCRIBABLE_TYPES),  # rest-hooks
 )
 
@@ -89,7 +93,7 @@ ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
 SERVICE_ROUTERS = (
     booking_router, consultation_router, referral_router, insurance_router,
-    insurance_catalogue_router, national_insurance_router,
+    insurance_catalogue_router, national_insurance_router, claims_audit_router,
 )  # fmt: skip
 
 _lock = threading.Lock()
@@ -125,6 +129,10 @@ def wire() -> None:
             "sweep-audit-chain": {
                 "task": audit_tasks.sweep_chain.name,
                 "schedule": AUDIT_SWEEP_SECONDS,
+            },
+            "sweep-claims-audit": {
+                "task": claims_audit_tasks.sweep_claims_audit.name,
+                "schedule": claims_audit_tasks.SWEEP_SECONDS,
             },
         }
         events.mark_wired()

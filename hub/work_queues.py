@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from hub.db import session_scope
@@ -150,3 +151,31 @@ def install_dispatcher(queue: WorkQueue, dispatcher: Dispatcher | None) -> Dispa
         if dispatcher is not None:
             _shared[queue.name] = dispatcher
         return previous
+
+
+_WAKE = "work_queues.wake"  # session.info: queue name -> (queue, keys) to wake after the commit
+
+
+def wake_after_commit(session: Session, queue: WorkQueue, keys: Iterable[str]) -> None:
+    """Wake ``queue`` for ``keys`` once the session's outermost transaction commits; a rollback
+    forgets them (their rows are gone too). A lost wake-up costs latency: the sweeper finds it."""
+    pending: dict[str, tuple[WorkQueue, set[str]]] = session.info.setdefault(_WAKE, {})
+    pending.setdefault(queue.name, (queue, set()))[1].update(keys)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: the real commit is yet to come
+        return
+    pending: dict[str, tuple[WorkQueue, set[str]]] = session.info.pop(_WAKE, None) or {}
+    for queue, keys in pending.values():
+        try:
+            shared_dispatcher(queue).notify(keys)
+        except Exception:  # the rows are committed; the sweeper will find them
+            log.warning("could not wake %s; %d keys wait for the sweeper", queue.name, len(keys))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_WAKE, None)

@@ -11,7 +11,10 @@ from datetime import date
 from enum import StrEnum
 from importlib import resources
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from insurance.claims_audit.params import ClaimsAuditParams
+from insurance.frozen import FrozenModel as _Frozen
 
 POLICY_FILE = "sample_policy.json"
 FULL = 10_000  # basis points in one whole
@@ -33,10 +36,6 @@ class ItemKind(StrEnum):
     PATENT_CHINESE_MEDICINE = "patent-chinese-medicine"
     CONSUMABLE = "consumable"
     SERVICE = "service"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class CatalogueItem(_Frozen):
@@ -83,6 +82,7 @@ class PolicyVersion(_Frozen):
     referral: ReferralEffect = ReferralEffect()
     chronic_diseases: tuple[ChronicDisease, ...] = ()
     catalogue: tuple[CatalogueItem, ...]
+    claims_audit: ClaimsAuditParams | None = None  # the auditors' rules; none: no audit runs
 
     @model_validator(mode="after")
     def _unique(self) -> PolicyVersion:
@@ -92,6 +92,15 @@ class PolicyVersion(_Frozen):
         keys = [(b.scheme, b.level) for b in self.benefits]
         if len(keys) != len(set(keys)):
             raise ValueError(f"policy {self.version}: a scheme and level is listed twice")
+        if self.claims_audit is not None:
+            known = set(codes)
+            for where, named in self.claims_audit.named_codes().items():
+                unknown = sorted(set(named) - known)
+                if unknown:
+                    raise ValueError(
+                        f"policy {self.version}: claims_audit.{where} names codes not in the "
+                        f"catalogue: {', '.join(unknown)}"
+                    )
         return self
 
     def item(self, code: str) -> CatalogueItem | None:

@@ -7,8 +7,8 @@ free-text reason, which the token carries so the access can be accounted for.
 
 Defaults when a client asks for none: ``TREAT`` for practitioners and facility systems,
 ``PATRQT`` for patients, none for operators and auditors (their access is governed by role, not
-by a care purpose, and they may claim none). There is no insurance role yet; ``HPAYMT`` can be
-claimed by a facility system doing insurance linkage.
+by a care purpose, and they may claim none). ``HPAYMT`` can be claimed by a facility system doing
+insurance linkage, and is the only purpose of the fund's auditors (``insurance-auditor``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ ALLOWED_PURPOSES: dict[Role, frozenset[PurposeOfUse]] = {
     Role.patient: frozenset({PurposeOfUse.PATRQT}),
     Role.auditor: frozenset(),
     Role.operator: frozenset(),
+    Role.insurance_auditor: frozenset({PurposeOfUse.HPAYMT}),
 }
 DEFAULT_PURPOSE: dict[Role, PurposeOfUse | None] = {
     Role.facility_system: PurposeOfUse.TREAT,
@@ -48,6 +49,7 @@ DEFAULT_PURPOSE: dict[Role, PurposeOfUse | None] = {
     Role.patient: PurposeOfUse.PATRQT,
     Role.auditor: None,
     Role.operator: None,
+    Role.insurance_auditor: PurposeOfUse.HPAYMT,
 }
 
 

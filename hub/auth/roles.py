@@ -19,6 +19,8 @@ class Role(StrEnum):
     auditor = "auditor"
     # Runs the hub: configuration, repairs, data corrections.
     operator = "operator"
+    # The fund's auditors (医保稽核): read claims and what lies behind them, review findings.
+    insurance_auditor = "insurance-auditor"
 
 
 # The roles that act in a facility's name: what they write carries the facility as its origin.
@@ -28,6 +30,14 @@ DEFAULT_SCOPES: dict[Role, str] = {
     Role.facility_system: "system/*.cruds",
     Role.practitioner: "user/*.cruds",
     Role.patient: "patient/*.rs patient/Appointment.cruds patient/Consent.cruds",
-    Role.auditor: "system/*.rs",
-    Role.operator: "system/*.cruds",
-}
+    Role.auditor: "system/*.rs system/DetectedIssue.rs",
+    Role.operator: "system/*.cruds system/DetectedIssue.cruds",
+    # What a claim rests on, and the findings: read and search; a finding also updated (review).
+    Role.insurance_auditor: " ".join(
+        f"system/{t}.rs"
+        for t in (
+            "Claim", "ClaimResponse", "ExplanationOfBenefit", "Coverage", "Patient", "Encounter",
+            "MedicationRequest", "MedicationDispense", "ChargeItem", "Organization", "Condition",
+        )
+    ) + " system/DetectedIssue.rus",
+}  # fmt: skip

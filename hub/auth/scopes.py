@@ -58,6 +58,16 @@ _RESOURCE_SCOPE = re.compile(
     r"\.(?P<permissions>[a-z]+|\*)(?:\?(?P<query>.+))?"
 )
 _CONTEXTS = ("patient/", "user/", "system/")
+# Types a wildcard (``*``) scope does not reach: only a scope naming the type grants it. The
+# claims-audit findings (DetectedIssue) are for the insurance auditors, not for every system
+# token that holds ``system/*.cruds``.
+NAMED_ONLY_TYPES = frozenset({"DetectedIssue"})
+
+
+def _covers(scope_type: str, resource_type: str) -> bool:
+    if scope_type == "*":
+        return resource_type not in NAMED_ONLY_TYPES
+    return scope_type == resource_type
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Scope:
         return "?" in self.raw
 
     def grants(self, resource_type: str, interaction: Interaction) -> bool:
-        return interaction in self.permissions and self.resource_type in ("*", resource_type)
+        return interaction in self.permissions and _covers(self.resource_type, resource_type)
 
 
 def parse_scope(s: str) -> Scope:
@@ -166,7 +176,7 @@ def _narrow_one(want: Scope, allowed: list[Scope]) -> list[str]:
             continue
         if want.resource_type == "*":
             resource_type = have.resource_type
-        elif have.resource_type in ("*", want.resource_type):
+        elif _covers(have.resource_type, want.resource_type):
             resource_type = want.resource_type
         else:
             continue
@@ -174,11 +184,16 @@ def _narrow_one(want: Scope, allowed: list[Scope]) -> list[str]:
         if common:
             by_type.setdefault(resource_type, set()).update(common)
     if want.resource_type in by_type and by_type[want.resource_type] >= want.permissions:
-        return [want.raw]
+        # The wildcard does not carry the named-only types: they are granted by name.
+        return [want.raw] + [
+            format_scope(want.context, resource_type, permissions)
+            for resource_type, permissions in by_type.items()
+            if want.resource_type == "*" and resource_type in NAMED_ONLY_TYPES
+        ]
     # A type already covered by the wildcard adds nothing beyond what the wildcard grants.
     wildcard = by_type.get("*", set())
     return [
         format_scope(want.context, resource_type, permissions)
         for resource_type, permissions in by_type.items()
-        if resource_type == "*" or not permissions <= wildcard
+        if resource_type == "*" or resource_type in NAMED_ONLY_TYPES or not permissions <= wildcard
     ]

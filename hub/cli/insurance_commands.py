@@ -1,4 +1,5 @@
-"""``hub insurance ...``: load Coverages in bulk, print the catalogue."""
+"""``hub insurance ...``: load Coverages in bulk, print the catalogue, audit a day's claims,
+reconcile a facility's day against the ledger."""
 
 from __future__ import annotations
 
@@ -11,7 +12,22 @@ import typer
 from hub.cli.errors import BAD_INPUT, NOT_FOUND, fail
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
+from hub.db import session_scope
+from hub.errors import FhirError
+from hub.fhir.store import FhirStore
+from hub.security.fields import get_cipher
+from hub.settings import get_settings
 from insurance.catalogue import CATALOGUE_COLUMNS, catalogue_rows
+from insurance.claims_audit.reconcile_service import reconcile_day
+from insurance.claims_audit.reconciliation import DetailFileError, parse_details
+from insurance.claims_audit.report import (
+    DISCREPANCY_COLUMNS,
+    FINDING_COLUMNS,
+    discrepancy_rows,
+    finding_rows,
+    totals_line,
+)
+from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, audit_day, record_findings
 from insurance.coverage_csv import parse_coverage_csv
 from insurance.coverage_load import load_coverages
 from insurance.policy_source import configured_policy
@@ -54,3 +70,58 @@ def catalogue(
         raise fail(str(exc), NOT_FOUND) from None
     rows = catalogue_rows(version)
     print_rows(rows, CATALOGUE_COLUMNS, output, title=f"Insurance catalogue {version.version}")
+
+
+@insurance_app.command(
+    "audit",
+    help="Run the claims-audit rules over the claims settled on a day and print the findings "
+    "(amounts in yuan). They are recorded as DetectedIssue for the auditors, each once: a "
+    "re-run records nothing twice. --dry-run only prints.",
+)
+def audit(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="the day")],
+    facility: Annotated[
+        str | None, typer.Option("--facility", help="only this facility's claims (code)")
+    ] = None,
+    output: FormatOption = OutputFormat.table,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print, record nothing")] = False,
+) -> None:
+    with session_scope() as session:
+        store = FhirStore(session, CLAIMS_AUDIT_ACTOR, get_cipher(), get_settings().fhir_base_url)
+        try:
+            findings = audit_day(store, day.date(), facility)
+        except FhirError as exc:
+            raise fail(str(exc), NOT_FOUND) from None
+        recorded = None if dry_run else record_findings(store, findings)
+    title = f"Claims audit {day.date().isoformat()}" + (f" {facility}" if facility else "")
+    print_rows(finding_rows(findings), FINDING_COLUMNS, output, title=title)
+    if recorded is not None:
+        typer.echo(
+            f"{recorded.created} findings recorded, {recorded.already} already recorded", err=True
+        )
+
+
+@insurance_app.command(
+    "reconcile",
+    help="Reconcile a facility's day: its detail file (CSV: setl_id,medfee_sumamt,"
+    "fund_pay_sumamt,acct_pay,refd_setl_flag; yuan) against the hub's settlements of that local "
+    "day, down to the claim. Exit 0 when balanced, 1 when not, 2 for a bad file.",
+)
+def reconcile(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="the day")],
+    facility: Annotated[str, typer.Option("--facility", help="the facility (code)")],
+    details: Annotated[Path, typer.Option("--details", exists=True, help="the detail file")],
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    try:
+        lines = parse_details(details.read_bytes())
+    except DetailFileError as exc:
+        raise fail(f"{details}: {exc}", BAD_INPUT) from None
+    with session_scope() as session:
+        result = reconcile_day(session, facility, day.date(), lines)
+    title = f"Reconciliation {facility} {day.date().isoformat()}"
+    print_rows(discrepancy_rows(result.discrepancies), DISCREPANCY_COLUMNS, output, title=title)
+    typer.echo(f"facility: {totals_line(result.facility)}", err=True)
+    typer.echo(f"hub:      {totals_line(result.hub)}", err=True)
+    if not result.balanced:
+        raise typer.Exit(1)

@@ -11,6 +11,11 @@ The rules, by role:
 
 - **operator**: any write (corrections, repairs); audited like every write.
 - **auditor**: none (read and search only).
+- **insurance-auditor** (the fund's auditors): reviews a claims-audit finding, nothing else: an
+  update of a ``DetectedIssue`` that changes only its ``status``, ``extension`` (the review) and
+  ``mitigation``; what was found (code, evidence, implicated records, patient) stays.
+- **DetectedIssue** (claims-audit findings): written by the hub (an operator identity) and
+  reviewed by insurance auditors; no facility or patient writes one.
 - **facility** (its system or a practitioner): creates in its own name (the store stamps the
   origin); changes or deletes only what it originated (``meta.source``), or what an amend rule
   gives it: the facility that owns a Task (``Task.owner``) may update it, but not re-address it
@@ -49,6 +54,9 @@ PATIENT_EDITABLE = frozenset(
 # Elements an amending Task owner may not change: who asked, for whom, about what, addressed to.
 TASK_FIXED = ("for", "requester", "owner", "focus", "basedOn", "intent")
 _BOOKKEEPING = frozenset({"meta", "text", "id"})
+FINDING = "DetectedIssue"
+# What an insurance auditor's review may change on a finding.
+FINDING_REVIEWABLE = frozenset({"status", "extension", "mitigation"})
 
 
 def decide_write(
@@ -69,10 +77,28 @@ def decide_write(
         return
     if actor.role is Role.auditor:
         raise Forbidden("auditors read and search; they do not write")
+    if actor.role is Role.insurance_auditor:
+        _insurance_auditor_write(kind, resource_type, current, new)
+        return
+    if resource_type == FINDING:
+        raise Forbidden("claims-audit findings are written by the hub and reviewed by auditors")
     if actor.patient is not None or actor.role is Role.patient:
         _patient_write(actor, kind, resource_type, current, new, base_url)
         return
     _facility_write(actor.facility, kind, resource_type, current, new)
+
+
+def _insurance_auditor_write(
+    kind: WriteKind, resource_type: str, current: dict[str, Any] | None, new: dict[str, Any] | None
+) -> None:
+    if resource_type != FINDING or kind is not WriteKind.UPDATE or current is None or new is None:
+        raise Forbidden("an insurance auditor only reviews claims-audit findings (DetectedIssue)")
+    changed = _changed_elements(current, new) - FINDING_REVIEWABLE
+    if changed:
+        raise Forbidden(
+            "a review changes only the finding's status and review; not "
+            f"{', '.join(sorted(changed))}"
+        )
 
 
 # -- facilities ----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""A facility's ledger totals over a period (what the national 3201 reconciles against)."""
+"""A facility's ledger totals over a period (what the national 3201 reconciles against), and
+its settlements of one day (what the claims audit's reconciliation compares claim by claim)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,3 +47,39 @@ def facility_totals(
         .where(*conditions)
     ).one()
     return LedgerTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+@dataclass(frozen=True)
+class SettledClaim:
+    claim_id: str  # setl_id in the national messages
+    submitted: int  # fen, as settled (the settle entry)
+    fund: int
+    account: int
+    reversed: bool  # reversed since, whenever
+
+
+def settled_on(session: Session, *, facility: str, day: date, zone: ZoneInfo) -> list[SettledClaim]:
+    """The facility's settlements made on that local day, each with whether it was reversed."""
+    start = datetime.combine(day, time(), zone)
+    end = start + timedelta(days=1)
+    rows = session.execute(
+        select(
+            SettlementRow.claim_id,
+            SettlementRow.state,
+            LedgerEntryRow.submitted,
+            LedgerEntryRow.fund,
+            LedgerEntryRow.account,
+        )
+        .join(LedgerEntryRow, SettlementRow.id == LedgerEntryRow.settlement_id)
+        .where(
+            SettlementRow.facility == facility,
+            LedgerEntryRow.kind == "settle",
+            LedgerEntryRow.created >= start,
+            LedgerEntryRow.created < end,
+        )
+        .order_by(SettlementRow.claim_id)
+    ).all()
+    return [
+        SettledClaim(str(r[0]), int(r[2]), int(r[3]), int(r[4]), reversed=r[1] == "reversed")
+        for r in rows
+    ]

@@ -216,3 +216,15 @@ def test_narrow_result_never_exceeds_allowed() -> None:
 )
 def test_patient_context_only(text: str, expected: bool) -> None:
     assert patient_context_only(parse_scopes(text)) is expected
+
+
+def test_a_wildcard_scope_does_not_reach_the_claims_audit_findings() -> None:
+    from hub.auth.scopes import Interaction, allows, narrow, parse_scopes
+
+    assert not allows(parse_scopes("system/*.cruds"), "DetectedIssue", Interaction.read)
+    assert allows(parse_scopes("system/DetectedIssue.rs"), "DetectedIssue", Interaction.read)
+    # a facility system asking for the type by name is granted nothing of it
+    assert narrow("system/DetectedIssue.rs", "system/*.cruds") == ""
+    assert narrow("system/*.rs", "system/*.cruds system/DetectedIssue.rus") == (
+        "system/*.rs system/DetectedIssue.rs"
+    )

@@ -39,6 +39,7 @@ GENERIC_REFERENCES: set[tuple[str, str]] = {
     ("Composition", "subject"),
     ("Condition", "evidence-detail"),
     ("Consent", "data"),
+    ("DetectedIssue", "implicated"),
     ("DocumentReference", "related"),
     ("Observation", "focus"),
     ("Provenance", "entity"),
@@ -88,7 +89,7 @@ REQUESTED_TYPES = {
     "CoverageEligibilityRequest", "CoverageEligibilityResponse", "Claim", "ClaimResponse",
     "ExplanationOfBenefit", "MedicationRequest", "MedicationDispense", "Medication",
     "ChargeItem", "DocumentReference", "Binary", "AuditEvent", "Provenance", "Subscription",
-    "Person", "Device", "Endpoint", "HealthcareService", "Composition",
+    "Person", "Device", "Endpoint", "HealthcareService", "Composition", "DetectedIssue",
 }  # fmt: skip
 
 _STEP = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*)(?:\[(?P<key>[A-Za-z]+)=(?P<value>[^\]]+)\])?$")

@@ -56,6 +56,28 @@ HAND_WRITTEN: dict[str, tuple[SearchParam, ...]] = {
             "QuestionnaireResponse",
         ),
     ),
+    "DetectedIssue": (
+        # R4: DetectedIssue.identified, a choice element named without its type.
+        SearchParam(
+            "identified",
+            ParamType.DATE,
+            ("identifiedDateTime", "identifiedPeriod"),
+            description="When identified",
+        ),
+        # Not in R4: the auditors' worklist is searched by status (open, confirmed, dismissed).
+        SearchParam(
+            "status", ParamType.TOKEN, ("status",), description="The status of the finding"
+        ),
+        # Not in R4: the facility whose claims a claims-audit finding is about, which its
+        # evidence names (an extension cannot be indexed by the hub's path language).
+        SearchParam(
+            "facility",
+            ParamType.REFERENCE,
+            ("evidence.detail",),
+            targets=("Organization",),
+            description="The facility whose records are the evidence",
+        ),
+    ),
     "DiagnosticReport": (
         SearchParam(
             "date",

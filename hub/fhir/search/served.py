@@ -32,6 +32,8 @@ SERVED_TYPES: dict[str, ServedType] = {
     "Coverage": ServedType(("policy-holder", "subscriber", "beneficiary", "payor")),
     "CoverageEligibilityRequest": ServedType(("patient",)),
     "CoverageEligibilityResponse": ServedType(("patient",)),
+    # Claims-audit findings; only scopes naming the type reach it (hub.auth.scopes).
+    "DetectedIssue": ServedType(("patient",)),
     "Device": ServedType(),
     "DiagnosticReport": ServedType(("subject",)),
     "DocumentReference": ServedType(("subject", "author")),

@@ -1,0 +1,120 @@
+"""The store -> the rules' view: a day's settled claims (or one claim) with what lies behind
+them, read through the caller's store (its scopes, consent and audit apply).
+
+Around the claims of the day it loads the same persons' claims, encounters and dispenses of a
+look-back window (the longest the rules look back: a readmission's N days, a chronic supply), so
+rules across days (split admission, overlapping supplies) see both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+from hub.fhir.repository import FhirRepository
+from insurance.claims_audit.fhir_view import (
+    claim_view,
+    dispense_view,
+    encounter_view,
+    person_view,
+)
+from insurance.claims_audit.params import ClaimsAuditParams
+from insurance.claims_audit.view import AuditData, Claim
+
+CHUNK = 50  # values of one search parameter (under HUB_MAX_SEARCH_VALUES)
+PAGE = 200
+
+
+def look_back_days(params: ClaimsAuditParams) -> int:
+    limits = params.excess_quantity
+    return max(params.split_admission.readmission_days, limits.chronic_max_days) + 1
+
+
+def _all(
+    store: FhirRepository, resource_type: str, query: list[tuple[str, str]]
+) -> Iterator[dict[str, Any]]:
+    offset = 0
+    while True:
+        page = [*query, ("_count", str(PAGE)), ("_offset", str(offset))]
+        result = store.search(resource_type, page)
+        yield from (match.as_dict() for match in result.matches)
+        if not result.more:
+            return
+        offset += PAGE
+
+
+def _chunks(values: Iterable[str]) -> Iterator[str]:
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), CHUNK):
+        yield ",".join(ordered[start : start + CHUNK])
+
+
+def _claims(store: FhirRepository, query: list[tuple[str, str]]) -> list[Claim]:
+    raw = list(_all(store, "Claim", [*query, ("use", "claim"), ("status", "active")]))
+    responses: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(f"Claim/{c['id']}" for c in raw):
+        for response in _all(store, "ClaimResponse", [("request", ids)]):
+            request = (response.get("request") or {}).get("reference", "")
+            responses[request.removeprefix("Claim/")] = response
+    return [v for c in raw if (v := claim_view(c, responses.get(str(c["id"])))) is not None]
+
+
+def load_day(
+    store: FhirRepository, day: date, params: ClaimsAuditParams, facility: str | None = None
+) -> tuple[AuditData, frozenset[str]]:
+    """The view around the claims created on ``day`` (of ``facility``), and those claims' ids."""
+    query = [("created", day.isoformat())]
+    if facility:
+        query.append(("provider", f"Organization/{facility}"))
+    of_day = _claims(store, query)
+    return _around(store, of_day, day, params), frozenset(c.id for c in of_day)
+
+
+def load_claim(store: FhirRepository, claim_id: str, params: ClaimsAuditParams) -> AuditData | None:
+    """The view around one settled claim (the incremental run), or None if it is not one."""
+    found = _claims(store, [("_id", claim_id)])
+    if not found:
+        return None
+    return _around(store, found, found[0].created, params)
+
+
+def _around(
+    store: FhirRepository, claims: list[Claim], day: date, params: ClaimsAuditParams
+) -> AuditData:
+    persons = {c.person for c in claims}
+    since = (day - timedelta(days=look_back_days(params))).isoformat()
+    until = day.isoformat()
+    known = {c.id: c for c in claims}
+    for patients in _chunks(f"Patient/{p}" for p in persons):
+        window = [("patient", patients), ("created", f"ge{since}"), ("created", f"le{until}")]
+        known.update((c.id, c) for c in _claims(store, window))
+    all_claims = tuple(known.values())
+    encounters: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(e for c in all_claims for e in c.encounters):
+        encounters.update((e["id"], e) for e in _all(store, "Encounter", [("_id", ids)]))
+    dispenses: dict[str, dict[str, Any]] = {}
+    for patients in _chunks(f"Patient/{p}" for p in persons):
+        window = [("date", f"ge{since}")]
+        encounters.update(
+            (e["id"], e) for e in _all(store, "Encounter", [("patient", patients), *window])
+        )
+        dispenses.update(
+            (d["id"], d)
+            for d in _all(
+                store,
+                "MedicationDispense",
+                [("patient", patients), ("whenhandedover", f"ge{since}")],
+            )
+        )
+    patients_found = [
+        person_view(p) for ids in _chunks(persons) for p in _all(store, "Patient", [("_id", ids)])
+    ]
+    return AuditData(
+        claims=all_claims,
+        encounters=tuple(
+            ev for e in encounters.values() if (ev := encounter_view(e, all_claims)) is not None
+        ),
+        dispenses=tuple(dv for d in dispenses.values() if (dv := dispense_view(d)) is not None),
+        persons=tuple(patients_found),
+    )

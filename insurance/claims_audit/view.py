@@ -1,0 +1,128 @@
+"""The typed, pure view of what the rules read: settled claims, encounters, dispenses, persons.
+
+Built from FHIR by :mod:`insurance.claims_audit.loading` (or by hand in tests). Money is integer
+fen; days are dates, encounter times timezone-aware datetimes. ``person`` is the hub's Patient id
+the records name (the patient index links a person's records; the loader resolves them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from insurance.claims_audit.params import Sex
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    sex: Sex = Sex.UNKNOWN
+    birth_date: date | None = None
+    death_date: date | None = None
+
+    def age_on(self, day: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One billed item of a claim."""
+
+    sequence: int
+    code: str
+    quantity: int
+    unit_price_fen: int
+    service_date: date
+    fund_fen: int = 0  # what the fund paid for it (the ClaimResponse's benefit)
+    encounter: str | None = None  # Claim.item.encounter
+
+    @property
+    def amount_fen(self) -> int:
+        return self.quantity * self.unit_price_fen
+
+    def scope(self, claim_id: str) -> str:
+        """What "one encounter" means for the line: its encounter, else its claim."""
+        return f"Encounter/{self.encounter}" if self.encounter else f"Claim/{claim_id}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    person: str
+    facility: str
+    created: date
+    lines: tuple[Line, ...]
+    diagnoses: tuple[str, ...] = ()
+
+    @property
+    def encounters(self) -> tuple[str, ...]:
+        return tuple(sorted({line.encounter for line in self.lines if line.encounter}))
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(line.amount_fen for line in self.lines)
+
+    @property
+    def fund_fen(self) -> int:
+        return sum(line.fund_fen for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Encounter:
+    id: str
+    person: str
+    facility: str
+    start: datetime
+    end: datetime | None = None  # an open stay: still in hospital
+    inpatient: bool = False
+    main_diagnosis: str | None = None
+
+
+@dataclass(frozen=True)
+class Dispense:
+    id: str
+    person: str
+    facility: str
+    code: str
+    quantity: int
+    handed_over: date
+    days_supply: int | None = None
+    encounter: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditData:
+    claims: tuple[Claim, ...] = ()
+    encounters: tuple[Encounter, ...] = ()
+    dispenses: tuple[Dispense, ...] = ()
+    persons: tuple[Person, ...] = ()
+    _encounter: dict[str, Encounter] = field(init=False, repr=False, compare=False)
+    _person: dict[str, Person] = field(init=False, repr=False, compare=False)
+    _dispenses_of: dict[str, tuple[Dispense, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_encounter: dict[str, list[Dispense]] = defaultdict(list)
+        for dispense in self.dispenses:
+            if dispense.encounter is not None:
+                by_encounter[dispense.encounter].append(dispense)
+        object.__setattr__(self, "_encounter", {e.id: e for e in self.encounters})
+        object.__setattr__(self, "_person", {p.id: p for p in self.persons})
+        object.__setattr__(self, "_dispenses_of", {k: tuple(v) for k, v in by_encounter.items()})
+
+    def encounter(self, encounter_id: str) -> Encounter | None:
+        return self._encounter.get(encounter_id)
+
+    def person(self, person_id: str) -> Person | None:
+        return self._person.get(person_id)
+
+    def dispenses_of(self, encounter_id: str) -> tuple[Dispense, ...]:
+        return self._dispenses_of.get(encounter_id, ())
+
+    def claims_of(self, encounter_ids: Iterable[str]) -> tuple[Claim, ...]:
+        wanted = set(encounter_ids)
+        return tuple(c for c in self.claims if wanted & set(c.encounters))
