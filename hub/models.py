@@ -13,8 +13,8 @@ import hub.auth.models
 import hub.auth.smart_app.models
 import hub.fhir.models
 import hub.mpi.models
-import insurance.pharmacy.models
 import insurance.claims_audit.models
+import insurance.pharmacy.models
 import insurance.settlement.models
 import referral.scheduling.models
 
