@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from referral.scheduling.capacity import Action, Place, PlaceState, booking_limit, decide
+from referral.scheduling.capacity import (
+    Action,
+    Place,
+    PlaceState,
+    booking_limit,
+    decide,
+    unavailable,
+)
 from referral.scheduling.config import load_booking_config, parse_booking_config
 from referral.scheduling.resources import (
     CAPACITY_EXTENSION,
@@ -126,3 +133,16 @@ def test_resource_readers() -> None:
         ]
     }
     assert slot_capacity(slot) == (4, 0)
+
+
+def test_why_a_new_place_is_refused_before_any_write() -> None:
+    now = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+    later = now + timedelta(hours=2)
+    # capacity 4, 1 reserved for referrals: three ordinary places, the fourth for a referral
+    assert unavailable(later, 4, 1, 2, referral=False, now=now) is None
+    assert unavailable(later, 4, 1, 3, referral=False, now=now) == "slot-referral-only"
+    assert unavailable(later, 4, 1, 3, referral=True, now=now) is None
+    # no place left at all: full, even for a slot with a referral share
+    assert unavailable(later, 4, 1, 4, referral=False, now=now) == "slot-full"
+    assert unavailable(later, 4, 1, 4, referral=True, now=now) == "slot-full"
+    assert unavailable(now, 4, 1, 0, referral=False, now=now) == "slot-past"
