@@ -22,6 +22,7 @@ from consent.hooks import check_consent
 from hub import events
 from hub.audit import chain_queue  # noqa: F401  (links the audit chain after commits)
 from hub.audit import tasks as audit_tasks
+from hub.audit.linking import chain_metric_lines
 from hub.fhir.inbound import set_inbound_qualifier
 from hub.fhir.write_hooks import WriteHook, check_before_write, on_write
 from hub.metrics import add_backlog
@@ -117,6 +118,7 @@ def wire() -> None:
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities
         set_inbound_qualifier(inbound_qualifier)  # a facility's local identifiers, namespaced
         add_backlog(backlog_metric_lines)  # /metrics: the HL7 v2 message log's backlog
+        add_backlog(chain_metric_lines)  # /metrics: the audit chain's linking lag
         add_facility_resources(healthcare_services)  # the referral directory
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},

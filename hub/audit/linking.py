@@ -237,3 +237,27 @@ def _forget_gaps_upto(seq: int) -> None:
     with _gaps_lock:
         for number in [n for n in _gaps_seen if n <= seq]:
             del _gaps_seen[number]
+
+
+def chain_metric_lines(session: Session) -> list[str]:
+    """The chain's linking lag in Prometheus text, for ``/metrics`` (alert when it grows)."""
+    extent = chain_extent(session)
+    lag = 0.0
+    if extent.oldest_waiting is not None:
+        oldest = extent.oldest_waiting
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+    return [
+        "# HELP hub_audit_chain_linked_seq The last audit record linked onto the hash chain",
+        "# TYPE hub_audit_chain_linked_seq gauge",
+        f"hub_audit_chain_linked_seq {extent.head_seq}",
+        "# HELP hub_audit_chain_waiting Committed audit records not linked yet",
+        "# TYPE hub_audit_chain_waiting gauge",
+        f"hub_audit_chain_waiting {extent.waiting}",
+        "# HELP hub_audit_chain_lag_seconds Age of the oldest audit record waiting to be linked",
+        "# TYPE hub_audit_chain_lag_seconds gauge",
+        f"hub_audit_chain_lag_seconds {lag:.3f}",
+        "# HELP hub_audit_chain_abandoned Numbers filled as abandoned (each a failed commit)",
+        "# TYPE hub_audit_chain_abandoned gauge",
+        f"hub_audit_chain_abandoned {len(extent.abandoned)}",
+    ]

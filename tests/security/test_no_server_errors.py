@@ -249,3 +249,4 @@ def test_metrics_are_for_operators_only(live_hub: LiveHub, make_token: TokenFact
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/plain")
         assert "hub_hl7_inbox_messages" in response.text
+        assert "hub_audit_chain_waiting" in response.text  # the audit chain's linking lag

@@ -19,7 +19,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hub.audit.linking import ABANDONED, chain_extent, link_all, link_pending
+from hub.audit.linking import (
+    ABANDONED,
+    chain_extent,
+    chain_metric_lines,
+    link_all,
+    link_pending,
+)
 from hub.audit.models import AuditCheckpoint, AuditHead, AuditRecord
 from hub.audit.service import AuditEntry, write_entries
 from hub.audit.verification import verify_chain
@@ -169,3 +175,19 @@ def test_the_chainer_signs_the_interval_checkpoints(engine: sa.Engine) -> None:
         signed = session.execute(sa.select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq))
         assert signed.scalars().all() == [3, 6]
         assert list(verify_chain(session, checkpoint_interval=3)) == []
+
+
+def test_the_metrics_show_what_waits_and_how_old_it_is(engine: sa.Engine) -> None:
+    committed(engine, 1, 2, 3)  # then made 60 days old
+    with Session(engine) as session:
+        session.execute(sa.update(AuditRecord).values(recorded=datetime.now(UTC) - timedelta(60)))
+        session.commit()
+        lines = dict(line.split(" ") for line in chain_metric_lines(session) if line[0] != "#")
+    assert lines["hub_audit_chain_waiting"] == "3"
+    assert lines["hub_audit_chain_linked_seq"] == "0"
+    assert float(lines["hub_audit_chain_lag_seconds"]) >= 60 * 86400
+    link_all(lambda: session_scope(engine))
+    with Session(engine) as session:
+        lines = dict(line.split(" ") for line in chain_metric_lines(session) if line[0] != "#")
+    assert (lines["hub_audit_chain_waiting"], lines["hub_audit_chain_linked_seq"]) == ("0", "3")
+    assert float(lines["hub_audit_chain_lag_seconds"]) == 0
