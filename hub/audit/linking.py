@@ -13,7 +13,8 @@ all in one transaction. It never skips or reorders:
   fills it with an *abandoned* record (``interaction`` ``abandoned``) and links over it. The
   insert ignores a conflict, and on PostgreSQL waits for a transaction still holding the number,
   so a late record is linked, never replaced. ``hub audit verify`` lists abandoned numbers: each
-  should be explained by a failed commit.
+  should be explained by a failed commit. A number abandoned after the last committed record is
+  no gap yet: it is filled once a later record commits.
 
 A crash between a request's commit and the linking loses nothing: the records are committed and
 the next chainer links them (the in-process thread or the Celery task on each wake-up, and the

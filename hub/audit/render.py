@@ -165,4 +165,6 @@ def to_audit_event(
     entities = _entities(rec, for_patient, name_consents)
     if entities:
         event["entity"] = entities
+    if not extensions:  # a record not linked yet, without a decision: FHIR has no empty arrays
+        del event["extension"]
     return event

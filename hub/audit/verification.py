@@ -86,9 +86,15 @@ def verify_chain(
         anchor_seq, ()
     ):
         yield ChainProblem(anchor_seq, "no signed checkpoint vouches for the anchor (removed)")
+    # The head as this statement sees it: a chainer that committed since the head was read
+    # above moved head and hashes together, so one statement sees both or neither.
+    tip_now = select(AuditHead.last_seq).where(AuditHead.id == 1).scalar_subquery()
     beyond = session.execute(
         select(AuditRecord.seq)
-        .where(AuditRecord.seq > linked_upto, AuditRecord.hash.is_not(None))
+        .where(
+            AuditRecord.seq > func.coalesce(tip_now, linked_upto),
+            AuditRecord.hash.is_not(None),
+        )
         .order_by(AuditRecord.seq)
         .limit(1)
     ).scalar_one_or_none()
