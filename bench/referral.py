@@ -118,21 +118,31 @@ def load_tasks(count: int) -> list[str]:
     loaded = time.monotonic()
     for first in range(0, count, BATCH):
         tasks: list[dict[str, Any]] = []
+        requests: list[dict[str, Any]] = []
         for _ in range(min(BATCH, count - first)):
             moment = start + timedelta(seconds=rng.randrange(30 * 86400))
+            patient, focus = rng.choice(patients), str(uuid.uuid4())
+            requests.append({  # the referral each Task carries out (references are checked)
+                "resourceType": "ServiceRequest", "id": focus, "status": "active",
+                "intent": "order", "subject": {"reference": f"Patient/{patient}"},
+                "requester": {"reference": f"Organization/{SOURCE}"},
+                "authoredOn": moment.isoformat(timespec="seconds"),
+            })
             tasks.append({
                 "resourceType": "Task",
                 "status": "requested" if rng.random() < 0.1 else rng.choice(
                     ("accepted", "in-progress", "completed", "rejected", "cancelled")),
                 "intent": "order", "code": PROCESS_REQUEST_CODE,
-                "focus": {"reference": f"ServiceRequest/{uuid.uuid4()}"},
-                "for": {"reference": f"Patient/{rng.choice(patients)}"},
+                "focus": {"reference": f"ServiceRequest/{focus}"},
+                "for": {"reference": f"Patient/{patient}"},
                 "authoredOn": moment.isoformat(timespec="seconds"),
                 "requester": {"reference": f"Organization/{SOURCE}"},
                 "owner": {"reference": f"Organization/{rng.choice(owners)}"},
                 "priority": rng.choice(("routine", "routine", "urgent", "stat")),
             })  # fmt: skip
         with session_scope() as session:
+            bulk_create(session, "ServiceRequest", requests, actor=SYSTEM_ACTOR, cipher=cipher,
+                        base_url=base)  # fmt: skip
             bulk_create(session, "Task", tasks, actor=SYSTEM_ACTOR, cipher=cipher, base_url=base)
     log(f"   {count:,} Tasks bulk-loaded in {time.monotonic() - loaded:.0f} s")
     with session_scope() as session:
