@@ -122,12 +122,17 @@ def load_tasks(count: int) -> list[str]:
         for _ in range(min(BATCH, count - first)):
             moment = start + timedelta(seconds=rng.randrange(30 * 86400))
             patient, focus = rng.choice(patients), str(uuid.uuid4())
-            requests.append({  # the referral each Task carries out (references are checked)
-                "resourceType": "ServiceRequest", "id": focus, "status": "active",
-                "intent": "order", "subject": {"reference": f"Patient/{patient}"},
-                "requester": {"reference": f"Organization/{SOURCE}"},
-                "authoredOn": moment.isoformat(timespec="seconds"),
-            })
+            requests.append(
+                {  # the referral each Task carries out (references are checked)
+                    "resourceType": "ServiceRequest",
+                    "id": focus,
+                    "status": "active",
+                    "intent": "order",
+                    "subject": {"reference": f"Patient/{patient}"},
+                    "requester": {"reference": f"Organization/{SOURCE}"},
+                    "authoredOn": moment.isoformat(timespec="seconds"),
+                }
+            )
             tasks.append({
                 "resourceType": "Task",
                 "status": "requested" if rng.random() < 0.1 else rng.choice(
