@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from typing import Any
 
 import uvicorn
@@ -27,6 +28,14 @@ def log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["path_only"] = {"()": "hub.server.PathOnly"}
     config["handlers"]["access"]["filters"] = ["path_only"]
     return config
+
+
+def worker_count(requested: int, database_url: str) -> int:
+    """Worker processes to run: ``requested``, or with 0 one per core. SQLite takes one: its
+    writers take turns inside a process (``hub.db.writer_turn``), not across processes."""
+    if database_url.startswith("sqlite"):
+        return 1
+    return requested if requested > 0 else max(1, os.cpu_count() or 1)
 
 
 def run_server(host: str, port: int, workers: int = 1) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub.db import session_scope
@@ -117,6 +118,9 @@ class InProcessDispatcher:
                         keys |= set(self.queue.due(session))
                 for key in sorted(keys):
                     self.queue.drain(key)
+            except OperationalError as exc:  # the database is unreachable: one line, not a trace
+                log.warning("%s: database unavailable (%s); the sweeper retries",
+                            self.queue.name, str(exc.orig or exc).splitlines()[0])  # fmt: skip
             except Exception:
                 log.exception("%s: in-process work failed; the sweeper retries", self.queue.name)
 

@@ -147,7 +147,9 @@ def link_all(session_factory: Any, *, grace: float = GAP_GRACE_SECONDS) -> LinkR
         with session_factory() as session:
             result = link_pending(session, grace=grace)
         total, abandoned = total + result.linked, abandoned + result.abandoned
-        if not result.linked and not result.abandoned:
+        # Nothing left (the usual wake-up after one commit) or nothing linkable: done, without
+        # another round of head lock and reads.
+        if not result.waiting or (not result.linked and not result.abandoned):
             return LinkResult(total, abandoned, result.head_seq, result.waiting)
 
 

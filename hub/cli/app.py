@@ -165,17 +165,23 @@ def facilities_list(output: FormatOption = OutputFormat.table) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=0, help="worker processes; 0: one per core (SQLite: always one)"),
+    ] = 0,
 ) -> None:
     from hub.cli.startup import database_problem
-    from hub.server import run_server
-    from hub.settings import adopt_served_url
+    from hub.server import run_server, worker_count
+    from hub.settings import adopt_served_url, get_settings
 
     problem = database_problem(adopt_served_url(host, port))
     if problem:
         typer.echo(f"hub: {problem}", err=True)
         raise typer.Exit(1)
-    run_server(host, port, workers)
+    processes = worker_count(workers, get_settings().effective_database_url)
+    if processes != workers and workers > 1:
+        typer.echo(f"hub: SQLite serves from one process (--workers {workers} ignored)", err=True)
+    run_server(host, port, processes)
 
 
 @app.command(
