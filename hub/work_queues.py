@@ -37,6 +37,9 @@ class WorkQueue:
     task_name: str  # the Celery task taking one key
     drain: Callable[[str], Any]  # process everything due for one key
     due: Callable[[Session], list[str]]  # keys with due rows (the sweeper)
+    # In-process: seconds to wait after a round before the next, so one round takes the work
+    # of many commits (the audit chain: one head lock per batch, not per request).
+    linger: float = 0.0
 
 
 class Dispatcher(Protocol):
@@ -118,6 +121,8 @@ class InProcessDispatcher:
                         keys |= set(self.queue.due(session))
                 for key in sorted(keys):
                     self.queue.drain(key)
+                if keys and self.queue.linger:
+                    time.sleep(self.queue.linger)
             except OperationalError as exc:  # the database is unreachable: one line, not a trace
                 log.warning("%s: database unavailable (%s); the sweeper retries",
                             self.queue.name, str(exc.orig or exc).splitlines()[0])  # fmt: skip
