@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -96,16 +95,17 @@ class FacilityMetrics:
 
 
 def is_readmission(stay: Encounter, stays: Iterable[Encounter]) -> bool:
-    """Whether ``stay`` began at most :data:`READMISSION_DAYS` after the same person left
-    another inpatient stay at the same facility."""
-    window = timedelta(days=READMISSION_DAYS)
+    """Whether ``stay`` began at most :data:`READMISSION_DAYS` days (by date, as the
+    split-admission rule counts) after the same person left another inpatient stay at the same
+    facility."""
     return any(
         other.id != stay.id
         and other.inpatient
         and other.person == stay.person
         and other.facility == stay.facility
         and other.end is not None
-        and other.end <= stay.start <= other.end + window
+        and other.end <= stay.start
+        and (stay.start.date() - other.end.date()).days <= READMISSION_DAYS
         for other in stays
     )
 

@@ -27,7 +27,7 @@ from insurance.claims_audit.report_figures import GroupFigures
 
 matplotlib.use("svg")  # no GUI toolkit, whatever the machine has
 CJK_FONT = "Noto Sans CJK SC"
-FONTS = [CJK_FONT, "DejaVu Sans"]  # per-glyph fallback: Latin from either, Chinese from Noto
+LATIN_FONT = "DejaVu Sans"  # matplotlib's own: always there
 MAX_BARS = 15  # facilities in a bar chart: the largest amounts at risk
 MAX_PEER_ROWS = 40  # facilities in a peer chart: the flagged first, then the highest values
 WIDTH = 9.0  # inches
@@ -211,7 +211,10 @@ def report_charts(report: MonthlyReport) -> list[Chart]:
     def label(g: GroupFigures) -> str:  # a rule's English name, else the facility's code
         return chart_text(g.label, g.key)
 
-    with _lock, matplotlib.rc_context({"font.family": FONTS, "svg.fonttype": "path"}):
+    # a per-glyph fallback list: Chinese from Noto, the rest from either (none asked for that
+    # is missing: matplotlib would log a warning for every label)
+    fonts = [CJK_FONT, LATIN_FONT] if cjk_font_available() else [LATIN_FONT]
+    with _lock, matplotlib.rc_context({"font.family": fonts, "svg.fonttype": "path"}):
         return [
             _bars("by-rule", "按规则 Findings by rule", report.by_rule, label),
             _bars("by-facility", "按机构 Findings by facility", report.by_facility, label),
