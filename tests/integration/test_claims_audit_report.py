@@ -157,13 +157,21 @@ def test_the_command_writes_the_page_and_the_csvs(planted: dict[str, Any], tmp_p
     assert run.returncode == 0, run.stderr
     html = (tmp_path / f"report-{MONTH}.html").read_text(encoding="utf-8")
     assert html.count("<svg") == CHARTS and "重复收费 Duplicate charge" in html
-    by_rule = _rows((tmp_path / f"report-{MONTH}-by-rule.csv").read_text(encoding="utf-8"))
+    by_rule_text = (tmp_path / f"report-{MONTH}-by-rule.csv").read_text(encoding="utf-8")
+    assert by_rule_text.startswith("\ufeffrule,name,findings,")  # a BOM: Excel reads UTF-8
+    by_rule = _rows(by_rule_text)
+    assert _rows((tmp_path / f"report-{MONTH}.csv").read_text("utf-8"))[0]["table"] == "by-rule"
     peers = _rows((tmp_path / f"report-{MONTH}-peers.csv").read_text(encoding="utf-8"))
     _check_figures(by_rule, peers)
     months = _rows((tmp_path / f"report-{MONTH}-by-month.csv").read_text(encoding="utf-8"))
     assert [(m["month"], m["findings"]) for m in months[-3:]] == [
         ("2025-07", "1"), ("2025-08", "0"), ("2025-09", "2")]  # fmt: skip
     assert "2 findings in 2025-09" in run.stderr
+    # read as the hub's read-only report identity: the report and each search audited
+    records = _audited("hub-claims-report")
+    asked = [r.query_params for r in records if r.interaction == "operation"]
+    assert asked.count("month") == 1  # --facility runs (another test) add "month,facility"
+    assert {r.resource_type for r in records} >= {"DetectedIssue", "Claim", "Encounter"}
 
 
 def test_the_command_for_one_facility(planted: dict[str, Any], tmp_path: Path) -> None:
@@ -284,10 +292,13 @@ def test_everyone_else_is_refused_and_audited(
 def test_bad_parameters_get_400_with_an_operation_outcome(
     report_client: Callable[..., httpx.Client], params: dict[str, str]
 ) -> None:
-    auditor = report_client(role=Role.insurance_auditor, facility="YB420500")
+    client_id = f"report-bad-{uuid.uuid4().hex[:8]}"
+    auditor = report_client(role=Role.insurance_auditor, facility="YB420500", client_id=client_id)
     refused = auditor.get("/report", params=params)
     assert refused.status_code == 400, refused.text
     outcome = refused.json()
     assert outcome["resourceType"] == "OperationOutcome"
+    [record] = _audited(client_id)
+    assert record.outcome == "4" and str(record.outcome_text).startswith("400")
     if params.get("month") in ("2025-13", "2025-9"):
         assert repr(params["month"]) in outcome["issue"][0]["diagnostics"]
