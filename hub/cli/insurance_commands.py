@@ -104,6 +104,10 @@ def audit(
         )
 
 
+def _out_refused(out: Path, exc: OSError) -> typer.Exit:
+    return fail(f"--out: {out}: {exc.strerror or exc}", BAD_INPUT)
+
+
 @insurance_app.command(
     "report",
     help="Write the claims audit's monthly report: DIR/report-YYYY-MM.html (charts inline, "
@@ -122,17 +126,24 @@ def report(
     except ValueError as exc:
         raise fail(f"--month: {exc}", BAD_INPUT) from None
     require_facility(facility)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # before the work, not after it
+    except OSError as exc:
+        raise _out_refused(out, exc) from None
     with session_scope() as session:
         store = FhirStore(session, REPORT_ACTOR, get_cipher(), get_settings().fhir_base_url)
         found = monthly_report(store, asked, facility)
     files = render_report(found)
     stem = f"report-{asked}" + (f"-{facility}" if facility else "")
-    out.mkdir(parents=True, exist_ok=True)
     written = {f"{stem}.html": files.html, f"{stem}.csv": long_csv(files.tables)}
     written |= {f"{stem}-{t.name}.csv": table_csv(t) for t in files.tables}
-    for name, text in written.items():
-        # CSVs with a BOM: Excel, where auditors open them, then reads the Chinese as UTF-8
-        (out / name).write_text(text, encoding="utf-8-sig" if name.endswith(".csv") else "utf-8")
+    try:
+        for name, text in written.items():
+            # CSVs with a BOM: Excel, where auditors open them, then reads the Chinese as UTF-8
+            encoding = "utf-8-sig" if name.endswith(".csv") else "utf-8"
+            (out / name).write_text(text, encoding=encoding)
+    except OSError as exc:
+        raise _out_refused(out, exc) from None
     typer.echo(f"{found.findings} findings in {asked}; wrote {out / f'{stem}.html'}", err=True)
 
 

@@ -198,6 +198,13 @@ def test_the_command_refuses_an_unknown_facility(tmp_path: Path) -> None:
     assert run.returncode == 2 and "NOPE" in run.stderr
 
 
+def test_the_command_refuses_a_folder_it_cannot_write(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    run = run_hub("insurance", "report", "--month", MONTH, "--out", str(taken))
+    assert run.returncode == 2 and "--out" in run.stderr and str(taken) in run.stderr
+
+
 # -- the API -----------------------------------------------------------------------------------
 
 
