@@ -28,7 +28,6 @@ from insurance.claims_audit.report import (
     totals_line,
 )
 from insurance.claims_audit.report_figures import Month
-from insurance.claims_audit.report_page import long_csv, render_report, table_csv
 from insurance.claims_audit.report_service import REPORT_ACTOR, monthly_report
 from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, audit_day, record_findings
 from insurance.coverage_csv import parse_coverage_csv
@@ -121,6 +120,10 @@ def report(
         str | None, typer.Option("--facility", help="only this facility (code)")
     ] = None,
 ) -> None:
+    # here, not at the top: matplotlib takes about a second to import, which only this command
+    # should pay (every ``hub`` command imports this module)
+    from insurance.claims_audit.report_page import long_csv, render_report, table_csv
+
     try:
         asked = Month.parse(month)
     except ValueError as exc:
