@@ -1,5 +1,5 @@
 """``hub insurance ...``: load Coverages in bulk, print the catalogue, audit a day's claims,
-reconcile a facility's day against the ledger."""
+write the audit's monthly report, reconcile a facility's day against the ledger."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.errors import BAD_INPUT, NOT_FOUND, fail
+from hub.cli.errors import BAD_INPUT, NOT_FOUND, fail, require_facility
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.db import session_scope
@@ -27,6 +27,8 @@ from insurance.claims_audit.report import (
     finding_rows,
     totals_line,
 )
+from insurance.claims_audit.report_figures import Month
+from insurance.claims_audit.report_service import REPORT_ACTOR, monthly_report
 from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, audit_day, record_findings
 from insurance.coverage_csv import parse_coverage_csv
 from insurance.coverage_load import load_coverages
@@ -99,6 +101,53 @@ def audit(
         typer.echo(
             f"{recorded.created} findings recorded, {recorded.already} already recorded", err=True
         )
+
+
+def _out_refused(out: Path, exc: OSError) -> typer.Exit:
+    return fail(f"--out: {out}: {exc.strerror or exc}", BAD_INPUT)
+
+
+@insurance_app.command(
+    "report",
+    help="Write the claims audit's monthly report: DIR/report-YYYY-MM.html (charts inline, "
+    "readable offline) and CSVs of its tables (report-YYYY-MM.csv holds them all; "
+    "report-YYYY-MM-TABLE.csv each one). With --facility the names end in -CODE.",
+)
+def report(
+    month: Annotated[str, typer.Option("--month", help="the month, YYYY-MM")],
+    out: Annotated[Path, typer.Option("--out", help="the folder to write to")] = Path("."),
+    facility: Annotated[
+        str | None, typer.Option("--facility", help="only this facility (code)")
+    ] = None,
+) -> None:
+    # here, not at the top: matplotlib takes about a second to import, which only this command
+    # should pay (every ``hub`` command imports this module)
+    from insurance.claims_audit.report_page import long_csv, render_report, table_csv
+
+    try:
+        asked = Month.parse(month)
+    except ValueError as exc:
+        raise fail(f"--month: {exc}", BAD_INPUT) from None
+    require_facility(facility)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # before the work, not after it
+    except OSError as exc:
+        raise _out_refused(out, exc) from None
+    with session_scope() as session:
+        store = FhirStore(session, REPORT_ACTOR, get_cipher(), get_settings().fhir_base_url)
+        found = monthly_report(store, asked, facility)
+    files = render_report(found)
+    stem = f"report-{asked}" + (f"-{facility}" if facility else "")
+    written = {f"{stem}.html": files.html, f"{stem}.csv": long_csv(files.tables)}
+    written |= {f"{stem}-{t.name}.csv": table_csv(t) for t in files.tables}
+    try:
+        for name, text in written.items():
+            # CSVs with a BOM: Excel, where auditors open them, then reads the Chinese as UTF-8
+            encoding = "utf-8-sig" if name.endswith(".csv") else "utf-8"
+            (out / name).write_text(text, encoding=encoding)
+    except OSError as exc:
+        raise _out_refused(out, exc) from None
+    typer.echo(f"{found.findings} findings in {asked}; wrote {out / f'{stem}.html'}", err=True)
 
 
 @insurance_app.command(

@@ -20,7 +20,7 @@ from insurance.claims_audit.fhir_view import (
     person_view,
 )
 from insurance.claims_audit.params import ClaimsAuditParams
-from insurance.claims_audit.view import AuditData, Claim
+from insurance.claims_audit.view import AuditData, Claim, Encounter
 
 CHUNK = 50  # values of one search parameter (under HUB_MAX_SEARCH_VALUES)
 PAGE = 200
@@ -50,10 +50,12 @@ def _chunks(values: Iterable[str]) -> Iterator[str]:
         yield ",".join(ordered[start : start + CHUNK])
 
 
-def _claims(store: FhirRepository, query: list[tuple[str, str]]) -> list[Claim]:
+def _claims(
+    store: FhirRepository, query: list[tuple[str, str]], *, with_benefit: bool = True
+) -> list[Claim]:
     raw = list(_all(store, "Claim", [*query, ("use", "claim"), ("status", "active")]))
     responses: dict[str, dict[str, Any]] = {}
-    for ids in _chunks(f"Claim/{c['id']}" for c in raw):
+    for ids in _chunks(f"Claim/{c['id']}" for c in raw if with_benefit):
         for response in _all(store, "ClaimResponse", [("request", ids)]):
             request = (response.get("request") or {}).get("reference", "")
             responses[request.removeprefix("Claim/")] = response
@@ -118,3 +120,31 @@ def _around(
         dispenses=tuple(dv for d in dispenses.values() if (dv := dispense_view(d)) is not None),
         persons=tuple(patients_found),
     )
+
+
+def load_settled(
+    store: FhirRepository, since: date, until: date, look_back_days: int
+) -> tuple[list[Claim], list[Encounter]]:
+    """The claims created in ``[since, until)`` (without the fund's share), their encounters
+    and the same persons' encounters of ``look_back_days`` before ``since`` (earlier stays)."""
+    window = [("created", f"ge{since.isoformat()}"), ("created", f"lt{until.isoformat()}")]
+    claims = _claims(store, window, with_benefit=False)
+    found: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(e for c in claims for e in c.encounters):
+        found.update((e["id"], e) for e in _all(store, "Encounter", [("_id", ids)]))
+    earlier = [("date", f"ge{(since - timedelta(days=look_back_days)).isoformat()}")]
+    for patients in _chunks(f"Patient/{c.person}" for c in claims):
+        query = [("patient", patients), *earlier, ("date", f"lt{until.isoformat()}")]
+        found.update((e["id"], e) for e in _all(store, "Encounter", query))
+    encounters = [v for e in found.values() if (v := encounter_view(e, claims)) is not None]
+    return claims, encounters
+
+
+def findings_since(
+    store: FhirRepository, identified: date, facility: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The DetectedIssues identified since ``identified`` (of ``facility``)."""
+    query = [("identified", f"ge{identified.isoformat()}")]
+    if facility:
+        query.append(("facility", f"Organization/{facility}"))
+    return _all(store, "DetectedIssue", query)
