@@ -33,6 +33,7 @@ from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
 from insurance.claims_audit import queue as claims_audit_queue
 from insurance.claims_audit import tasks as claims_audit_tasks
+from insurance.claims_audit.reconcile_views import router as reconcile_router
 from insurance.claims_audit.views import router as claims_audit_router
 from insurance.national.views import router as national_insurance_router
 from insurance.pharmacy.hooks import dispense_written
@@ -94,7 +95,7 @@ ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
 SERVICE_ROUTERS = (
     booking_router, consultation_router, referral_router, insurance_router,
-    insurance_catalogue_router, national_insurance_router, claims_audit_router,
+    insurance_catalogue_router, national_insurance_router, claims_audit_router, reconcile_router,
 )  # fmt: skip
 
 _lock = threading.Lock()

@@ -29,11 +29,8 @@ def _line(answer: dict[str, Any], reversed_: bool = False) -> str:
     return f"{claim},{','.join(f'{a:.2f}' for a in amounts)},{int(reversed_)}"
 
 
-def test_reconcile_a_day_down_to_the_claim(
-    client_for: Callable[..., httpx.Client], tmp_path: Path
-) -> None:
-    desk = client_for(facility=FACILITY)
-    cashier = client_for(facility=FACILITY, purpose="HPAYMT")
+def settle_three(desk: httpx.Client, cashier: httpx.Client, facility: str) -> list[Any]:
+    """Three settlements of one new patient at ``facility``, the third reversed."""
     patient = new_patient(desk)
     coverage = desk.post(
         "/Coverage",
@@ -42,12 +39,21 @@ def test_reconcile_a_day_down_to_the_claim(
     answers = []
     for _ in range(3):
         claim = dict(_claim(patient, coverage, [(CONSULT, 10.0, None)]), provider={
-            "reference": f"Organization/{FACILITY}"})  # fmt: skip
+            "reference": f"Organization/{facility}"})  # fmt: skip
         settled = cashier.post("/Claim/$submit", json=claim)
         assert settled.status_code == 201, settled.text
         answers.append(settled.json())
+    assert cashier.post(f"/{answers[2]['request']['reference']}/$cancel").status_code == 200
+    return answers
+
+
+def test_reconcile_a_day_down_to_the_claim(
+    client_for: Callable[..., httpx.Client], tmp_path: Path
+) -> None:
+    desk = client_for(facility=FACILITY)
+    cashier = client_for(facility=FACILITY, purpose="HPAYMT")
+    answers = settle_three(desk, cashier, FACILITY)
     third = answers[2]["request"]["reference"]
-    assert cashier.post(f"/{third}/$cancel").status_code == 200
     day = datetime.now(REGION_TZ).date().isoformat()
     header = "setl_id,medfee_sumamt,fund_pay_sumamt,acct_pay,refd_setl_flag"
 
