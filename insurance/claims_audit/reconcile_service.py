@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
-from hub.errors import FhirError, Forbidden, NotFound
+from hub.errors import Conflict, FhirError, Forbidden, NotFound
 from hub.fhir.store import FhirStore
 from insurance.claims_audit import reconcile_fhir
 from insurance.claims_audit.reconciliation import (
@@ -73,6 +74,19 @@ def _hub_store(store: FhirStore) -> FhirStore:
     return FhirStore(store.session, RECONCILE_ACTOR, store.cipher, store.base_url)
 
 
+def _put(store: FhirStore, body: dict[str, Any]) -> dict[str, Any]:
+    """Create or update ``body`` at its id; a concurrent first write of the same id (two
+    uploads of one day at once) answers 409 rather than failing the transaction."""
+    savepoint = store.session.begin_nested()
+    try:
+        stored, _ = store.update(TYPE, body["id"], body)
+    except IntegrityError:
+        savepoint.rollback()
+        raise Conflict(f"{TYPE}/{body['id']} was written at the same time; send it again") from None
+    savepoint.commit()
+    return stored.as_dict()
+
+
 def bad_details(exc: DetailFileError) -> FhirError:
     return FhirError(str(exc), status=422, code="invalid")
 
@@ -88,7 +102,7 @@ def upload_details(
     if actor.role not in (Role.facility_system, Role.operator):
         raise Forbidden("reconciliation details are uploaded by the facility's system")
     body = reconcile_fhir.upload_resource(facility, day, details, datetime.now(UTC))
-    store.update(TYPE, body["id"], body)
+    _put(store, body)
     return record_reconciliation(store, facility, day)
 
 
@@ -119,8 +133,7 @@ def record_reconciliation(store: FhirStore, facility: str, day: date) -> dict[st
         responses,
         datetime.now(UTC),
     )
-    stored, _ = hub.update(TYPE, result["id"], result)
-    return stored.as_dict()
+    return _put(hub, result)
 
 
 def rerun_reconciliation(store: FhirStore, facility: str, day: date) -> dict[str, Any]:

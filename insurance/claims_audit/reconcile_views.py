@@ -23,7 +23,7 @@ from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.deps import CurrentActor, nested_deeper_than, read_body, unit_of_work
 from hub.errors import FhirError, Forbidden, InvalidRequest
-from hub.fhir.responses import FhirJsonResponse, fhir_response
+from hub.fhir.responses import FhirJsonResponse, fhir_response, outcome_response
 from hub.fhir.router import FHIR_RESPONSES
 from hub.settings import get_settings
 from insurance.claims_audit import reconcile_fhir
@@ -45,6 +45,33 @@ DayParam = Annotated[date, Query(alias="date", description="the local day (Asia/
 RawBody = Annotated[bytes, Depends(read_body)]
 CSV_TYPES = ("text/csv",)
 JSON_TYPES = ("application/fhir+json", "application/json")
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "UTF-8 CSV, header "
+                    "setl_id,medfee_sumamt,fund_pay_sumamt,acct_pay,refd_setl_flag (yuan)",
+                }
+            },
+            "application/fhir+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {"resourceType": {"type": "string"}},
+                    "description": "A PaymentReconciliation: requestor, period and detail",
+                }
+            },
+        },
+    }
+}
+RESULT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: outcome_response("OperationOutcome: a concurrent upload of the same day"),
+    415: outcome_response("OperationOutcome: neither text/csv nor application/fhir+json"),
+    422: outcome_response("OperationOutcome: the file or resource names its bad row or element"),
+}
 
 
 def require_uploader(actor: Actor, facility: str) -> None:
@@ -95,6 +122,8 @@ def parse_upload_body(
 @router.post(
     "/PaymentReconciliation/$upload",
     summary="A facility's day of 3202 details (CSV or PaymentReconciliation); the hub's result",
+    openapi_extra=UPLOAD_BODY,
+    responses={**RESULT_ERRORS, 413: outcome_response("OperationOutcome: the body is too large")},
 )
 def upload(
     request: Request, actor: CurrentActor, facility: FacilityParam, day: DayParam, raw: RawBody
@@ -109,6 +138,7 @@ def upload(
 @router.post(
     "/PaymentReconciliation/$reconcile",
     summary="Run a facility's day again against its stored upload (insurance auditors)",
+    responses={409: RESULT_ERRORS[409], 422: RESULT_ERRORS[422]},
 )
 def rerun(actor: CurrentActor, facility: FacilityParam, day: DayParam) -> Response:
     with unit_of_work(actor) as store:
