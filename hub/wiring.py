@@ -33,6 +33,7 @@ from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
 from insurance.claims_audit import queue as claims_audit_queue
 from insurance.claims_audit import tasks as claims_audit_tasks
+from insurance.claims_audit.reconcile_hooks import facility_writes_its_upload
 from insurance.claims_audit.reconcile_views import router as reconcile_router
 from insurance.claims_audit.views import router as claims_audit_router
 from insurance.national.views import router as national_insurance_router
@@ -88,6 +89,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # resource type -> the checks that may refuse its writes before any row changes (cheap reads)
 WRITE_CHECKS: tuple[tuple[str, WriteHook], ...] = (
     ("Appointment", booking.refuse_full_slot),  # a full slot, refused before the write
+    ("PaymentReconciliation", facility_writes_its_upload),  # a facility: its day's upload only
 )
 
 # the adapters' HTTP routers, mounted by create_app() after the core's

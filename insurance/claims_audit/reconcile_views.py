@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from hub.auth.actor import Actor
+from hub.auth.purpose import PurposeOfUse
 from hub.auth.roles import Role
 from hub.deps import CurrentActor, nested_deeper_than, read_body, unit_of_work
 from hub.errors import FhirError, Forbidden, InvalidRequest
@@ -75,11 +76,14 @@ RESULT_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def require_uploader(actor: Actor, facility: str) -> None:
-    """Before the body is read: only a facility's system, for its own facility."""
+    """Before the body is parsed: only a facility's system, for its own facility, claiming
+    purpose HPAYMT (healthcare payment) as settlement does."""
     if actor.role is not Role.facility_system:
         raise Forbidden("reconciliation details are uploaded by the facility's system")
     if actor.facility != facility:
         raise Forbidden("a facility uploads its own reconciliation details only")
+    if actor.purpose_of_use != PurposeOfUse.HPAYMT:
+        raise Forbidden("reconciliation is payment: a token with purpose_of_use HPAYMT")
 
 
 def _json(raw: bytes) -> Any:

@@ -40,6 +40,11 @@ def settled(live_hub: Any, make_token: Callable[..., str]) -> dict[str, Any]:
     return {"answers": answers, "day": datetime.now(REGION_TZ).date().isoformat()}
 
 
+def _his(client_for: Callable[..., httpx.Client], facility: str = FACILITY) -> httpx.Client:
+    """The facility's system, claiming payment (HPAYMT) as uploads require."""
+    return client_for(facility=facility, purpose="HPAYMT")
+
+
 def _params(day: str, facility: str = FACILITY) -> dict[str, str]:
     return {"facility": facility, "date": day}
 
@@ -58,7 +63,7 @@ def test_a_csv_upload_answers_the_differences_with_drill_down(
     settled: dict[str, Any], client_for: Callable[..., httpx.Client]
 ) -> None:
     answers, day = settled["answers"], settled["day"]
-    system = client_for(facility=FACILITY)
+    system = _his(client_for)
     second = _line(answers[1]).split(",")
     second[2] = "0.01"  # the fund's share, misreported
     rows = [HEADER, _line(answers[0]), ",".join(second), _line(answers[2]), "NOT-AT-HUB,1,1,0,0"]
@@ -104,7 +109,7 @@ def test_a_fhir_upload_that_balances_and_an_auditors_rerun(
     body = upload_resource(FACILITY, datetime.fromisoformat(day).date(), lines,
                            datetime.now(REGION_TZ))  # fmt: skip
     del body["id"]
-    system = client_for(facility=FACILITY)
+    system = _his(client_for)
     answer = system.post("/PaymentReconciliation/$upload", params=_params(day), json=body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "complete" and answer.json()["detail"] == []
@@ -124,34 +129,40 @@ def test_another_facility_practitioners_and_patients_are_refused(
 ) -> None:
     day = settled["day"]
     rows = f"{HEADER}\n{_line(settled['answers'][0])}\n"
-    other = client_for(facility=OTHER)
+    other = _his(client_for, OTHER)
     assert _upload(other, day, rows).status_code == 403  # uploads for another facility
-    assert _upload(client_for(facility=FACILITY), day, rows).status_code == 200
+    assert _upload(client_for(facility=FACILITY), day, rows).status_code == 403  # no HPAYMT
+    assert _upload(_his(client_for), day, rows).status_code == 200
     result_id = f"rcr-{FACILITY}-{day.replace('-', '')}"
     assert other.get(f"/PaymentReconciliation/{result_id}").status_code == 403
     search = other.get("/PaymentReconciliation", params={"requestor": f"Organization/{FACILITY}"})
     assert search.status_code == 200 and search.json().get("entry", []) == []
     assert other.get("/PaymentReconciliation/_history").status_code == 403
     # a forged facility: a body in another facility's name, or the generic API
-    body = upload_resource(OTHER, datetime.fromisoformat(day).date(), {}, datetime.now(REGION_TZ))
-    forged = client_for(facility=FACILITY).post(
-        "/PaymentReconciliation/$upload", params=_params(day), json=body)  # fmt: skip
+    the_day = datetime.fromisoformat(day).date()
+    theirs = upload_resource(OTHER, the_day, {}, datetime.now(REGION_TZ))
+    forged = _his(client_for).post(
+        "/PaymentReconciliation/$upload", params=_params(day), json=theirs)  # fmt: skip
     assert forged.status_code == 403
-    del body["id"]
-    assert (
-        other.post("/PaymentReconciliation", json=dict(body, outcome="complete")).status_code == 403
-    )
-    assert (
-        client_for(facility=FACILITY).post("/PaymentReconciliation", json=body).status_code == 403
-    )
-    practitioner = client_for(role=Role.practitioner, facility=FACILITY)
+    mine = upload_resource(FACILITY, the_day, {}, datetime.now(REGION_TZ))
+    generic = _his(client_for)
+    assert generic.put(f"/PaymentReconciliation/{theirs['id']}", json=theirs).status_code == 403
+    answered = dict(mine, outcome="complete")
+    assert generic.put(f"/PaymentReconciliation/{mine['id']}", json=answered).status_code == 403
+    # another facility cannot take this facility's upload (or result) id first
+    squat = dict(theirs, id=mine["id"])
+    assert other.put(f"/PaymentReconciliation/{mine['id']}", json=squat).status_code == 403
+    squat = dict(theirs, id=f"rcr-{OTHER}-{day.replace('-', '')}")
+    assert other.put(f"/PaymentReconciliation/{squat['id']}", json=squat).status_code == 403
+    assert other.post("/PaymentReconciliation", json=dict(theirs, id=None)).status_code == 403
+    practitioner = client_for(role=Role.practitioner, facility=FACILITY, purpose="HPAYMT")
     assert _upload(practitioner, day, rows).status_code == 403
     assert practitioner.get(f"/PaymentReconciliation/{result_id}").status_code == 403
     patient = client_for(role=Role.patient, facility=FACILITY, patient="p-nobody")
     assert _upload(patient, day, rows).status_code == 403
-    assert patient.get(f"/PaymentReconciliation/{result_id}").status_code in (403, 404)
+    assert patient.get(f"/PaymentReconciliation/{result_id}").status_code == 404
     # a facility does not re-run; an auditor does not upload
-    system = client_for(facility=FACILITY)
+    system = _his(client_for)
     assert system.post("/PaymentReconciliation/$reconcile", params=_params(day)).status_code == 403
     auditor = client_for(role=Role.insurance_auditor, facility="YB420500")
     assert _upload(auditor, day, rows, facility=FACILITY).status_code == 403
@@ -163,7 +174,7 @@ def test_a_bad_file_is_refused_whole_naming_row_and_field(
     settled: dict[str, Any], client_for: Callable[..., httpx.Client]
 ) -> None:
     day = settled["day"]
-    system = client_for(facility=FACILITY)
+    system = _his(client_for)
     before = system.get(f"/PaymentReconciliation/rcu-{FACILITY}-{day.replace('-', '')}")
     bad = f"{HEADER}\n{_line(settled['answers'][0])}\nX,1.001,0,0,0\n"
     answer = _upload(system, day, bad)

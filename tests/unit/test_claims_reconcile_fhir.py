@@ -17,7 +17,7 @@ from hub.fhir.validation import validate_resource
 from hub.fhir.write_access import decide_write
 from hub.fhir.write_hooks import WriteKind
 from insurance.claims_audit import reconcile_fhir as rf
-from insurance.claims_audit import recovery
+from insurance.claims_audit import reconcile_hooks, recovery
 from insurance.claims_audit.reconciliation import (
     DetailFileError,
     LedgerLine,
@@ -145,3 +145,35 @@ def test_a_facility_writes_only_its_own_side(
         assert not ok
     else:
         assert ok
+
+
+class _Store:
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+
+
+@pytest.mark.parametrize(
+    ("role", "resource_id", "ok"),
+    [
+        (Role.facility_system, "rcu-H001-20260301", True),
+        (Role.facility_system, "rcu-H001-20260302", False),  # another day's id
+        (Role.facility_system, "rcr-H001-20260301", False),  # the hub's result
+        (Role.facility_system, "rcv-abc", False),  # a recovery's
+        (Role.operator, "rcv-abc", True),  # the hub writes those
+    ],
+)
+def test_a_facility_writes_only_at_its_days_upload_id(
+    role: Role, resource_id: str, ok: bool
+) -> None:
+    body = dict(rf.upload_resource("H001", DAY, {}, NOW), id=resource_id)
+    check = reconcile_hooks.facility_writes_its_upload
+    try:
+        check(_Store(_actor(role)), WriteKind.CREATE, "PaymentReconciliation", body)  # type: ignore[arg-type]
+    except Forbidden:
+        assert not ok
+    else:
+        assert ok
+    undated = {k: v for k, v in body.items() if k != "period"}
+    with pytest.raises(Forbidden):
+        check(_Store(_actor(Role.facility_system)), WriteKind.CREATE, "PaymentReconciliation",
+              undated)  # type: ignore[arg-type]  # fmt: skip
