@@ -14,6 +14,7 @@ from hub.auth.roles import Role
 from insurance.claims_audit.reconcile_fhir import (
     EXT_DIFFERENCE,
     EXT_TOTALS,
+    RESULT_SYSTEM,
     upload_resource,
 )
 from insurance.claims_audit.reconciliation import parse_details
@@ -94,6 +95,13 @@ def test_a_csv_upload_answers_the_differences_with_drill_down(
     mine = system.get("/PaymentReconciliation", params={"requestor": f"Organization/{FACILITY}"})
     assert {e["resource"]["id"] for e in mine.json()["entry"]} == {
         result["id"], f"rcu-{FACILITY}-{day.replace('-', '')}"}  # fmt: skip
+    # found by its day (identifier) and outcome
+    by_day = system.get("/PaymentReconciliation", params={
+        "identifier": f"{RESULT_SYSTEM}|{FACILITY}/{day}", "outcome": "partial"})  # fmt: skip
+    assert [e["resource"]["id"] for e in by_day.json()["entry"]] == [result["id"]]
+    balanced = system.get("/PaymentReconciliation", params={
+        "identifier": f"{RESULT_SYSTEM}|{FACILITY}/{day}", "outcome": "complete"})  # fmt: skip
+    assert balanced.json().get("entry", []) == []
     # the auditor drills down from the difference to the hub's claim
     auditor = client_for(role=Role.insurance_auditor, facility="YB420500")
     assert auditor.get(f"/Claim/{differing}").status_code == 200
