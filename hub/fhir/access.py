@@ -48,8 +48,10 @@ def require(actor: Actor, resource_type: str, interaction: Interaction) -> None:
 def facility_condition(actor: Actor, resource_type: str) -> ColumnElement[bool] | None:
     """SQL restricting a search of a facility-held type to the caller's facility (None: none)."""
     param = FACILITY_HELD.get(resource_type)
-    if param is None or actor.role is not Role.facility_system:
+    if param is None or actor.role not in (Role.facility_system, Role.practitioner):
         return None
+    if actor.role is Role.practitioner:  # reached only through _include/_revinclude
+        return false()
     return ResourceRow.rid.in_(
         select(ReferenceIndex.rid).where(
             ReferenceIndex.resource_type == resource_type,

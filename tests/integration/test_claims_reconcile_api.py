@@ -166,6 +166,15 @@ def test_another_facility_practitioners_and_patients_are_refused(
     practitioner = client_for(role=Role.practitioner, facility=FACILITY, purpose="HPAYMT")
     assert _upload(practitioner, day, rows).status_code == 403
     assert practitioner.get(f"/PaymentReconciliation/{result_id}").status_code == 403
+    # nor through an _include or _revinclude of the facility's Organization
+    revinclude = {"_id": FACILITY, "_revinclude": "PaymentReconciliation:requestor"}
+    for reader in (practitioner, other):
+        found = reader.get("/Organization", params=revinclude)
+        assert found.status_code == 200, found.text
+        types = {e["resource"]["resourceType"] for e in found.json().get("entry", [])}
+        assert types == {"Organization"}
+    own = _his(client_for).get("/Organization", params=revinclude).json()["entry"]
+    assert result_id in {e["resource"]["id"] for e in own}  # the facility's own: included
     patient = client_for(role=Role.patient, facility=FACILITY, patient="p-nobody")
     assert _upload(patient, day, rows).status_code == 403
     assert patient.get(f"/PaymentReconciliation/{result_id}").status_code == 404
