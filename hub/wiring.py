@@ -33,6 +33,8 @@ from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
 from insurance.claims_audit import queue as claims_audit_queue
 from insurance.claims_audit import tasks as claims_audit_tasks
+from insurance.claims_audit.reconcile_hooks import facility_writes_its_upload
+from insurance.claims_audit.reconcile_views import router as reconcile_router
 from insurance.claims_audit.report_views import router as claims_report_router
 from insurance.claims_audit.views import router as claims_audit_router
 from insurance.national.views import router as national_insurance_router
@@ -88,6 +90,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
 # resource type -> the checks that may refuse its writes before any row changes (cheap reads)
 WRITE_CHECKS: tuple[tuple[str, WriteHook], ...] = (
     ("Appointment", booking.refuse_full_slot),  # a full slot, refused before the write
+    ("PaymentReconciliation", facility_writes_its_upload),  # a facility: its day's upload only
 )
 
 # the adapters' HTTP routers, mounted by create_app() after the core's
@@ -95,7 +98,7 @@ ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
 SERVICE_ROUTERS = (
     booking_router, consultation_router, referral_router, insurance_router,
-    insurance_catalogue_router, national_insurance_router, claims_audit_router,
+    insurance_catalogue_router, national_insurance_router, claims_audit_router, reconcile_router,
     claims_report_router,
 )  # fmt: skip
 

@@ -38,6 +38,7 @@ DEFAULT_SCOPES: dict[Role, str] = {
         for t in (
             "Claim", "ClaimResponse", "ExplanationOfBenefit", "Coverage", "Patient", "Encounter",
             "MedicationRequest", "MedicationDispense", "ChargeItem", "Organization", "Condition",
+            "PaymentReconciliation",
         )
     ) + " system/DetectedIssue.rus",
 }  # fmt: skip

@@ -18,7 +18,11 @@ from hub.fhir.store import FhirStore
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
 from insurance.catalogue import CATALOGUE_COLUMNS, catalogue_rows
-from insurance.claims_audit.reconcile_service import reconcile_day
+from insurance.claims_audit.reconcile_service import (
+    RECONCILE_ACTOR,
+    reconcile_day,
+    upload_details,
+)
 from insurance.claims_audit.reconciliation import DetailFileError, parse_details
 from insurance.claims_audit.report import (
     DISCREPANCY_COLUMNS,
@@ -161,12 +165,19 @@ def reconcile(
     facility: Annotated[str, typer.Option("--facility", help="the facility (code)")],
     details: Annotated[Path, typer.Option("--details", exists=True, help="the detail file")],
     output: FormatOption = OutputFormat.table,
+    upload: Annotated[
+        bool, typer.Option("--upload", help="also record both sides as the API's upload does")
+    ] = False,
 ) -> None:
     try:
         lines = parse_details(details.read_bytes())
     except DetailFileError as exc:
         raise fail(f"{details}: {exc}", BAD_INPUT) from None
     with session_scope() as session:
+        if upload:
+            store = FhirStore(session, RECONCILE_ACTOR, get_cipher(), get_settings().fhir_base_url)
+            recorded = upload_details(store, facility, day.date(), lines)
+            typer.echo(f"recorded PaymentReconciliation/{recorded['id']}", err=True)
         result = reconcile_day(session, facility, day.date(), lines)
     title = f"Reconciliation {facility} {day.date().isoformat()}"
     print_rows(discrepancy_rows(result.discrepancies), DISCREPANCY_COLUMNS, output, title=title)

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
 from hub.auth.actor import Actor
+from hub.auth.roles import Role
 from hub.auth.scopes import Interaction, allows
 from hub.errors import Forbidden
 from hub.fhir.models import ReferenceIndex, ResourceRow
@@ -30,9 +31,60 @@ DIRECTORY_TYPES = frozenset(
 )  # fmt: skip
 
 
+# Types a facility holds: its system sees (and writes) only those naming it in this reference
+# parameter; its practitioners none. A facility's ledger reconciliation (its 3202 details, the
+# hub's answer, what the fund recovers from it) is its own business, not every facility's.
+FACILITY_HELD = {"PaymentReconciliation": "requestor"}
+ORGANIZATION = "Organization"
+
+
 def require(actor: Actor, resource_type: str, interaction: Interaction) -> None:
     if not allows(actor.scopes, resource_type, interaction):
         raise Forbidden(f"the token's scopes do not allow {interaction.name} on {resource_type}")
+    if resource_type in FACILITY_HELD and actor.role is Role.practitioner:
+        raise Forbidden(f"{resource_type} is held by a facility's system, not its practitioners")
+
+
+def facility_condition(actor: Actor, resource_type: str) -> ColumnElement[bool] | None:
+    """SQL restricting a search of a facility-held type to the caller's facility (None: none)."""
+    param = FACILITY_HELD.get(resource_type)
+    if param is None or actor.role not in (Role.facility_system, Role.practitioner):
+        return None
+    if actor.role is Role.practitioner:  # reached only through _include/_revinclude
+        return false()
+    return ResourceRow.rid.in_(
+        select(ReferenceIndex.rid).where(
+            ReferenceIndex.resource_type == resource_type,
+            ReferenceIndex.param == param,
+            ReferenceIndex.target_type == ORGANIZATION,
+            ReferenceIndex.target_id == actor.facility,
+        )
+    )
+
+
+def holding_facilities(
+    resource: dict[str, Any], definition: ResourceDef, base_url: str
+) -> set[str]:
+    """The Organization ids a facility-held resource names (empty for other types)."""
+    param = definition.params.get(FACILITY_HELD.get(str(resource.get("resourceType")), ""))
+    found: set[str] = set()
+    for path in param.paths if param is not None else ():
+        for node in resolve_path(resource, path):
+            if isinstance(node, dict) and isinstance(node.get("reference"), str):
+                target_type, target_id = split_reference(node["reference"], base_url)
+                if target_type == ORGANIZATION:
+                    found.add(target_id)
+    return found
+
+
+def require_facility_holds(
+    actor: Actor, resource: dict[str, Any], definition: ResourceDef, base_url: str
+) -> None:
+    """A facility's system reads a facility-held resource only when it names that facility."""
+    if resource.get("resourceType") not in FACILITY_HELD or actor.role is not Role.facility_system:
+        return
+    if actor.facility not in holding_facilities(resource, definition, base_url):
+        raise Forbidden(f"{resource.get('resourceType')} of another facility")
 
 
 def compartment_condition(

@@ -40,6 +40,8 @@ def history(
             store.guard.require(current, definition)  # a denied resource has no history to show
     elif store.actor.patient is not None:
         raise Forbidden("type-level history is not available to patient tokens")
+    elif access.facility_condition(store.actor, resource_type) is not None:
+        raise Forbidden(f"type-level history of {resource_type} is not open to facilities")
     else:
         visible = [ResourceRow.resource_type == resource_type]
         consented = store.guard.search_condition(resource_type, definition, visible)

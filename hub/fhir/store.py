@@ -442,11 +442,13 @@ class FhirStore:
     def require_visible(
         self, resource_type: str, resource: dict[str, Any], definition: ResourceDef
     ) -> None:
-        """Outside a patient token's compartment: answered like an unknown id."""
+        """Outside a patient token's compartment: answered like an unknown id; another
+        facility's facility-held resource (``access.FACILITY_HELD``): 403."""
         if not access.visible_to_patient(
             self.session, self.actor, resource, definition, self.base_url
         ):
             raise NotFound(not_available(f"{resource_type}/{resource.get('id')}"))
+        access.require_facility_holds(self.actor, resource, definition, self.base_url)
 
     def _current_for_write(
         self, row: ResourceRow, definition: ResourceDef

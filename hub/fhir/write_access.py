@@ -20,7 +20,9 @@ The rules, by role:
   origin); changes or deletes only what it originated (``meta.source``), or what an amend rule
   gives it: the facility that owns a Task (``Task.owner``) may update it, but not re-address it
   (``for``, ``requester``, ``owner``, ``focus`` stay). An ``Endpoint`` it writes must be its own
-  (``managingOrganization``): it cannot receive in another facility's name.
+  (``managingOrganization``): it cannot receive in another facility's name. A
+  ``PaymentReconciliation`` it writes (its day's 3202 details) names it as ``requestor`` and
+  carries no ``outcome`` or ``paymentIssuer``: the reconciliation's result is the hub's.
 - **patient** (a patient token): writes only inside its own compartment: every Patient the
   resource refers to, anywhere in it, is the patient; never another patient as subject or
   participant. It creates no Patient; on its own Patient record it may change contact details
@@ -55,6 +57,7 @@ PATIENT_EDITABLE = frozenset(
 TASK_FIXED = ("for", "requester", "owner", "focus", "basedOn", "intent")
 _BOOKKEEPING = frozenset({"meta", "text", "id"})
 FINDING = "DetectedIssue"
+RECONCILIATION = "PaymentReconciliation"
 # What an insurance auditor's review may change on a finding.
 FINDING_REVIEWABLE = frozenset({"status", "extension", "mitigation"})
 
@@ -125,6 +128,8 @@ def _facility_write(
             check_facility_consent_write(facility, current, new)
         except ConsentWriteRefused as exc:
             raise Forbidden(str(exc)) from None
+    if resource_type == RECONCILIATION and new is not None:
+        _own_reconciliation(facility, new)
     if resource_type == "Endpoint" and new is not None:
         managing = _reference(new.get("managingOrganization"))
         if managing != f"Organization/{facility}":
@@ -132,6 +137,16 @@ def _facility_write(
                 "an Endpoint written by a facility must be its own: managingOrganization "
                 f"must be Organization/{facility}"
             )
+
+
+def _own_reconciliation(facility: str, new: dict[str, Any]) -> None:
+    if _reference(new.get("requestor")) != f"Organization/{facility}":
+        raise Forbidden(
+            "a PaymentReconciliation written by a facility is its own: requestor must be "
+            f"Organization/{facility}"
+        )
+    if "outcome" in new or "paymentIssuer" in new:
+        raise Forbidden("the outcome of a reconciliation (and any recovery) is the hub's to write")
 
 
 def _amends_as_task_owner(

@@ -18,6 +18,8 @@ class RuleCode(StrEnum):
     PHANTOM_SERVICE = "phantom-service"  # 虚假就诊 / 虚记
     OUT_OF_SCOPE = "out-of-scope"  # 超范围
     UNBUNDLING = "unbundling"  # 分解收费
+    # Not a rule: a claim no rule flagged, drawn for an auditor's manual review (抽查).
+    MANUAL_REVIEW_SAMPLE = "manual-review-sample"
 
 
 RULE_DISPLAY: dict[RuleCode, str] = {
@@ -29,6 +31,7 @@ RULE_DISPLAY: dict[RuleCode, str] = {
     RuleCode.PHANTOM_SERVICE: "虚假就诊 Phantom service",
     RuleCode.OUT_OF_SCOPE: "超范围 Out of scope",
     RuleCode.UNBUNDLING: "分解收费 Unbundling",
+    RuleCode.MANUAL_REVIEW_SAMPLE: "抽查 Manual review sample",
 }
 
 

@@ -8,6 +8,7 @@ code named here must be in the same version's catalogue (checked by
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field, model_validator
@@ -114,6 +115,34 @@ class UnbundlingParams(_Frozen):
     packages: tuple[Package, ...] = ()
 
 
+Share = Decimal  # a share of claims, 0 to 1 with at most four decimals (0.0125: 1.25 %)
+_SHARE = {"ge": 0, "le": 1, "decimal_places": 4}
+
+
+class FacilityShare(_Frozen):
+    facility: str = Field(min_length=1, max_length=64)
+    share: Share = Field(**_SHARE)  # type: ignore[call-overload]
+
+
+class ManualReviewSampleParams(_Frozen):
+    """What share of each day's settled claims no rule flagged is drawn for an auditor's
+    manual review: ``share`` everywhere, a facility's own share where ``facility_shares``
+    names it (0 draws none)."""
+
+    share: Share = Field(default=Decimal(0), **_SHARE)  # type: ignore[call-overload]
+    facility_shares: tuple[FacilityShare, ...] = ()
+
+    @model_validator(mode="after")
+    def _once(self) -> ManualReviewSampleParams:
+        codes = [f.facility for f in self.facility_shares]
+        if len(set(codes)) != len(codes):
+            raise ValueError("manual_review_sample.facility_shares names a facility twice")
+        return self
+
+    def share_of(self, facility: str) -> Decimal:
+        return next((f.share for f in self.facility_shares if f.facility == facility), self.share)
+
+
 class ClaimsAuditParams(_Frozen):
     note: str = ""
     duplicate_charge: DuplicateChargeParams
@@ -124,6 +153,7 @@ class ClaimsAuditParams(_Frozen):
     phantom_service: PhantomServiceParams
     out_of_scope: OutOfScopeParams
     unbundling: UnbundlingParams
+    manual_review_sample: ManualReviewSampleParams = ManualReviewSampleParams()
 
     def named_codes(self) -> dict[str, tuple[str, ...]]:
         """Every catalogue code a parameter names, by where it is named (for the check)."""

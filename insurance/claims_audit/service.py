@@ -16,6 +16,7 @@ from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import Conflict, FhirError, Forbidden
 from hub.fhir.store import FhirStore
+from hub.settings import get_settings
 from insurance.claims_audit.detected_issue import (
     Review,
     ReviewRefused,
@@ -27,6 +28,9 @@ from insurance.claims_audit.engine import AuditNotConfigured, implicating, run_r
 from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.loading import load_claim, load_day
 from insurance.claims_audit.params import ClaimsAuditParams
+from insurance.claims_audit.recovery_service import mitigations
+from insurance.claims_audit.sampling import sample_findings, sample_key
+from insurance.claims_audit.view import AuditData
 from insurance.policy import PolicyVersion
 from insurance.policy_source import configured_policy
 
@@ -81,7 +85,19 @@ def audit_day(store: FhirStore, day: date, facility: str | None = None) -> list[
     except AuditNotConfigured as exc:
         raise FhirError(str(exc), status=422, code="business-rule") from None
     data, of_day = load_day(store, day, params, facility)
-    return [f for f in run_rules(data, policy) if of_day & set(f.claims)]
+    found = [f for f in run_rules(data, policy) if of_day & set(f.claims)]
+    return found + _sampled(data, of_day, found, params)
+
+
+def _sampled(
+    data: AuditData, claims: Iterable[str], found: list[Finding], params: ClaimsAuditParams
+) -> list[Finding]:
+    """The manual-review sample among ``claims`` that no finding names."""
+    flagged = {c for f in found for c in f.claims}
+    wanted = set(claims)
+    key = sample_key(get_settings().blind_index_key.encode())
+    of_claims = [c for c in data.claims if c.id in wanted]
+    return sample_findings(of_claims, flagged, params.manual_review_sample, key)
 
 
 def audit_claim(store: FhirStore, claim_id: str) -> list[Finding]:
@@ -92,10 +108,11 @@ def audit_claim(store: FhirStore, claim_id: str) -> list[Finding]:
         data = load_claim(store, claim_id, params)
         if data is None:
             return []
-        policy, _ = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
+        policy, params = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
     except AuditNotConfigured:
         return []
-    return implicating(run_rules(data, policy), claim_id)
+    found = implicating(run_rules(data, policy), claim_id)
+    return found + _sampled(data, [claim_id], found, params)
 
 
 def review_finding(store: FhirStore, issue_id: str, review: Review) -> dict[str, object]:
@@ -103,11 +120,15 @@ def review_finding(store: FhirStore, issue_id: str, review: Review) -> dict[str,
     if store.actor.role is not Role.insurance_auditor:
         raise Forbidden("findings are reviewed by insurance auditors")
     current = store.read("DetectedIssue", issue_id)
+    now = datetime.now(UTC)
     try:
-        changed = reviewed(current.as_dict(), review, datetime.now(UTC))
+        changed = reviewed(current.as_dict(), review, now)
     except ReviewRefused as exc:
         if exc.conflict:
             raise Conflict(str(exc)) from None
         raise FhirError(str(exc), status=422, code="business-rule") from None
+    done = mitigations(store, current.as_dict(), review, now)
+    if done:
+        changed["mitigation"] = [*(changed.get("mitigation") or []), *done]
     stored, _ = store.update("DetectedIssue", issue_id, changed, if_match=current.version_id)
     return stored.as_dict()

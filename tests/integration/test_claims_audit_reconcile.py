@@ -29,11 +29,8 @@ def _line(answer: dict[str, Any], reversed_: bool = False) -> str:
     return f"{claim},{','.join(f'{a:.2f}' for a in amounts)},{int(reversed_)}"
 
 
-def test_reconcile_a_day_down_to_the_claim(
-    client_for: Callable[..., httpx.Client], tmp_path: Path
-) -> None:
-    desk = client_for(facility=FACILITY)
-    cashier = client_for(facility=FACILITY, purpose="HPAYMT")
+def settle_three(desk: httpx.Client, cashier: httpx.Client, facility: str) -> list[Any]:
+    """Three settlements of one new patient at ``facility``, the third reversed."""
     patient = new_patient(desk)
     coverage = desk.post(
         "/Coverage",
@@ -42,12 +39,21 @@ def test_reconcile_a_day_down_to_the_claim(
     answers = []
     for _ in range(3):
         claim = dict(_claim(patient, coverage, [(CONSULT, 10.0, None)]), provider={
-            "reference": f"Organization/{FACILITY}"})  # fmt: skip
+            "reference": f"Organization/{facility}"})  # fmt: skip
         settled = cashier.post("/Claim/$submit", json=claim)
         assert settled.status_code == 201, settled.text
         answers.append(settled.json())
+    assert cashier.post(f"/{answers[2]['request']['reference']}/$cancel").status_code == 200
+    return answers
+
+
+def test_reconcile_a_day_down_to_the_claim(
+    client_for: Callable[..., httpx.Client], tmp_path: Path
+) -> None:
+    desk = client_for(facility=FACILITY)
+    cashier = client_for(facility=FACILITY, purpose="HPAYMT")
+    answers = settle_three(desk, cashier, FACILITY)
     third = answers[2]["request"]["reference"]
-    assert cashier.post(f"/{third}/$cancel").status_code == 200
     day = datetime.now(REGION_TZ).date().isoformat()
     header = "setl_id,medfee_sumamt,fund_pay_sumamt,acct_pay,refd_setl_flag"
 
@@ -89,3 +95,30 @@ def test_reconcile_a_day_down_to_the_claim(
     run = run_hub("insurance", "reconcile", "--date", day, "--facility", FACILITY,
                   "--details", str(bad))  # fmt: skip
     assert run.returncode == 2 and "row 3: medfee_sumamt" in run.stderr
+
+
+def test_reconcile_upload_records_both_sides(
+    client_for: Callable[..., httpx.Client], tmp_path: Path
+) -> None:
+    """``--upload``: the same service as the API's upload, as the hub's identity."""
+    facility = "H018"
+    answers = settle_three(
+        client_for(facility=facility), client_for(facility=facility, purpose="HPAYMT"), facility
+    )
+    day = datetime.now(REGION_TZ).date()
+    header = "setl_id,medfee_sumamt,fund_pay_sumamt,acct_pay,refd_setl_flag"
+    details = tmp_path / "details.csv"
+    details.write_text("\n".join([header, _line(answers[0]), _line(answers[1])]) + "\n")
+    run = run_hub("insurance", "reconcile", "--date", day.isoformat(), "--facility", facility,
+                  "--details", str(details), "--upload", "--format", "json")  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr  # the reversed third is missing
+    result_id = f"rcr-{facility}-{day:%Y%m%d}"
+    assert f"recorded PaymentReconciliation/{result_id}" in run.stderr
+    system = client_for(facility=facility)
+    result = system.get(f"/PaymentReconciliation/{result_id}").json()
+    assert result["outcome"] == "partial"
+    assert [d["identifier"]["value"] for d in result["detail"]] == [
+        answers[2]["request"]["reference"].removeprefix("Claim/")
+    ]
+    upload = system.get(f"/PaymentReconciliation/rcu-{facility}-{day:%Y%m%d}").json()
+    assert len(upload["detail"]) == 2

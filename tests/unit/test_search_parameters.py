@@ -90,6 +90,7 @@ REQUESTED_TYPES = {
     "ExplanationOfBenefit", "MedicationRequest", "MedicationDispense", "Medication",
     "ChargeItem", "DocumentReference", "Binary", "AuditEvent", "Provenance", "Subscription",
     "Person", "Device", "Endpoint", "HealthcareService", "Composition", "DetectedIssue",
+    "PaymentReconciliation",
 }  # fmt: skip
 
 _STEP = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*)(?:\[(?P<key>[A-Za-z]+)=(?P<value>[^\]]+)\])?$")

@@ -54,6 +54,9 @@ def visible_only(
     restriction = access.compartment_condition(store.actor, resource_type, definition)
     if restriction is not None:
         conds.append(restriction)
+    held = access.facility_condition(store.actor, resource_type)
+    if held is not None:
+        conds.append(held)
     consented = store.guard.search_condition(resource_type, definition, conds)
     if consented is not None:
         conds.append(consented)

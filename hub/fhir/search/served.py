@@ -48,6 +48,9 @@ SERVED_TYPES: dict[str, ServedType] = {
     "Observation": ServedType(("subject", "performer")),
     "Organization": ServedType(),
     "Patient": ServedType(("link",)),
+    # A facility's ledger reconciliation (its 3202 details, the hub's result, a recovery): held
+    # by the facility it names as requestor (hub.fhir.access.FACILITY_HELD).
+    "PaymentReconciliation": ServedType(),
     "Person": ServedType(("patient",)),
     "Practitioner": ServedType(),
     "PractitionerRole": ServedType(),
