@@ -3,7 +3,9 @@ them, read through the caller's store (its scopes, consent and audit apply).
 
 Around the claims of the day it loads the same persons' claims, encounters and dispenses of a
 look-back window (the longest the rules look back: a readmission's N days, a chronic supply), so
-rules across days (split admission, overlapping supplies) see both sides.
+rules across days (split admission, overlapping supplies) see both sides. When the policy
+matches prescriptions, it loads the MedicationRequests of the claims' encounters, of the same
+persons written in the window, and those the dispenses name.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from insurance.claims_audit.fhir_view import (
     dispense_view,
     encounter_view,
     person_view,
+    prescription_view,
 )
 from insurance.claims_audit.params import ClaimsAuditParams
 from insurance.claims_audit.view import AuditData, Claim
@@ -107,6 +110,11 @@ def _around(
                 [("patient", patients), ("whenhandedover", f"ge{since}")],
             )
         )
+    prescriptions = (
+        _prescriptions(store, all_claims, persons, since, dispenses.values())
+        if params.prescription_match.enabled
+        else {}
+    )
     patients_found = [
         person_view(p) for ids in _chunks(persons) for p in _all(store, "Patient", [("_id", ids)])
     ]
@@ -117,4 +125,33 @@ def _around(
         ),
         dispenses=tuple(dv for d in dispenses.values() if (dv := dispense_view(d)) is not None),
         persons=tuple(patients_found),
+        prescriptions=tuple(
+            pv for p in prescriptions.values() if (pv := prescription_view(p)) is not None
+        ),
     )
+
+
+def _prescriptions(
+    store: FhirRepository,
+    claims: tuple[Claim, ...],
+    persons: set[str],
+    since: str,
+    dispenses: Iterable[dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """By the claims' encounters (an RDE without ORC-9 has no authoredOn), by the persons'
+    window, and those the dispenses name (a prescription from another visit or facility)."""
+    found: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(f"Encounter/{e}" for c in claims for e in c.encounters):
+        found.update((r["id"], r) for r in _all(store, "MedicationRequest", [("encounter", ids)]))
+    for patients in _chunks(f"Patient/{p}" for p in persons):
+        window = [("patient", patients), ("authoredon", f"ge{since}")]
+        found.update((r["id"], r) for r in _all(store, "MedicationRequest", window))
+    named = {
+        rx.removeprefix("MedicationRequest/")
+        for d in dispenses
+        for ref in d.get("authorizingPrescription") or []
+        if (rx := str((ref or {}).get("reference") or "")).startswith("MedicationRequest/")
+    }
+    for ids in _chunks(named - found.keys()):
+        found.update((r["id"], r) for r in _all(store, "MedicationRequest", [("_id", ids)]))
+    return found
