@@ -38,7 +38,8 @@ def find(data: AuditData, params: ClaimsAuditParams, policy: PolicyVersion) -> l
 
 
 def _no_prescription(visit: BilledVisit) -> Finding:
-    """Drugs billed for an encounter with no standing prescription (leg: prescription)."""
+    """Drugs billed for an encounter with no standing prescription (leg: prescription). The
+    visit's dispenses are not part of it: one arriving late leaves the same finding open."""
     claim, drugs = visit.claim, visit.drugs
     amount = sum(ln.amount_fen for ln in drugs)
     others = f" (only {refs(visit.prescriptions)})" if visit.prescriptions else ""
@@ -53,7 +54,6 @@ def _no_prescription(visit: BilledVisit) -> Finding:
         f"{visit.encounter}, which has no standing prescription{others}",
         basis=f"no prescription {visit.encounter}",
         encounters=(visit.encounter,),
-        dispenses=(d.id for d in visit.dispenses),
         prescriptions=(p.id for p in visit.prescriptions),
         absence=True,
     )
