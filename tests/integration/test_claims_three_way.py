@@ -203,7 +203,7 @@ def test_an_auditors_decision_is_never_overturned_by_late_data(matching: Woken) 
 
 def test_without_the_switch_a_claim_finds_no_prescription_leg(woken: Woken) -> None:
     """The SAMPLE policy (matching off): the same settlement finds only what it found before."""
-    patient, encounter, claim_id = _settled_visit()
+    *_, claim_id = _settled_visit()
     drain_facility(FACILITY)
     [detail] = _open_findings(claim_id)
     assert "which has no dispense" in detail
