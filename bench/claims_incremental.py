@@ -3,9 +3,10 @@
     .venv/bin/python bench/claims_incremental.py [--settlements 200] [--seconds 600]
 
 On PostgreSQL (a fresh database on the local server, dropped at the end), in one process: each
-settlement is a new outpatient visit of one of ``--settlements / 4`` insured persons (so the
-look-back window holds their earlier visits) with a prescription and a dispense of the drug it
-bills; every fifth bills more units than were prescribed (an excess-quantity finding). Per
+settlement is a new outpatient visit, a week after the last, of one of ``--settlements / 4``
+insured persons (so the look-back window holds their earlier visits) with a prescription and a
+dispense of the drug it bills; every fifth bills more units than were prescribed (an
+excess-quantity finding). Per
 settlement, timed one after the other (no concurrency):
 
 - **baseline**: the settlement through the hub's settlement path (``settle`` and its commit)
@@ -33,11 +34,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fhir_api import configure_hub, create_database, drop_database, free_port
+from settlement import claim as settlement_claim
 
 # The repository before bench/: bench/referral.py would otherwise shadow the referral package
 # that hub.wiring imports.
@@ -70,10 +73,10 @@ def _pcts(values: list[float]) -> str:
     return f"p50 {statistics.median(ms):6.1f} p99 {p99:6.1f} ms"
 
 
-def _visit(store: Any, patient: str, coverage: str, units: int) -> dict[str, Any]:
-    """A visit with its prescription and dispense (as the feeds would have sent them), and the
-    Claim the cashier settles for it."""
-    day = "2026-03-01"
+def _visit(store: Any, patient: str, coverage: str, week: int, units: int) -> dict[str, Any]:
+    """A visit in ``week`` with its prescription and dispense (as the feeds would have sent
+    them), and the Claim the cashier settles for it."""
+    day = (date(2026, 3, 1) + timedelta(weeks=week)).isoformat()
     encounter = store.create("Encounter", {
         "resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
         "subject": {"reference": f"Patient/{patient}"},
@@ -92,23 +95,18 @@ def _visit(store: Any, patient: str, coverage: str, units: int) -> dict[str, Any
         "context": {"reference": f"Encounter/{encounter}"}, "quantity": {"value": 20},
         "whenHandedOver": f"{day}T10:00:00+08:00",
     })  # fmt: skip
+    body = settlement_claim(0, uuid.uuid4().hex, "claim")  # the settlement bench's Claim
+    body["patient"] = {"reference": f"Patient/{patient}"}
+    body["insurance"][0]["coverage"] = {"reference": f"Coverage/{coverage}"}
+    body["created"] = day
     items = [(CONSULT, 1, 10.0), (AMOXICILLIN, units, 0.35)]
-    return {
-        "resourceType": "Claim",
-        "identifier": [{"system": "urn:bench:his", "value": uuid.uuid4().hex}],
-        "status": "active", "type": {"coding": [{"code": "professional"}]}, "use": "claim",
-        "patient": {"reference": f"Patient/{patient}"}, "created": day,
-        "provider": {"reference": "Organization/H001"},
-        "priority": {"coding": [{"code": "normal"}]},
-        "insurance": [{"sequence": 1, "focal": True,
-                       "coverage": {"reference": f"Coverage/{coverage}"}}],
-        "item": [
-            {"sequence": n, "productOrService": {"coding": [{"code": code}]},
-             "quantity": {"value": qty}, "unitPrice": {"value": price, "currency": "CNY"},
-             "encounter": [{"reference": f"Encounter/{encounter}"}]}
-            for n, (code, qty, price) in enumerate(items, start=1)
-        ],
-    }  # fmt: skip
+    body["item"] = [
+        {"sequence": n, "productOrService": {"coding": [{"code": code}]},
+         "quantity": {"value": qty}, "unitPrice": {"value": price, "currency": "CNY"},
+         "encounter": [{"reference": f"Encounter/{encounter}"}]}
+        for n, (code, qty, price) in enumerate(items, start=1)
+    ]  # fmt: skip
+    return body
 
 
 def run(settlements: int, seconds: float) -> list[Phase]:
@@ -156,7 +154,7 @@ def run(settlements: int, seconds: float) -> list[Phase]:
             patient.resource_id, Scheme.UEBMI, "420502", 100_000, uuid.uuid4().hex))  # fmt: skip
         return patient.resource_id, coverage.resource_id
 
-    persons = [as_cashier(person) for _ in range(max(1, settlements // 4))]
+    crowd = max(1, settlements // 4)
 
     def policy(matching: bool) -> Policy:
         sample = load_policy()
@@ -174,12 +172,13 @@ def run(settlements: int, seconds: float) -> list[Phase]:
         matching = policy(phase.name == "three-way")
         service.configured_policy = lambda matching=matching: matching  # type: ignore[misc]
         queue.enqueue = (lambda *a, **k: None) if phase.name == "baseline" else enqueue  # type: ignore[assignment]
+        persons = [as_cashier(person) for _ in range(crowd)]  # new ones: no phase sees another's
         for n in range(settlements):
             if time.monotonic() > deadline:
                 break
             patient, coverage = persons[n % len(persons)]
             claim = as_cashier(lambda s, p=patient, c=coverage, n=n: _visit(
-                s, p, c, 30 if n % 5 == 0 else 20))  # fmt: skip
+                s, p, c, n // crowd, 30 if n % 5 == 0 else 20))  # fmt: skip
             began = time.perf_counter()
             as_cashier(lambda s, c=claim: settle(s, c))  # committed on leaving
             phase.settle.append(time.perf_counter() - began)
