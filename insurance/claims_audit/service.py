@@ -100,10 +100,17 @@ def _audited(store: FhirStore, claim_id: str) -> list[Finding] | None:
         data = load_claim(store, claim_id, params)
         if data is None:
             return None
-        policy, _ = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
+        policy, of_day = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
+        matching = of_day.prescription_match
+        if matching.enabled and not params.prescription_match.enabled:
+            # the claim's day matches prescriptions, today's version does not: load them, or
+            # every drug of the claim would look unprescribed
+            data = load_claim(
+                store, claim_id, params.model_copy(update={"prescription_match": matching})
+            )
     except AuditNotConfigured:
         return None
-    return implicating(run_rules(data, policy), claim_id)
+    return implicating(run_rules(data, policy), claim_id) if data is not None else None
 
 
 @dataclass(frozen=True)

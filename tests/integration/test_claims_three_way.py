@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from insurance.claims_audit.models import PendingAuditRow
 from insurance.claims_audit.params import PrescriptionMatchParams
 from insurance.claims_audit.queue import QUEUE, drain_facility
 from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR
-from insurance.policy import Policy, Scheme, load_policy
+from insurance.policy import Policy, PolicyVersion, Scheme, load_policy
 from insurance.resources import coverage_resource
 from insurance.settlement.service import settle
 from tests.integration.test_insurance_settlement import _claim as settlement_claim
@@ -42,17 +43,21 @@ CASHIER = Actor.build(
 )  # fmt: skip
 
 
+def _matching(version: PolicyVersion, enabled: bool) -> PolicyVersion:
+    params = version.claims_audit
+    assert params is not None
+    switch = PrescriptionMatchParams(enabled=enabled, facilities=(FACILITY,))
+    return version.model_copy(
+        update={"claims_audit": params.model_copy(update={"prescription_match": switch})}
+    )
+
+
 def matching_policy() -> Policy:
     """The SAMPLE policy with prescription matching on for H001."""
     sample = load_policy()
-    versions = []
-    for version in sample.versions:
-        params = version.claims_audit
-        assert params is not None
-        on = PrescriptionMatchParams(enabled=True, facilities=(FACILITY,))
-        changed = params.model_copy(update={"prescription_match": on})
-        versions.append(version.model_copy(update={"claims_audit": changed}))
-    return sample.model_copy(update={"versions": tuple(versions)})
+    return sample.model_copy(
+        update={"versions": tuple(_matching(v, True) for v in sample.versions)}
+    )
 
 
 class Woken:
@@ -144,6 +149,14 @@ def _late_dispense(patient: str, encounter: str) -> str:
     return str(_as(CASHIER, lambda store: store.create("MedicationDispense", late).resource_id))
 
 
+def _late_prescription(patient: str, encounter: str) -> None:
+    request = dict(_drug(patient), resourceType="MedicationRequest", status="active",
+                   intent="order", encounter={"reference": f"Encounter/{encounter}"},
+                   authoredOn="2026-03-01T09:20:00+08:00",
+                   dispenseRequest={"quantity": {"value": 20}})  # fmt: skip
+    _as(CASHIER, lambda store: store.create("MedicationRequest", request))
+
+
 def _pending() -> set[str]:
     with session_scope() as session:
         return set(session.scalars(select(PendingAuditRow.claim_id)))
@@ -178,11 +191,7 @@ def test_a_late_dispense_and_prescription_close_what_they_disprove(matching: Wok
     assert versions == 2  # found, then closed by the hub: each a version
 
     # the prescription arrives last: it disproves the other finding
-    request = dict(_drug(patient), resourceType="MedicationRequest", status="active",
-                   intent="order", encounter={"reference": f"Encounter/{encounter}"},
-                   authoredOn="2026-03-01T09:20:00+08:00",
-                   dispenseRequest={"quantity": {"value": 20}})  # fmt: skip
-    _as(CASHIER, lambda store: store.create("MedicationRequest", request))
+    _late_prescription(patient, encounter)
     drain_facility(FACILITY)
     third = {f["id"]: f for f in _open_findings(claim_id).values()}
     assert {f["status"] for f in third.values()} == {"cancelled"} and len(third) == 2
@@ -207,3 +216,21 @@ def test_without_the_switch_a_claim_finds_no_prescription_leg(woken: Woken) -> N
     drain_facility(FACILITY)
     [detail] = _open_findings(claim_id)
     assert "which has no dispense" in detail
+
+
+def test_matching_on_the_claims_day_loads_prescriptions_whatever_today_says(
+    monkeypatch: pytest.MonkeyPatch, woken: Woken
+) -> None:
+    """A later version (in force today) turns matching off; the claim's day had it on: the
+    incremental audit still loads the visit's prescription, so it finds nothing."""
+    sample = matching_policy()
+    later = _matching(sample.versions[-1], False).model_copy(
+        update={"version": "LATER", "effective_from": date(2026, 6, 1)}
+    )
+    policy = sample.model_copy(update={"versions": (*sample.versions, later)})
+    monkeypatch.setattr(service, "configured_policy", lambda: policy)
+    patient, encounter, claim_id = _settled_visit()
+    _late_dispense(patient, encounter)
+    _late_prescription(patient, encounter)
+    drain_facility(FACILITY)
+    assert _open_findings(claim_id) == {}
