@@ -4,8 +4,8 @@ them, read through the caller's store (its scopes, consent and audit apply).
 Around the claims of the day it loads the same persons' claims, encounters and dispenses of a
 look-back window (the longest the rules look back: a readmission's N days, a chronic supply), so
 rules across days (split admission, overlapping supplies) see both sides. When the policy
-matches prescriptions, it loads the MedicationRequests of the claims' encounters, of the same
-persons written in the window, and those the dispenses name.
+matches prescriptions, it loads the MedicationRequests of those claims' encounters and those
+the window's dispenses name.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _around(
             )
         )
     prescriptions = (
-        _prescriptions(store, all_claims, persons, since, dispenses.values())
+        _prescriptions(store, all_claims, dispenses.values())
         if params.prescription_match.enabled
         else {}
     )
@@ -132,20 +132,15 @@ def _around(
 
 
 def _prescriptions(
-    store: FhirRepository,
-    claims: tuple[Claim, ...],
-    persons: set[str],
-    since: str,
-    dispenses: Iterable[dict[str, Any]],
+    store: FhirRepository, claims: tuple[Claim, ...], dispenses: Iterable[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """By the claims' encounters (an RDE without ORC-9 has no authoredOn), by the persons'
-    window, and those the dispenses name (a prescription from another visit or facility)."""
+    """Those of the claims' encounters (the persons' claims of the window included) and those
+    the dispenses of the window name (another visit's or facility's): every prescription the
+    rules read, which is by encounter or by a dispense's reference. By encounter rather than
+    by ``authoredon``: an RDE without ORC-9 has no authoredOn."""
     found: dict[str, dict[str, Any]] = {}
     for ids in _chunks(f"Encounter/{e}" for c in claims for e in c.encounters):
         found.update((r["id"], r) for r in _all(store, "MedicationRequest", [("encounter", ids)]))
-    for patients in _chunks(f"Patient/{p}" for p in persons):
-        window = [("patient", patients), ("authoredon", f"ge{since}")]
-        found.update((r["id"], r) for r in _all(store, "MedicationRequest", window))
     named = {
         rx.removeprefix("MedicationRequest/")
         for d in dispenses

@@ -102,7 +102,11 @@ def _visit(store: FhirStore) -> tuple[str, str, str]:
     coverage = store.create(
         "Coverage", coverage_resource(patient, Scheme.UEBMI, "420502", 0, uuid.uuid4().hex)
     ).resource_id
-    encounter = store.create(
+    return patient, coverage, _visit_of(store, patient)
+
+
+def _visit_of(store: FhirStore, patient: str) -> str:
+    return store.create(
         "Encounter",
         {
             "resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
@@ -111,7 +115,6 @@ def _visit(store: FhirStore) -> tuple[str, str, str]:
             "period": {"start": "2026-03-01T09:00:00+08:00", "end": "2026-03-01T09:30:00+08:00"},
         },
     ).resource_id  # fmt: skip
-    return patient, coverage, encounter
 
 
 def _drug(patient: str) -> dict[str, Any]:
@@ -141,11 +144,14 @@ def _settled_visit() -> tuple[str, str, str]:
     return patient, encounter, str(answer["request"]["reference"]).removeprefix("Claim/")
 
 
-def _late_dispense(patient: str, encounter: str) -> str:
-    """The pharmacy's dispense for the visit (as RDS maps the HIS's own: no prescription named)."""
+def _late_dispense(patient: str, encounter: str, prescription: str = "") -> str:
+    """The pharmacy's dispense for the visit (as RDS maps the HIS's own: no prescription named,
+    unless ``prescription``)."""
     late = dict(_drug(patient), resourceType="MedicationDispense", status="completed",
                 context={"reference": f"Encounter/{encounter}"}, quantity={"value": 20},
                 whenHandedOver="2026-03-01T10:00:00+08:00")  # fmt: skip
+    if prescription:
+        late["authorizingPrescription"] = [{"reference": f"MedicationRequest/{prescription}"}]
     return str(_as(CASHIER, lambda store: store.create("MedicationDispense", late).resource_id))
 
 
@@ -232,5 +238,19 @@ def test_matching_on_the_claims_day_loads_prescriptions_whatever_today_says(
     patient, encounter, claim_id = _settled_visit()
     _late_dispense(patient, encounter)
     _late_prescription(patient, encounter)
+    drain_facility(FACILITY)
+    assert _open_findings(claim_id) == {}
+
+
+def test_a_dispense_naming_another_visits_prescription_is_matched(matching: Woken) -> None:
+    """The prescription was written at an earlier visit (no authoredOn, as an RDE without
+    ORC-9) and the dispense names it: loaded by that reference, it covers the billed drug."""
+    patient, encounter, claim_id = _settled_visit()
+    earlier = _as(CASHIER, lambda store: _visit_of(store, patient))
+    request = dict(_drug(patient), resourceType="MedicationRequest", status="active",
+                   intent="order", encounter={"reference": f"Encounter/{earlier}"},
+                   dispenseRequest={"quantity": {"value": 20}})  # fmt: skip
+    prescription = _as(CASHIER, lambda store: store.create("MedicationRequest", request))
+    _late_dispense(patient, encounter, prescription.resource_id)
     drain_facility(FACILITY)
     assert _open_findings(claim_id) == {}
