@@ -152,6 +152,15 @@ def test_dispensed_on_the_last_valid_day_or_within_a_validity_period_is_no_findi
                  stricter)  # fmt: skip
 
 
+def test_dispensed_on_a_cancelled_prescription_while_another_drug_stands() -> None:
+    """One finding for the line: the dispense leg's, not also "not prescribed"."""
+    prescriptions = (rx("R1", ENALAPRIL), rx("R2", AMOXICILLIN, status="cancelled"))
+    audit = data(bill((AMOXICILLIN, 20, 35)), prescriptions, (given("D1", AMOXICILLIN),))
+    [finding] = found(audit)
+    assert finding.rule == "phantom-service" and finding.basis.startswith("unauthorised dispense")
+    assert finding.prescriptions == ("R2",) and "cancelled" in finding.detail
+
+
 def test_a_dispense_names_its_prescription_from_another_visit() -> None:
     """authorizingPrescription reaches a prescription written for another encounter."""
     elsewhere = rx("R9", AMOXICILLIN, enc="E0", authored=DAY - timedelta(days=1))

@@ -66,6 +66,8 @@ def _not_prescribed(visit: BilledVisit) -> list[Finding]:
 
     Left to the dispense comparison above: the billed drug was not dispensed and every drug
     that was is prescribed (the prescription and the dispenses agree; the bill alone differs).
+    Left to ``phantom-service``: the billed drug was dispensed on a prescription for it that
+    was cancelled or stopped (a dispense without a valid prescription, not another drug).
     """
     prescribed = visit.prescribed_codes
     found = []
@@ -73,6 +75,8 @@ def _not_prescribed(visit: BilledVisit) -> list[Finding]:
         if line.code in prescribed:
             continue
         dispensed = {d.code for d in visit.dispenses}
+        if line.code in dispensed and any(p.code == line.code for p in visit.prescriptions):
+            continue
         if line.code in dispensed:
             how = f"dispensed as billed ({line.code}) without a prescription for it"
             shown = [d for d in visit.dispenses if d.code == line.code]
