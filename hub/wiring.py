@@ -84,6 +84,8 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
     ("Subscription", producers.subscription_changed),  # the subscriber's endpoint is checked
     ("ExplanationOfBenefit", claims_audit_queue.settlement_written),  # a settlement: its audit
+    ("MedicationDispense", claims_audit_queue.late_record_written),  # a late dispense: again
+    ("MedicationRequest", claims_audit_queue.late_record_written),  # a late prescription: again
     *((t, producers.notify_subscribers) for t in producers.SUBSCRIBABLE_TYPES),  # rest-hooks
 )
 

@@ -7,9 +7,12 @@
   the store's unique id holds "written once" even between two concurrent runs).
 - Status: ``preliminary`` while open; an auditor's review makes it ``final`` (confirmed) or
   ``cancelled`` (dismissed), with the review (outcome, reason, amount to recover, reviewer,
-  when) in the ``claims-audit-review`` extension. The review lives on the finding rather than
-  in a separate Task: one resource to search by status and facility, one version history
-  (each step is a version, audited by the store), and nothing to keep in step.
+  when) in the ``claims-audit-review`` extension. A finding resting on a record the hub did not
+  hold (``claims-audit-absence``) that a re-run after late data no longer finds is closed by
+  the hub: ``cancelled`` with a ``mitigation`` saying so (:func:`disproved`). The review lives
+  on the finding rather than in a separate Task: one resource to search by status and
+  facility, one version history (each step is a version, audited by the store), and nothing to
+  keep in step.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ FINDING_SYSTEM = f"{HUB}/sid/claims-audit-finding"
 EXT_AMOUNT_AT_RISK = f"{HUB}/StructureDefinition/claims-audit-amount-at-risk"
 EXT_SERVICE_DAY = f"{HUB}/StructureDefinition/claims-audit-service-day"
 EXT_REVIEW = f"{HUB}/StructureDefinition/claims-audit-review"
+EXT_ABSENCE = f"{HUB}/StructureDefinition/claims-audit-absence"
+MITIGATION_SYSTEM = f"{HUB}/CodeSystem/claims-audit-mitigation"
+DISPROVED = "disproved-by-later-data"
 AUTHOR = {
     "identifier": {"system": f"{HUB}/sid/hub-service", "value": "claims-audit"},
     "display": "Hub claims audit",
@@ -61,7 +67,14 @@ def detected_issue(finding: Finding, identified: datetime) -> dict[str, Any]:
         *(f"Claim/{c}" for c in finding.claims),
         *(f"Encounter/{e}" for e in finding.encounters),
         *(f"MedicationDispense/{d}" for d in finding.dispenses),
+        *(f"MedicationRequest/{p}" for p in finding.prescriptions),
     ]
+    extension: list[dict[str, Any]] = [
+        {"url": EXT_AMOUNT_AT_RISK, "valueMoney": money(finding.amount_fen)},
+        {"url": EXT_SERVICE_DAY, "valueDate": finding.day.isoformat()},
+    ]
+    if finding.absence:
+        extension.append({"url": EXT_ABSENCE, "valueBoolean": True})
     return {
         "resourceType": "DetectedIssue",
         "identifier": [{"system": FINDING_SYSTEM, "value": finding.key}],
@@ -83,11 +96,29 @@ def detected_issue(finding: Finding, identified: datetime) -> dict[str, Any]:
             }
         ],
         "detail": finding.detail,
-        "extension": [
-            {"url": EXT_AMOUNT_AT_RISK, "valueMoney": money(finding.amount_fen)},
-            {"url": EXT_SERVICE_DAY, "valueDate": finding.day.isoformat()},
-        ],
+        "extension": extension,
     }
+
+
+def rests_on_absence(issue: dict[str, Any]) -> bool:
+    """An open finding the hub wrote on a record it did not hold (later data may disprove)."""
+    return issue.get("status") == OPEN and any(
+        e.get("url") == EXT_ABSENCE and e.get("valueBoolean") is True
+        for e in issue.get("extension") or []
+    )
+
+
+def disproved(issue: dict[str, Any], note: str, when: datetime) -> dict[str, Any]:
+    """The open finding as the hub closes it: cancelled, with why in a ``mitigation``."""
+    mitigation = {
+        "action": {
+            "coding": [{"system": MITIGATION_SYSTEM, "code": DISPROVED}],
+            "text": note,
+        },
+        "date": when.isoformat(),
+    }
+    return dict(issue, status=STATUS_OF[Outcome.DISMISSED],
+                mitigation=[*(issue.get("mitigation") or []), mitigation])  # fmt: skip
 
 
 @dataclass(frozen=True)

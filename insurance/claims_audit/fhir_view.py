@@ -2,9 +2,13 @@
 
 A settled Claim (``use`` claim, ``status`` active) with its ClaimResponse's per-item benefit;
 an Encounter (class ``IMP``/``ACUTE``/``NONAC`` is a stay; the main diagnosis is its
-``reasonCode``, else the first diagnosis of a claim for it); a MedicationDispense (``context``
-is its encounter); a Patient (sex, birth date, death date). The facility is the resource's
-provider or performer, else the facility that wrote it (``meta.source``).
+``reasonCode``, else the first diagnosis of a claim for it); a MedicationRequest (what the HL7
+RDE mapping and FHIR feeds fill: the drug, ``dispenseRequest`` quantity, repeats, expected
+supply and validity, ``encounter``, ``authoredOn``, ``status``); a MedicationDispense
+(``context`` is its encounter, ``authorizingPrescription`` its prescriptions: filled by FHIR
+feeds and by RDS for a prescription circulated through the hub); a Patient (sex, birth date,
+death date). The facility is the resource's provider, performer or requester, else the facility
+that wrote it (``meta.source``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from hub.fhir.origin import origin_facility
 from insurance.claims_audit.params import Sex
-from insurance.claims_audit.view import Claim, Dispense, Encounter, Line, Person
+from insurance.claims_audit.view import Claim, Dispense, Encounter, Line, Person, Prescription
 from insurance.money import to_fen
 from insurance.resources import ADJUDICATION, reference
 
@@ -136,6 +140,45 @@ def dispense_view(dispense: dict[str, Any]) -> Dispense | None:
         handed_over=handed,
         days_supply=int(days) if days is not None else None,
         encounter=_id_of(dispense.get("context"), "Encounter"),
+        prescriptions=tuple(
+            rx
+            for found in dispense.get("authorizingPrescription") or []
+            if (rx := _id_of(found, "MedicationRequest"))
+        ),
+    )
+
+
+DAY_UNITS = frozenset({"d", "day", "days", "天"})
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def prescription_view(request: dict[str, Any]) -> Prescription | None:
+    """The prescription, or None without a patient or a coded drug (nothing to match on)."""
+    person = _id_of(request.get("subject"), "Patient")
+    code = _code(request.get("medicationCodeableConcept"))
+    if person is None or code is None:
+        return None
+    supply = request.get("dispenseRequest") or {}
+    duration = supply.get("expectedSupplyDuration") or {}
+    unit = str(duration.get("code") or duration.get("unit") or "d").lower()
+    repeats = _whole(supply.get("numberOfRepeatsAllowed"))
+    return Prescription(
+        id=str(request.get("id")),
+        person=person,
+        facility=_facility(request, request.get("requester")),
+        code=code,
+        status=str(request.get("status") or ""),
+        quantity=_whole((supply.get("quantity") or {}).get("value")),
+        repeats=repeats if repeats is not None and repeats > 0 else 0,
+        days_supply=_whole(duration.get("value")) if unit in DAY_UNITS else None,
+        encounter=_id_of(request.get("encounter"), "Encounter"),
+        authored=_day(request.get("authoredOn")),
+        valid_until=_day((supply.get("validityPeriod") or {}).get("end")),
     )
 
 

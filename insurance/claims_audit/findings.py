@@ -1,7 +1,10 @@
 """A finding: what a rule saw, with its evidence. Pure.
 
 Its ``key`` is deterministic (rule + the records implicated + the basis the rule names), so
-running the rules again finds the same key and the store writes the finding once.
+running the rules again finds the same key and the store writes the finding once. ``absence``
+marks a finding that rests on a record the hub does not hold (no encounter, dispense or
+prescription, or one of another drug): a feed that arrives late may disprove it, so the
+incremental audit closes it when a re-run no longer finds it.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ class Finding:
     claims: tuple[str, ...] = ()
     encounters: tuple[str, ...] = ()
     dispenses: tuple[str, ...] = ()
+    prescriptions: tuple[str, ...] = ()  # MedicationRequest ids
+    absence: bool = False  # not part of the key: whether later data may disprove it
 
     def __post_init__(self) -> None:
-        for name in ("claims", "encounters", "dispenses"):
+        for name in ("claims", "encounters", "dispenses", "prescriptions"):
             object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)))))
         if self.amount_fen < 0:
             raise ValueError("a finding's amount at risk is never negative")
@@ -36,13 +41,14 @@ class Finding:
     @property
     def key(self) -> str:
         """The finding's stable identifier: the same evidence gives the same key."""
-        text = "\n".join(
-            (
-                str(self.rule),
-                ",".join(self.claims),
-                ",".join(self.encounters),
-                ",".join(self.dispenses),
-                self.basis,
-            )
-        )
+        parts = [
+            str(self.rule),
+            ",".join(self.claims),
+            ",".join(self.encounters),
+            ",".join(self.dispenses),
+            self.basis,
+        ]
+        if self.prescriptions:  # only then: the keys of findings without any stay as they were
+            parts.append(",".join(self.prescriptions))
+        text = "\n".join(parts)
         return hashlib.sha256(text.encode()).hexdigest()[:40]

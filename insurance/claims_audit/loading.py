@@ -3,7 +3,9 @@ them, read through the caller's store (its scopes, consent and audit apply).
 
 Around the claims of the day it loads the same persons' claims, encounters and dispenses of a
 look-back window (the longest the rules look back: a readmission's N days, a chronic supply), so
-rules across days (split admission, overlapping supplies) see both sides.
+rules across days (split admission, overlapping supplies) see both sides. When the policy
+matches prescriptions, it loads the MedicationRequests of those claims' encounters and those
+the window's dispenses name.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from insurance.claims_audit.fhir_view import (
     dispense_view,
     encounter_view,
     person_view,
+    prescription_view,
 )
 from insurance.claims_audit.params import ClaimsAuditParams
 from insurance.claims_audit.view import AuditData, Claim, Encounter
@@ -109,6 +112,11 @@ def _around(
                 [("patient", patients), ("whenhandedover", f"ge{since}")],
             )
         )
+    prescriptions = (
+        _prescriptions(store, all_claims, dispenses.values())
+        if params.prescription_match.enabled
+        else {}
+    )
     patients_found = [
         person_view(p) for ids in _chunks(persons) for p in _all(store, "Patient", [("_id", ids)])
     ]
@@ -119,6 +127,9 @@ def _around(
         ),
         dispenses=tuple(dv for d in dispenses.values() if (dv := dispense_view(d)) is not None),
         persons=tuple(patients_found),
+        prescriptions=tuple(
+            pv for p in prescriptions.values() if (pv := prescription_view(p)) is not None
+        ),
     )
 
 
@@ -148,3 +159,24 @@ def findings_since(
     if facility:
         query.append(("facility", f"Organization/{facility}"))
     return _all(store, "DetectedIssue", query)
+
+
+def _prescriptions(
+    store: FhirRepository, claims: tuple[Claim, ...], dispenses: Iterable[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Those of the claims' encounters (the persons' claims of the window included) and those
+    the dispenses of the window name (another visit's or facility's): every prescription the
+    rules read, which is by encounter or by a dispense's reference. By encounter rather than
+    by ``authoredon``: an RDE without ORC-9 has no authoredOn."""
+    found: dict[str, dict[str, Any]] = {}
+    for ids in _chunks(f"Encounter/{e}" for c in claims for e in c.encounters):
+        found.update((r["id"], r) for r in _all(store, "MedicationRequest", [("encounter", ids)]))
+    named = {
+        rx.removeprefix("MedicationRequest/")
+        for d in dispenses
+        for ref in d.get("authorizingPrescription") or []
+        if (rx := str((ref or {}).get("reference") or "")).startswith("MedicationRequest/")
+    }
+    for ids in _chunks(named - found.keys()):
+        found.update((r["id"], r) for r in _all(store, "MedicationRequest", [("_id", ids)]))
+    return found

@@ -65,6 +65,28 @@ class PhantomServiceParams(_Frozen):
     overlap_grace_minutes: int = Field(ge=0, le=1440)
 
 
+class PrescriptionMatchParams(_Frozen):
+    """Three-way matching: each billed drug against its prescription and dispenses.
+
+    Off unless a version turns it on, and then only for the facilities listed (empty: all): a
+    facility whose HIS does not send its prescriptions (RDE or FHIR) would otherwise have every
+    drug it bills flagged. Listing the facilities keeps the decision in the versioned policy,
+    where an auditor can read why a facility was or was not matched on a given day.
+    """
+
+    enabled: bool = False
+    facilities: tuple[str, ...] = ()
+    # A prescription holds for this many days after it was written (处方管理办法 art. 18: the
+    # day it is written, at most 3 days), unless its dispenseRequest.validityPeriod says.
+    valid_days: int = Field(default=3, ge=1, le=30)
+    # Units billed beyond what was prescribed or dispensed that are not flagged (rounding of
+    # a pack, a unit lost); 0: every extra unit is.
+    quantity_tolerance: int = Field(default=0, ge=0, le=100)
+
+    def applies_to(self, facility: str) -> bool:
+        return self.enabled and (not self.facilities or facility in self.facilities)
+
+
 class SexRestriction(_Frozen):
     code: str
     sex: Sex  # the only sex the item is for
@@ -151,6 +173,7 @@ class ClaimsAuditParams(_Frozen):
     excess_quantity: ExcessQuantityParams
     item_swap: ItemSwapParams = ItemSwapParams()
     phantom_service: PhantomServiceParams
+    prescription_match: PrescriptionMatchParams = PrescriptionMatchParams()
     out_of_scope: OutOfScopeParams
     unbundling: UnbundlingParams
     manual_review_sample: ManualReviewSampleParams = ManualReviewSampleParams()

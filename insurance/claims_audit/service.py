@@ -21,7 +21,9 @@ from insurance.claims_audit.detected_issue import (
     Review,
     ReviewRefused,
     detected_issue,
+    disproved,
     finding_id,
+    rests_on_absence,
     reviewed,
 )
 from insurance.claims_audit.engine import AuditNotConfigured, implicating, run_rules
@@ -103,16 +105,66 @@ def _sampled(
 def audit_claim(store: FhirStore, claim_id: str) -> list[Finding]:
     """The incremental run after one settlement: the findings naming that claim (none when the
     policy in force runs no audit: the claim leaves the queue all the same)."""
+    return _audited(store, claim_id) or []
+
+
+def _audited(store: FhirStore, claim_id: str) -> list[Finding] | None:
+    """The findings naming the claim, or None when it was not audited (not a settled claim,
+    no audit in force): then nothing it found before may be taken as disproved."""
     try:
         _, params = _policy_on(datetime.now(UTC).date())  # today's look-back window
         data = load_claim(store, claim_id, params)
         if data is None:
-            return []
-        policy, params = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
+            return None
+        policy, of_day = _policy_on(next(c.created for c in data.claims if c.id == claim_id))
+        matching = of_day.prescription_match
+        if matching.enabled and not params.prescription_match.enabled:
+            # the claim's day matches prescriptions, today's version does not: load them, or
+            # every drug of the claim would look unprescribed
+            data = load_claim(
+                store, claim_id, params.model_copy(update={"prescription_match": matching})
+            )
     except AuditNotConfigured:
-        return []
+        return None
+    if data is None:
+        return None
     found = implicating(run_rules(data, policy), claim_id)
-    return found + _sampled(data, [claim_id], found, params)
+    return found + _sampled(data, [claim_id], found, of_day)
+
+
+@dataclass(frozen=True)
+class Reaudited:
+    created: int
+    closed: int
+
+
+def reaudit_claim(store: FhirStore, claim_id: str) -> Reaudited:
+    """Audit the claim (after its settlement, or again when a late record of its encounter
+    arrived), record what is new, and close each open finding naming it that rested on a
+    missing record and is no longer found: the late record disproved it. Findings an auditor
+    reviewed, and findings not resting on a missing record, are left as they are."""
+    findings = _audited(store, claim_id)
+    if findings is None:
+        return Reaudited(0, 0)
+    created = record_findings(store, findings).created
+    still = {finding_id(f.key) for f in findings}
+    query = [("implicated", f"Claim/{claim_id}"), ("status", "preliminary"), ("_count", "100")]
+    now = datetime.now(UTC)
+    closed = 0
+    for match in store.search("DetectedIssue", query).matches:
+        issue = match.as_dict()
+        if match.resource_id in still or not rests_on_absence(issue):
+            continue
+        note = (
+            f"closed by the hub's claims audit on {now.date().isoformat()}: a re-run of "
+            f"Claim/{claim_id} after later data no longer finds it"
+        )
+        store.update(
+            "DetectedIssue", match.resource_id, disproved(issue, note, now),
+            if_match=match.version_id,
+        )  # fmt: skip
+        closed += 1
+    return Reaudited(created, closed)
 
 
 def review_finding(store: FhirStore, issue_id: str, review: Review) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""The typed, pure view of what the rules read: settled claims, encounters, dispenses, persons.
+"""The typed, pure view of what the rules read: settled claims, encounters, prescriptions,
+dispenses, persons.
 
 Built from FHIR by :mod:`insurance.claims_audit.loading` (or by hand in tests). Money is integer
 fen; days are dates, encounter times timezone-aware datetimes. ``person`` is the hub's Patient id
@@ -8,11 +9,14 @@ the records name (the patient index links a person's records; the loader resolve
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from insurance.claims_audit.params import Sex
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,37 @@ class Dispense:
     handed_over: date
     days_supply: int | None = None
     encounter: str | None = None
+    prescriptions: tuple[str, ...] = ()  # authorizingPrescription: MedicationRequest ids
+
+
+@dataclass(frozen=True)
+class Prescription:
+    """A MedicationRequest: what was prescribed, for which visit, and whether it still holds."""
+
+    id: str
+    person: str
+    facility: str  # the prescribing facility
+    code: str  # the drug, in the catalogue's coding (as Claim items bill it)
+    status: str  # MedicationRequest.status
+    quantity: int | None = None  # dispenseRequest.quantity, None when it names none
+    repeats: int = 0  # dispenseRequest.numberOfRepeatsAllowed
+    days_supply: int | None = None  # dispenseRequest.expectedSupplyDuration, in days
+    encounter: str | None = None
+    authored: date | None = None
+    valid_until: date | None = None  # dispenseRequest.validityPeriod.end
+
+    @property
+    def allowed(self) -> int | None:
+        """What may be dispensed and billed in all: the quantity, once plus each repeat."""
+        return None if self.quantity is None else self.quantity * (1 + self.repeats)
+
+
+def _grouped(items: Iterable[T], key: Callable[[T], Iterable[str]]) -> dict[str, tuple[T, ...]]:
+    groups: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        for value in key(item):
+            groups[value].append(item)
+    return {k: tuple(v) for k, v in groups.items()}
 
 
 @dataclass(frozen=True)
@@ -101,18 +136,23 @@ class AuditData:
     encounters: tuple[Encounter, ...] = ()
     dispenses: tuple[Dispense, ...] = ()
     persons: tuple[Person, ...] = ()
+    prescriptions: tuple[Prescription, ...] = ()
     _encounter: dict[str, Encounter] = field(init=False, repr=False, compare=False)
     _person: dict[str, Person] = field(init=False, repr=False, compare=False)
     _dispenses_of: dict[str, tuple[Dispense, ...]] = field(init=False, repr=False, compare=False)
+    _prescription: dict[str, Prescription] = field(init=False, repr=False, compare=False)
+    _prescriptions_of: dict[str, tuple[Prescription, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
-        by_encounter: dict[str, list[Dispense]] = defaultdict(list)
-        for dispense in self.dispenses:
-            if dispense.encounter is not None:
-                by_encounter[dispense.encounter].append(dispense)
         object.__setattr__(self, "_encounter", {e.id: e for e in self.encounters})
         object.__setattr__(self, "_person", {p.id: p for p in self.persons})
-        object.__setattr__(self, "_dispenses_of", {k: tuple(v) for k, v in by_encounter.items()})
+        dispensed = _grouped(self.dispenses, lambda d: (d.encounter,) if d.encounter else ())
+        object.__setattr__(self, "_dispenses_of", dispensed)
+        object.__setattr__(self, "_prescription", {p.id: p for p in self.prescriptions})
+        prescribed = _grouped(self.prescriptions, lambda p: (p.encounter,) if p.encounter else ())
+        object.__setattr__(self, "_prescriptions_of", prescribed)
 
     def encounter(self, encounter_id: str) -> Encounter | None:
         return self._encounter.get(encounter_id)
@@ -122,6 +162,21 @@ class AuditData:
 
     def dispenses_of(self, encounter_id: str) -> tuple[Dispense, ...]:
         return self._dispenses_of.get(encounter_id, ())
+
+    def prescription(self, prescription_id: str) -> Prescription | None:
+        return self._prescription.get(prescription_id)
+
+    def prescriptions_of(self, encounter_id: str) -> tuple[Prescription, ...]:
+        """The prescriptions written for an encounter, and those its dispenses name."""
+        own = self._prescriptions_of.get(encounter_id, ())
+        named = {
+            p.id: p
+            for d in self.dispenses_of(encounter_id)
+            for ref in d.prescriptions
+            if (p := self._prescription.get(ref)) is not None
+        }
+        named.update((p.id, p) for p in own)
+        return tuple(sorted(named.values(), key=lambda p: p.id))
 
     def claims_of(self, encounter_ids: Iterable[str]) -> tuple[Claim, ...]:
         wanted = set(encounter_ids)

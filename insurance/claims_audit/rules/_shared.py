@@ -39,6 +39,8 @@ def claim_finding(
     basis: str,
     encounters: Iterable[str] = (),
     dispenses: Iterable[str] = (),
+    prescriptions: Iterable[str] = (),
+    absence: bool = False,
 ) -> Finding:
     """A finding about one claim: its facility and patient, the claim implicated."""
     return Finding(
@@ -53,4 +55,6 @@ def claim_finding(
         claims=(claim.id,),
         encounters=tuple(encounters),
         dispenses=tuple(dispenses),
+        prescriptions=tuple(prescriptions),
+        absence=absence,
     )
