@@ -29,7 +29,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,10 +43,6 @@ import orjson
 import sqlalchemy
 from fhir_api import configure_hub, create_database, drop_database, free_port
 from settlement import claim as settlement_claim
-
-# The repository before bench/: bench/referral.py would otherwise shadow the referral package
-# that hub.wiring imports.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ADMIN_URL = os.environ.get("HUB_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMOXICILLIN, CONSULT = "XJ01CAA040A001010100001", "001102000000100"

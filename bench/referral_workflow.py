@@ -1,6 +1,6 @@
 """Referral workflow on a live hub (PostgreSQL, loopback, bounded in time).
 
-    .venv/bin/python bench/referral.py [--tasks 1000000] [--duration 10] [--concurrency 32]
+    .venv/bin/python bench/referral_workflow.py [--tasks 1000000] [--duration 10] [--concurrency 32]
                                        [--doctors 8] [--quick]
 
 One run: a fresh PostgreSQL database (dropped at the end), the region seeded (facilities and the
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import random
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -33,17 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-# Run as a script, this file's folder comes first on sys.path, and this file (referral.py) would
-# shadow the hub's referral package: move the folder (for the bench helpers) behind it.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [
-    str(_BENCH.parent),
-    *(p for p in sys.path if Path(p or ".").resolve() != _BENCH),
-    str(_BENCH),
-]
-
-from fhir_api import (  # noqa: E402
+from fhir_api import (
     DEFAULT_ADMIN_URL,
     AiohttpClient,
     Client,
