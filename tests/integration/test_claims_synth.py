@@ -1,0 +1,68 @@
+"""The claims audit over a synthetic month written independently of its rules: loaded through
+the bulk path, audited day by day through the service `hub insurance audit` calls, and scored
+per rule against the planted truth (issue 18)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.db import session_scope
+from hub.fhir.store import FhirStore
+from hub.security.fields import get_cipher
+from hub.settings import get_settings
+from insurance.claims_audit.codes import RuleCode
+from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, audit_day, record_findings
+from insurance.claims_audit.synth.files import claim_ids, read_truth, write_month
+from insurance.claims_audit.synth.generate import Spec, generate_month
+from insurance.claims_audit.synth.score import GOAL, RuleScore, score
+from insurance.claims_audit.synth.store_io import load_month, recorded_issues
+from insurance.policy_source import configured_policy
+
+MONTH = date(2026, 3, 1)
+# What each rule achieves on this month where it falls short of GOAL (0.95): see the issue 18
+# note in README-claims-synth.md. (precision, recall) floors.
+MEASURED: dict[str, tuple[float, float]] = {
+    # below goal, see issue 18 note: a drug swapped on one day of a stay whose other days
+    # dispensed the billed drug (variant ward-day, 2 of 10 planted) is not found.
+    "item-swap": (GOAL, 0.8),
+}
+
+
+@pytest.fixture(scope="module")
+def scores(database: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RuleScore]:
+    get_settings.cache_clear()
+    folder: Path = tmp_path_factory.mktemp("claims-month")
+    spec = Spec(MONTH, 300, ("H001", "H002", "H003", "H011"), seed=18, rate=0.02,
+                prefix=f"t{uuid.uuid4().hex[:8]}")  # fmt: skip
+    write_month(generate_month(spec, configured_policy()), folder)
+    load_month(folder)
+    day = spec.first
+    while day <= spec.last:
+        with session_scope() as session:
+            store = FhirStore(session, CLAIMS_AUDIT_ACTOR, get_cipher(),
+                              get_settings().fhir_base_url)  # fmt: skip
+            record_findings(store, audit_day(store, day))
+        day += timedelta(days=1)
+    issues = recorded_issues(claim_ids(folder))
+    result = score(read_truth(folder / "truth.csv"), issues, [str(r) for r in RuleCode])
+    for s in result.values():  # the figures and the gaps, for the report (-s)
+        print(s.rule, s.planted, s.found, s.findings, s.precision, s.recall,
+              [(m.case, m.variant, m.claims) for m in s.missed],
+              [(f.claims) for f in s.false_findings],
+              [(n.case, n.variant) for n in s.near_misses_flagged])  # fmt: skip
+    return result
+
+
+@pytest.mark.parametrize("rule", [str(r) for r in RuleCode])
+def test_each_rule_finds_the_planted_cases_and_spares_the_near_misses(
+    scores: dict[str, RuleScore], rule: str
+) -> None:
+    s = scores[rule]
+    assert s.planted >= 10  # 2 % of the month's background claims
+    precision, recall = MEASURED.get(rule, (GOAL, GOAL))
+    assert (s.precision or 0.0) >= precision, [f.claims for f in s.false_findings]
+    assert (s.recall or 0.0) >= recall, [(m.case, m.variant, m.claims) for m in s.missed]
