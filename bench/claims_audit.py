@@ -27,7 +27,16 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from fhir_api import (
+# Run as a script, this file's folder comes first on sys.path, and bench/referral.py would
+# shadow the hub's referral package: move the folder (for the bench helpers) behind it.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [
+    str(_BENCH.parent),
+    *(p for p in sys.path if Path(p or ".").resolve() != _BENCH),
+    str(_BENCH),
+]
+
+from fhir_api import (  # noqa: E402
     DEFAULT_ADMIN_URL,
     configure_hub,
     create_database,
@@ -102,14 +111,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-claims-"))
-    with stage("database"):
-        name, url = create_database(args.admin_url)
-        configure_hub(url, workdir / "var", free_port())
-        os.environ["HUB_QUIET"] = "1"
-        from hub.migrate import upgrade_database
-
-        upgrade_database()
+    name, url = create_database(args.admin_url)
     try:
+        with stage("database"):
+            configure_hub(url, workdir / "var", free_port())
+            os.environ["HUB_QUIET"] = "1"
+            from hub.migrate import upgrade_database
+
+            upgrade_database()
         run(claims, args.seed, args.rate, workdir)
     finally:
         from hub.db import reset_engine
@@ -125,7 +134,7 @@ def run(claims: int, seed: int, rate: float, workdir: Path) -> None:
     from hub.wiring import wire
     from insurance.claims_audit.codes import RuleCode
     from insurance.claims_audit.synth.background import CLAIMS_PER_PERSON
-    from insurance.claims_audit.synth.files import claim_ids, write_month
+    from insurance.claims_audit.synth.files import MonthWriter, claim_ids
     from insurance.claims_audit.synth.generate import Spec, generate_month
     from insurance.claims_audit.synth.score import FoundIssue, score, score_rows
     from insurance.policy_source import configured_policy
@@ -137,11 +146,9 @@ def run(claims: int, seed: int, rate: float, workdir: Path) -> None:
                 seed, rate)  # fmt: skip
     folder = workdir / "month"
     with stage(f"generate about {claims:,} claims ({spec.persons:,} persons)"):
-        month = generate_month(spec, configured_policy())
-        counts = write_month(month, folder)
-        truth = month.truth
-        del month
-        log(f"   {counts}")
+        writer = MonthWriter(folder)
+        truth = generate_month(spec, configured_policy(), sink=writer).truth
+        log(f"   {writer.finish(truth)}")
     from insurance.claims_audit.synth.store_io import load_month, recorded_issues
 
     with stage("bulk load"):

@@ -14,7 +14,7 @@ from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.region.facilities import FacilityKind, load_facilities
 from insurance.claims_audit.codes import RuleCode
-from insurance.claims_audit.synth.files import claim_ids, read_truth, write_month
+from insurance.claims_audit.synth.files import MonthWriter, claim_ids, read_truth
 from insurance.claims_audit.synth.generate import Spec, generate_month
 from insurance.claims_audit.synth.score import SCORE_COLUMNS, score, score_rows
 from insurance.claims_audit.synth.store_io import load_month, recorded_issues
@@ -48,11 +48,12 @@ def synth_claims(
     load: Annotated[bool, typer.Option("--load", help="bulk-load the files into the hub")] = False,
 ) -> None:
     spec = Spec(month.date().replace(day=1), persons, facility_codes(facilities), seed, rate)
+    writer = MonthWriter(out)  # the records are written as they are made
     try:
-        generated = generate_month(spec, configured_policy())
+        generated = generate_month(spec, configured_policy(), sink=writer)
     except (ValueError, LookupError) as exc:
         raise fail(str(exc), BAD_INPUT) from None
-    counts = write_month(generated, out)
+    counts = writer.finish(generated.truth)
     planted = sum(1 for t in generated.truth if t.kind == "planted")
     typer.echo(
         ", ".join(f"{n} {t}" for t, n in counts.items())

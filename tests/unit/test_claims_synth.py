@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from insurance.claims_audit.codes import RuleCode
+from insurance.claims_audit.synth import records
 from insurance.claims_audit.synth.background import CLAIMS_PER_PERSON
-from insurance.claims_audit.synth.files import read_resources, read_truth, write_month
+from insurance.claims_audit.synth.files import (
+    MonthWriter,
+    read_resources,
+    read_truth,
+    write_month,
+)
 from insurance.claims_audit.synth.generate import PATTERNS, Spec, generate_month
 from insurance.claims_audit.synth.records import Month, TruthRow
 from insurance.claims_audit.synth.score import FoundIssue, score
@@ -53,7 +59,7 @@ def _in_truth(month: Month, claim_id: str) -> bool:
 
 def test_a_month_is_sized_by_its_persons() -> None:
     month = _month(persons=2000, rate=0)
-    assert abs(month.claims_count() / 2000 - CLAIMS_PER_PERSON) < 0.15
+    assert abs(month.claims_count / 2000 - CLAIMS_PER_PERSON) < 0.15
     assert not month.truth
 
 
@@ -119,3 +125,25 @@ def test_a_finding_matches_a_case_of_its_rule_naming_one_of_its_claims() -> None
 def test_a_month_at_one_facility_is_refused() -> None:
     with pytest.raises(ValueError, match="two facilities"):
         generate_month(Spec(date(2026, 3, 1), 10, ("H001",)), load_policy())
+
+
+def test_a_month_streamed_to_its_files_is_the_month_held_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_month(_month(persons=800), tmp_path / "held")
+    batches: list[int] = []
+    write = MonthWriter(tmp_path / "streamed")
+
+    def writer(resources: dict[str, list[dict[str, object]]]) -> None:
+        batches.append(sum(len(v) for v in resources.values()))
+        write(resources)
+
+    monkeypatch.setattr(records, "SINK_BATCH", 500)
+    spec = Spec(date(2026, 3, 1), 800, FACILITIES, 1, 0.01)
+    streamed = generate_month(spec, load_policy(), sink=writer)
+    write.finish(streamed.truth)
+    assert not streamed.resources  # nothing held once written
+    assert len(batches) > 10 and max(batches) < 600
+    for name in ("Patient.ndjson", "Claim.ndjson", "ClaimResponse.ndjson", "truth.csv"):
+        held = (tmp_path / "held" / name).read_bytes()
+        assert held and held == (tmp_path / "streamed" / name).read_bytes()

@@ -151,3 +151,4 @@ def background(s: Setting, persons: int) -> None:
                 _acute_visit(p, day)
         if s.rng.random() < 0.15 and (day := p.free_day()):
             _other_visit(p, day)
+        s.month.settle()

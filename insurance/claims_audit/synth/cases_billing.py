@@ -40,7 +40,7 @@ def duplicate_charge(s: Setting, planted: bool) -> None:
         day = s.day(before=2)
         drugs = [Rx(s.pick(r.acute_drugs), _acute(s))]
         first = outpatient(c, day, diagnosis, [r.consultation, s.pick(r.tests)], drugs)
-        claim = s.month.resources["Claim"][-1]
+        claim = s.month.resources["Claim"][-1]  # the visit's, just made
         again = s.month.claim(c.person, c.facility, first.end + timedelta(
             days=s.rng.randint(0, 2), hours=1), [Line(
             i["productOrService"]["coding"][0]["code"], i["quantity"]["value"], day,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -20,23 +20,45 @@ RESOURCE_TYPES = (
 TRUTH_COLUMNS = ("case", "rule", "kind", "variant", "claims", "encounters", "dispenses")
 
 
+class MonthWriter:
+    """A sink for :func:`generate_month`: appends each batch of records to its type's file;
+    :meth:`finish` closes them and writes the truth."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.counts = dict.fromkeys(RESOURCE_TYPES, 0)
+        self._files: dict[str, BinaryIO] = {}  # opened at the first batch: nothing on a refusal
+
+    def _open(self) -> dict[str, BinaryIO]:
+        if not self._files:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._files = {t: (self.out / f"{t}.ndjson").open("wb") for t in RESOURCE_TYPES}
+        return self._files
+
+    def __call__(self, resources: dict[str, list[dict[str, Any]]]) -> None:
+        files = self._open()
+        for resource_type, batch in resources.items():
+            files[resource_type].writelines(orjson.dumps(r) + b"\n" for r in batch)
+            self.counts[resource_type] += len(batch)
+
+    def finish(self, truth: list[TruthRow]) -> dict[str, int]:
+        """Close the files and write ``truth.csv``; returns resources written by type."""
+        for ndjson in self._open().values():
+            ndjson.close()
+        with (self.out / "truth.csv").open("w", encoding="utf-8", newline="") as text:
+            writer = csv.writer(text)
+            writer.writerow(TRUTH_COLUMNS)
+            for t in truth:
+                writer.writerow([t.case, t.rule, t.kind, t.variant, ";".join(t.claims),
+                                 ";".join(t.encounters), ";".join(t.dispenses)])  # fmt: skip
+        return self.counts
+
+
 def write_month(month: Month, out: Path) -> dict[str, int]:
-    """Write the month's files; returns resources written by type."""
-    out.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for resource_type in RESOURCE_TYPES:
-        resources = month.resources.get(resource_type, [])
-        with (out / f"{resource_type}.ndjson").open("wb") as file:
-            for resource in resources:
-                file.write(orjson.dumps(resource) + b"\n")
-        counts[resource_type] = len(resources)
-    with (out / "truth.csv").open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(TRUTH_COLUMNS)
-        for t in month.truth:
-            writer.writerow([t.case, t.rule, t.kind, t.variant, ";".join(t.claims),
-                             ";".join(t.encounters), ";".join(t.dispenses)])  # fmt: skip
-    return counts
+    """Write a month held in memory; returns resources written by type."""
+    writer = MonthWriter(out)
+    writer(month.resources)
+    return writer.finish(month.truth)
 
 
 def read_resources(folder: Path, resource_type: str) -> Iterator[dict[str, Any]]:

@@ -22,7 +22,7 @@ from insurance.claims_audit.synth.cases_care import (
     phantom_service,
     split_admission,
 )
-from insurance.claims_audit.synth.records import Month
+from insurance.claims_audit.synth.records import Month, Sink
 from insurance.claims_audit.synth.roles import roles_of
 from insurance.claims_audit.synth.setting import Setting
 from insurance.policy import Policy
@@ -58,8 +58,9 @@ def planted_per_pattern(rate: float, background_claims: int) -> int:
     return round(rate * background_claims)
 
 
-def generate_month(spec: Spec, policy: Policy) -> Month:
-    """The month under the policy version in force over all of it."""
+def generate_month(spec: Spec, policy: Policy, sink: Sink | None = None) -> Month:
+    """The month under the policy version in force over all of it. With a ``sink``, the
+    records go to it in batches as they are made (the returned month keeps only the truth)."""
     if len(spec.facilities) < 2:
         raise ValueError("a month needs at least two facilities (two places at once)")
     if not 0 <= spec.rate <= 0.1:
@@ -67,17 +68,20 @@ def generate_month(spec: Spec, policy: Policy) -> Month:
     version = policy.on(spec.first)
     if policy.on(spec.last).version != version.version:
         raise ValueError(f"two policy versions are in force in {spec.first:%Y-%m}")
-    month = Month(version, spec.prefix or f"cs{spec.seed}")
+    month = Month(version, spec.prefix or f"cs{spec.seed}", sink=sink)
     for facility in spec.facilities:
         for number in range(1, DOCTORS + 1):
             month.practitioner(facility, number)
     setting = Setting(month, roles_of(version), random.Random(spec.seed), spec.facilities,
                       spec.first, spec.last)  # fmt: skip
     background(setting, spec.persons)
-    count = planted_per_pattern(spec.rate, month.claims_count())
+    count = planted_per_pattern(spec.rate, month.claims_count)
     for plant in PATTERNS.values():
         for _ in range(count):
             plant(setting, True)
+            month.settle()
         for _ in range(count):
             plant(setting, False)
+            month.settle()
+    month.settle(at_least=1)
     return month

@@ -11,6 +11,7 @@ Times are local (Asia/Shanghai, +08:00), in working hours, so a day means the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -26,6 +27,7 @@ CLAIM_ID_SYSTEM = f"{HUB}/sid/his-settlement"  # the facility's own settlement n
 INSURED_SYSTEM = f"{HUB}/sid/insured-person"
 UCUM = "http://unitsofmeasure.org"
 FUND_RATIO_BP = 9000  # the ratio the synthetic fund pays above a zero deductible
+SINK_BATCH = 50_000  # records held before they go to the sink
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -78,6 +80,9 @@ class TruthRow:
     dispenses: tuple[str, ...] = ()
 
 
+Sink = Callable[[dict[str, list[dict[str, Any]]]], None]
+
+
 @dataclass
 class Month:
     """A region's month under construction; ids are ``prefix`` + a kind letter + a number."""
@@ -86,7 +91,10 @@ class Month:
     prefix: str
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     truth: list[TruthRow] = field(default_factory=list)
+    sink: Sink | None = None
+    claims_count: int = 0
     _count: int = 0
+    _pending: int = 0
     _items: dict[str, CatalogueItem] = field(default_factory=dict)
 
     def new_id(self, kind: str) -> str:
@@ -95,10 +103,18 @@ class Month:
 
     def add(self, resource: dict[str, Any]) -> str:
         self.resources.setdefault(resource["resourceType"], []).append(resource)
+        self._pending += 1
+        self.claims_count += resource["resourceType"] == "Claim"
         return str(resource["id"])
 
-    def claims_count(self) -> int:
-        return len(self.resources.get("Claim", []))
+    def settle(self, *, at_least: int | None = None) -> None:
+        """Hand the records made so far to the sink (between persons and cases, never within
+        one), so a large month is written as it is made rather than held in memory."""
+        limit = SINK_BATCH if at_least is None else at_least
+        if self.sink is not None and self._pending >= limit:
+            self.sink(self.resources)
+            self.resources = {}
+            self._pending = 0
 
     def patient(self, sex: str, birth: date, death: date | None = None) -> str:
         body: dict[str, Any] = {
