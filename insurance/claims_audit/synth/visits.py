@@ -9,6 +9,7 @@ without its encounter. Everything else is as an honest HIS records it.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -29,7 +30,6 @@ class Rx:
     dispense: bool = True
     late: int = 0
     split: bool = False
-    facility: str | None = None  # dispensed elsewhere (a hospital's other site); default: here
 
     @property
     def quantity(self) -> int:
@@ -74,7 +74,7 @@ def drug_lines(
             for n, quantity in enumerate(parts):
                 part = replace(ordered, quantity=quantity, days=rx.days * quantity // rx.quantity,
                                when=handed + timedelta(days=n))  # fmt: skip
-                visit.dispenses.append(c.month.dispense(part, rx.facility or c.facility, request))
+                visit.dispenses.append(c.month.dispense(part, c.facility, request))
         lines.append(Line(rx.code, rx.quantity, day, encounter))
     return lines
 
@@ -84,11 +84,11 @@ def outpatient(
     day: date,
     diagnosis: str,
     services: list[str],
-    drugs: list[Rx] = (),  # type: ignore[assignment]
+    drugs: Sequence[Rx] = (),
     *,
     hour: int | None = None,
     minutes: int | None = None,
-    extra: list[Line] = (),  # type: ignore[assignment]
+    extra: Sequence[Line] = (),
     paid: frozenset[str] = frozenset(),
     with_encounter: bool = True,
     created: datetime | None = None,
