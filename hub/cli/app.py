@@ -25,6 +25,7 @@ from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
+from hub.cli.synth_claims_commands import synth_claims, synth_claims_score
 from insurance.coverage_load import seed_demo_coverages
 from referral.cli import referrals_app
 from referral.scheduling.cli import booking_app, seed_demo_slots
@@ -46,6 +47,15 @@ audit_app.command("keygen")(audit_keygen)
 audit_app.command("break-glass")(audit_break_glass)
 audit_app.command("prune")(audit_prune)
 app.add_typer(synth_app, name="synth")
+synth_app.command(
+    "claims",
+    help="Write a region's month of settled claims (NDJSON per resource type) with fraud "
+    "patterns planted at --rate and near-misses, and truth.csv; --load bulk-loads them.",
+)(synth_claims)
+synth_app.command(
+    "claims-score",
+    help="Per-rule precision and recall of the recorded claims-audit findings against truth.csv.",
+)(synth_claims_score)
 app.add_typer(clients_app, name="clients")
 app.add_typer(mpi_app, name="mpi")
 app.add_typer(messages_app, name="messages")
