@@ -133,7 +133,7 @@ def run(claims: int, seed: int, rate: float, workdir: Path) -> None:
     from hub.region.facilities import FacilityKind, load_facilities
     from hub.seeding import seed_region
     from hub.wiring import wire
-    from insurance.claims_audit.codes import RuleCode
+    from insurance.claims_audit.codes import PATTERN_CODES
     from insurance.claims_audit.synth.background import CLAIMS_PER_PERSON
     from insurance.claims_audit.synth.files import MonthWriter, claim_ids
     from insurance.claims_audit.synth.generate import Spec, generate_month
@@ -165,7 +165,7 @@ def run(claims: int, seed: int, rate: float, workdir: Path) -> None:
             f"of a day's run {peak / 1024:.0f} MiB; goal a month <= {MONTH_GOAL_S} s: {met}"
         )
     ours = claim_ids(folder)
-    rules = [str(r) for r in RuleCode]
+    rules = [str(r) for r in PATTERN_CODES]
     scores = score(truth, recorded_issues(ours), rules)
     log("   rule               planted  found findings  false precision recall (goal >= 0.95)")
     for row in score_rows(scores):

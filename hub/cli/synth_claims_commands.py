@@ -13,7 +13,7 @@ from hub.cli.errors import BAD_INPUT, fail
 from hub.cli.output import FormatOption, OutputFormat, print_rows
 from hub.cli.progress import progress_bar
 from hub.region.facilities import FacilityKind, load_facilities
-from insurance.claims_audit.codes import RuleCode
+from insurance.claims_audit.codes import PATTERN_CODES
 from insurance.claims_audit.synth.files import MonthWriter, claim_ids, read_truth
 from insurance.claims_audit.synth.generate import Spec, generate_month
 from insurance.claims_audit.synth.score import SCORE_COLUMNS, score, score_rows
@@ -74,5 +74,5 @@ def synth_claims_score(
     """Per-rule precision and recall of the recorded findings about the month in truth's
     directory (its Claim.ndjson names the claims)."""
     issues = recorded_issues(claim_ids(truth.parent))
-    scores = score(read_truth(truth), issues, [str(r) for r in RuleCode])
+    scores = score(read_truth(truth), issues, [str(r) for r in PATTERN_CODES])
     print_rows(score_rows(scores), SCORE_COLUMNS, output, title="Claims audit against truth")

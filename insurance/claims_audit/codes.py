@@ -22,6 +22,11 @@ class RuleCode(StrEnum):
     MANUAL_REVIEW_SAMPLE = "manual-review-sample"
 
 
+# The fraud patterns the rules look for (what synthetic months plant and are scored on).
+PATTERN_CODES: tuple[RuleCode, ...] = tuple(
+    code for code in RuleCode if code is not RuleCode.MANUAL_REVIEW_SAMPLE
+)
+
 RULE_DISPLAY: dict[RuleCode, str] = {
     RuleCode.DUPLICATE_CHARGE: "重复收费 Duplicate charge",
     RuleCode.SPLIT_ADMISSION: "分解住院 Split admission",

@@ -47,6 +47,20 @@ def _all(
         offset += PAGE
 
 
+def _by_id(
+    store: FhirRepository, resource_type: str, ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        found.update((r["id"], r) for r in _all(store, resource_type, [("_id", chunk)]))
+    return found
+
+
+def _start_day(encounter: dict[str, Any]) -> date | None:
+    start = (encounter.get("period") or {}).get("start")
+    return date.fromisoformat(start[:10]) if isinstance(start, str) and len(start) >= 10 else None
+
+
 def _chunks(values: Iterable[str]) -> Iterator[str]:
     ordered = sorted(set(values))
     for start in range(0, len(ordered), CHUNK):
@@ -88,16 +102,20 @@ def _around(
     store: FhirRepository, claims: list[Claim], day: date, params: ClaimsAuditParams
 ) -> AuditData:
     persons = {c.person for c in claims}
-    since = (day - timedelta(days=look_back_days(params))).isoformat()
+    encounters = _by_id(store, "Encounter", (e for c in claims for e in c.encounters))
+    # The window looks back from the earliest of the claims' encounters, not from the day of
+    # settlement: a stay settled at discharge weeks after admission is a readmission by its
+    # admission day, and the stay before it may have ended long before the settlement.
+    starts = [s for e in encounters.values() if (s := _start_day(e)) is not None and s < day]
+    since = (min([day, *starts]) - timedelta(days=look_back_days(params))).isoformat()
     until = day.isoformat()
     known = {c.id: c for c in claims}
     for patients in _chunks(f"Patient/{p}" for p in persons):
         window = [("patient", patients), ("created", f"ge{since}"), ("created", f"le{until}")]
         known.update((c.id, c) for c in _claims(store, window))
     all_claims = tuple(known.values())
-    encounters: dict[str, dict[str, Any]] = {}
-    for ids in _chunks(e for c in all_claims for e in c.encounters):
-        encounters.update((e["id"], e) for e in _all(store, "Encounter", [("_id", ids)]))
+    missing = (e for c in all_claims for e in c.encounters if e not in encounters)
+    encounters.update(_by_id(store, "Encounter", missing))
     dispenses: dict[str, dict[str, Any]] = {}
     for patients in _chunks(f"Patient/{p}" for p in persons):
         window = [("date", f"ge{since}")]

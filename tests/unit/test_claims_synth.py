@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from insurance.claims_audit.codes import RuleCode
+from insurance.claims_audit.codes import PATTERN_CODES
 from insurance.claims_audit.synth import records
 from insurance.claims_audit.synth.background import CLAIMS_PER_PERSON
 from insurance.claims_audit.synth.files import (
@@ -47,7 +47,7 @@ def test_each_pattern_is_planted_at_the_rate_with_as_many_near_misses(rate: floa
     planted = Counter(t.rule for t in month.truth if t.kind == "planted")
     near = Counter(t.rule for t in month.truth if t.kind == "near-miss")
     background = sum(1 for c in month.resources["Claim"] if not _in_truth(month, c["id"]))
-    assert set(planted) == set(PATTERNS) == {str(r) for r in RuleCode}
+    assert set(planted) == set(PATTERNS) == {str(r) for r in PATTERN_CODES}
     for rule in PATTERNS:
         assert planted[rule] == near[rule]
         assert abs(planted[rule] / background - rate) < 0.1 * rate

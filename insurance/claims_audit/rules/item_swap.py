@@ -8,12 +8,14 @@ prescription at all, is ``phantom-service``'s. Pure."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from insurance.claims_audit.codes import RuleCode, Severity
 from insurance.claims_audit.findings import Finding
 from insurance.claims_audit.params import ClaimsAuditParams
 from insurance.claims_audit.rules._prescribed import BilledVisit, billed_visits, refs
 from insurance.claims_audit.rules._shared import claim_finding, is_drug, yuan
-from insurance.claims_audit.view import AuditData
+from insurance.claims_audit.view import AuditData, Dispense
 from insurance.policy import PolicyVersion
 
 CODE = RuleCode.ITEM_SWAP
@@ -36,7 +38,7 @@ def _not_dispensed_as_billed(data: AuditData, policy: PolicyVersion) -> list[Fin
         for line in claim.lines:
             if line.encounter is None or not is_drug(policy, line.code):
                 continue
-            dispenses = data.dispenses_of(line.encounter)
+            dispenses = _dispenses_for(data, line.encounter, line.service_date)
             if not dispenses or any(d.code == line.code for d in dispenses):
                 continue
             instead = [d for d in dispenses if d.code not in billed_codes]
@@ -59,6 +61,18 @@ def _not_dispensed_as_billed(data: AuditData, policy: PolicyVersion) -> list[Fin
                 )
             )
     return found
+
+
+def _dispenses_for(data: AuditData, encounter_id: str, day: date) -> tuple[Dispense, ...]:
+    """What a billed drug is compared with: an outpatient visit's dispenses; on a stay, those
+    of the line's day (a drug dispensed on other days of the stay does not cover a day it was
+    swapped), or the whole stay's when nothing was handed over that day."""
+    dispenses = data.dispenses_of(encounter_id)
+    encounter = data.encounter(encounter_id)
+    if encounter is None or not encounter.inpatient:
+        return dispenses
+    of_day = tuple(d for d in dispenses if d.handed_over == day)
+    return of_day or dispenses
 
 
 def _not_prescribed(visit: BilledVisit) -> list[Finding]:
