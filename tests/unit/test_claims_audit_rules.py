@@ -276,6 +276,32 @@ def test_billed_as_dispensed_is_no_swap() -> None:
     assert rule(RuleCode.ITEM_SWAP, data) == []
 
 
+def test_a_swap_on_one_day_of_a_stay_whose_other_days_dispensed_the_billed_drug() -> None:
+    second = DAY + timedelta(days=1)
+    data = AuditData(
+        claims=(
+            claim("C1", line(1, ENALAPRIL, enc="S1"), line(2, ENALAPRIL, day=second, enc="S1")),
+        ),  # fmt: skip
+        encounters=(stay("S1", DAY, DAY + timedelta(days=3)),),
+        dispenses=(
+            dispense("D1", ENALAPRIL, enc="S1"),
+            dispense("D2", METFORMIN, enc="S1", day=second),
+        ),  # fmt: skip
+    )
+    [found] = rule(RuleCode.ITEM_SWAP, data)
+    assert found.day == second and "D2" in found.dispenses and "D1" not in found.dispenses
+
+
+def test_a_stay_day_without_dispenses_is_compared_with_the_whole_stay() -> None:
+    second = DAY + timedelta(days=1)
+    data = AuditData(
+        claims=(claim("C1", line(1, ENALAPRIL, enc="S1", day=second)),),
+        encounters=(stay("S1", DAY, DAY + timedelta(days=3)),),
+        dispenses=(dispense("D1", ENALAPRIL, enc="S1"),),
+    )
+    assert rule(RuleCode.ITEM_SWAP, data) == []
+
+
 # -- phantom-service ---------------------------------------------------------------------------
 
 
