@@ -22,6 +22,7 @@ from typing import Literal
 import psycopg
 
 POLL_SECONDS = 0.25
+KILL_WAIT_SECONDS = 5.0  # SIGKILL takes effect when the process is next scheduled
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ class Running:
 
 def start(spec: ProcessSpec, logs: Path) -> Running:
     log_path = logs / f"{spec.name}.log"
-    with log_path.open("ab") as log:
+    if log_path.exists():  # the last run's, kept once (a probe reads only this run's lines)
+        log_path.replace(log_path.with_suffix(".log.1"))
+    with log_path.open("wb") as log:
         process = subprocess.Popen(
             spec.argv,
             stdin=subprocess.DEVNULL,
@@ -138,9 +141,12 @@ def stop(running: list[Running], grace: float) -> None:
             _signal_group(process.pid, signal.SIGKILL)
     for process in live:  # the group's other members (uvicorn's and Celery's workers)
         _signal_group(process.pid, signal.SIGKILL)
-    for process in live:  # reap our own children (an `up` that failed half-way)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(process.pid, os.WNOHANG)
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while any(p.alive() for p in live) and time.monotonic() < deadline:
+        for process in live:  # reap our own children (an `up` that failed half-way)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(process.pid, os.WNOHANG)
+        time.sleep(POLL_SECONDS / 5)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
