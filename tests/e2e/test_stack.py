@@ -34,8 +34,9 @@ from tests.postgres import drop_database
 ROOT = Path(__file__).resolve().parents[2]
 STACK = str(ROOT / "scripts" / "stack")
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-# up, the calls, status, backup and restore, down. Measured 115 s on two cores shared with a
-# load of 10, 50 s of it `hub seed` writing the region's 1,882 resources into the fresh database.
+# up, the calls, status, backup and restore, down. Measured on two cores shared with other work:
+# 51 s at a load of 5, 115 s at a load of 10; about half is `hub seed` writing the region's
+# 1,882 resources into the fresh database.
 BUDGET_SECONDS = 150.0
 
 
