@@ -56,10 +56,10 @@ def status_command(
     if as_json:
         typer.echo(json.dumps([asdict(row) for row in rows], indent=1))
     else:
-        typer.echo(f"{'process':<11} {'pid':>8} {'port':>6}  health")
+        typer.echo(f"{'process':<15} {'pid':>8} {'port':>6}  health")
         for row in rows:
             health = "ready" if row.ready else ("not ready" if row.alive else "down")
-            typer.echo(f"{row.name:<11} {row.pid:>8} {row.port or '-':>6}  {health}")
+            typer.echo(f"{row.name:<15} {row.pid:>8} {row.port or '-':>6}  {health}")
     if not all(row.ready for row in rows):
         raise typer.Exit(1)
 

@@ -19,7 +19,10 @@ from hub.stack.topology import HUB, hub_env, processes
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
-TOOLS = {"nginx": "nginx", "pgbouncer": "pgbouncer", "prometheus": "prometheus"}  # -> package
+TOOLS = {  # -> its Debian package
+    "nginx": "nginx", "pgbouncer": "pgbouncer", "prometheus": "prometheus",
+    "prometheus-nginx-exporter": "prometheus-nginx-exporter",
+}  # fmt: skip
 
 
 class StackError(RuntimeError):

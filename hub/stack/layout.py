@@ -20,8 +20,8 @@ class Layout:
     https_port: int = 8443
     prometheus_port: int = 9090
     mllp_port: int = 2575
-    # the internal ports, from here on: two API replicas, PgBouncer, the listener's metrics,
-    # the worker's metrics
+    # the internal ports, seven from here on: two API replicas, PgBouncer, the listener's and
+    # the worker's metrics, nginx's stub_status, the nginx exporter
     port_base: int = 8101
     api_workers: int = 2  # uvicorn processes per replica
     worker_concurrency: int = 2  # Celery pool processes
@@ -46,6 +46,14 @@ class Layout:
     @property
     def worker_metrics_port(self) -> int:
         return self.port_base + 4
+
+    @property
+    def nginx_status_port(self) -> int:
+        return self.port_base + 5
+
+    @property
+    def nginx_exporter_port(self) -> int:
+        return self.port_base + 6
 
     @property
     def logs(self) -> Path:

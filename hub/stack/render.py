@@ -34,6 +34,7 @@ def nginx_conf(layout: Layout) -> str:
         logs=layout.logs,
         upstream_servers=servers,
         https_port=layout.https_port,
+        nginx_status_port=layout.nginx_status_port,
         tls_cert=layout.tls_cert,
         tls_key=layout.tls_key,
     )
@@ -65,4 +66,5 @@ def prometheus_yml(layout: Layout, alert_rules: Path) -> str:
         mllp_metrics_port=layout.mllp_metrics_port,
         worker_metrics_port=layout.worker_metrics_port,
         prometheus_port=layout.prometheus_port,
+        nginx_exporter_port=layout.nginx_exporter_port,
     )

@@ -121,6 +121,16 @@ def processes(layout: Layout, env: Mapping[str, str]) -> list[ProcessSpec]:
             layout.https_port,
         ),
         ProcessSpec(
+            "nginx-exporter",
+            [
+                "prometheus-nginx-exporter",
+                f"-nginx.scrape-uri=http://127.0.0.1:{layout.nginx_status_port}/stub_status",
+                f"-web.listen-address=127.0.0.1:{layout.nginx_exporter_port}",
+            ],
+            Probe("http", f"http://127.0.0.1:{layout.nginx_exporter_port}/metrics"),
+            layout.nginx_exporter_port,
+        ),
+        ProcessSpec(
             "prometheus",
             [
                 "prometheus",

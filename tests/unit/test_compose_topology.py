@@ -18,6 +18,7 @@ COMPOSE = Path(__file__).resolve().parents[2] / "compose"
 SAME_SERVICE = {
     "pgbouncer": "pgbouncer", "api-1": "api", "api-2": "api", "mllp": "mllp",
     "worker": "worker-beat", "nginx": "gateway", "prometheus": "prometheus",
+    "nginx-exporter": "nginx-exporter",
 }  # fmt: skip
 
 

@@ -37,6 +37,7 @@ def test_the_layout_comes_from_hub_stack_variables() -> None:
         7002,
     )
     assert (layout.mllp_metrics_port, layout.worker_metrics_port) == (7003, 7004)
+    assert (layout.nginx_status_port, layout.nginx_exporter_port) == (7005, 7006)
     assert (
         layout.postgres_url(via_pgbouncer=True)
         == "postgresql+psycopg://postgres@127.0.0.1:7002/hub_x"
@@ -49,6 +50,7 @@ def test_nginx_balances_both_replicas_over_tls_with_limits_and_failover() -> Non
     assert "@{" not in conf
     assert "server 127.0.0.1:7000 max_fails=1" in conf and "server 127.0.0.1:7001 max_fails" in conf
     assert "listen 127.0.0.1:9443 ssl;" in conf
+    assert "listen 127.0.0.1:7005;" in conf and "location = /stub_status { stub_status; }" in conf
     assert "ssl_certificate /srv/stack/tls/cert.pem;" in conf
     assert "client_max_body_size 6m;" in conf
     assert "proxy_next_upstream error timeout http_502 http_503;" in conf
@@ -88,7 +90,7 @@ def test_prometheus_scrapes_every_process_and_promtool_accepts_it(tmp_path: Path
     ensure_secrets(layout)  # the scraper's token file, named in the configuration
     text = render.prometheus_yml(layout, alert_rules_file())
     for target in ('"127.0.0.1:7000", "127.0.0.1:7001"', "127.0.0.1:7003", "127.0.0.1:7004",
-                   "127.0.0.1:9091"):  # fmt: skip
+                   "127.0.0.1:7006", "127.0.0.1:9091"):  # fmt: skip
         assert target in text
     assert f"credentials_file: {tmp_path}/secrets/metrics_token" in text
     config = tmp_path / "prometheus.yml"
