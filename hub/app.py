@@ -20,9 +20,11 @@ from hub.errors import ConsentRefused, FhirError, NotFound
 from hub.fhir.everything import router as everything_router
 from hub.fhir.responses import fhir_response, outcome_response
 from hub.fhir.router import router as fhir_router
+from hub.health import router as health_router
 from hub.metrics import router as metrics_router
 from hub.mpi.lookup.views import router as mpi_interfaces_router
 from hub.mpi.stewardship.views import router as mpi_stewardship_router
+from hub.request_observer import RequestObserver
 from hub.wiring import ADAPTER_ROUTERS, SERVICE_ROUTERS, wire
 
 log = logging.getLogger("hub.api")
@@ -149,13 +151,11 @@ def create_app() -> FastAPI:
     for adapter_router in ADAPTER_ROUTERS:  # the HL7 v2 message log
         app.include_router(adapter_router)
     app.include_router(metrics_router)
+    app.include_router(health_router)
+    app.add_middleware(RequestObserver)  # outermost: ids and timings cover the error handlers
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-
-    @app.get("/healthz", tags=["Operations"], summary="Liveness")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     return app

@@ -57,6 +57,8 @@ def make_engine(settings: Settings | None = None) -> Engine:
         kwargs.update(
             pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
         )
+        if not settings.db_prepared_statements:  # behind PgBouncer in transaction mode
+            kwargs["connect_args"] = {"prepare_threshold": None}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -1,7 +1,9 @@
 """``GET /metrics`` for Prometheus: this process's counters plus the message log's backlog.
 
 Counters live per process (listener, API); the backlog is read from the database, so any API
-replica reports the same cluster-wide figures.
+replica reports the same cluster-wide figures. An API served by several worker processes sets
+``PROMETHEUS_MULTIPROC_DIR`` (``scripts/stack`` does): each process writes its counters there
+and any of them answers the scrape with the sum, instead of its own share.
 
 The figures tell how busy each facility's feed is and where processing stalls, so they are
 for those who run the hub: an operator token, or the static bearer secret
@@ -12,12 +14,14 @@ for those who run the hub: an operator token, or the static bearer secret
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.orm import Session
 
 from hub.auth.roles import Role
@@ -65,5 +69,13 @@ def metrics() -> Response:
     with session_scope() as session:
         for backlog in _backlogs:
             lines.extend(backlog(session))
-    body = generate_latest() + ("\n".join(lines) + "\n").encode()
+    body = generate_latest(_registry()) + ("\n".join(lines) + "\n").encode()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

@@ -22,11 +22,20 @@ class PathOnly(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging config with the filter on the access handler (each worker applies it)."""
+def log_config(log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging config with the filter on the access handler (each worker applies it);
+    ``json``: every line (uvicorn's and the hub's) a JSON object carrying the request id."""
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["path_only"] = {"()": "hub.server.PathOnly"}
     config["handlers"]["access"]["filters"] = ["path_only"]
+    if log_format == "json":
+        config["filters"]["request_id"] = {"()": "hub.request_log.RequestIdFilter"}
+        for formatter in config["formatters"]:
+            config["formatters"][formatter] = {"()": "hub.request_log.JsonFormatter"}
+        for handler in config["handlers"].values():
+            handler["filters"] = [*handler.get("filters", []), "request_id"]
+        # the hub's own loggers (hub.api, hub.health ...) through the same handler
+        config["loggers"]["hub"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 
 
@@ -38,7 +47,7 @@ def worker_count(requested: int, database_url: str) -> int:
     return requested if requested > 0 else max(1, os.cpu_count() or 1)
 
 
-def run_server(host: str, port: int, workers: int = 1) -> None:
+def run_server(host: str, port: int, workers: int = 1, log_format: str = "text") -> None:
     uvicorn.run(
         "hub.asgi:app",
         host=host,
@@ -46,5 +55,5 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         log_level="info",
         proxy_headers=True,
-        log_config=log_config(),
+        log_config=log_config(log_format),
     )

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")  # relative: under the home
     database_url: str = ""  # empty: sqlite:///{var_dir}/hub.db; a relative SQLite file: in home
     db_pool_size: int = 10
+    # psycopg 3 prepares a statement run five times on a connection; PgBouncer in transaction
+    # mode hands each transaction another server connection, where that statement is unknown
+    # (or already exists). False behind such a pooler: no server-side prepared statements.
+    db_prepared_statements: bool = True
+    # "json": one JSON object per log line, with the request id (hub/request_log.py)
+    log_format: Literal["text", "json"] = "text"
 
     # Unset: the URL `hub demo` / `hub serve` last served at (var/public_base_url), else this.
     public_base_url: str = "http://127.0.0.1:8000"

@@ -17,6 +17,7 @@ from adapters.fhir_inbound import inbound_qualifier
 from adapters.hl7v2.messages import backlog_metric_lines
 from adapters.hl7v2.views import router as hl7v2_router
 from adapters.outbound import producers
+from adapters.outbound.backlog import outbox_metric_lines
 from adapters.outbound.merge import on_persons_merged
 from consent.hooks import check_consent
 from hub import events
@@ -28,6 +29,7 @@ from hub.fhir.write_hooks import WriteHook, check_before_write, on_write
 from hub.metrics import add_backlog
 from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
+from hub.mpi.stewardship.backlog import review_metric_lines
 from hub.region.resources import add_facility_resources
 from hub.worker import celery_app
 from insurance.catalogue_views import router as insurance_catalogue_router
@@ -126,6 +128,8 @@ def wire() -> None:
         set_inbound_qualifier(inbound_qualifier)  # a facility's local identifiers, namespaced
         add_backlog(backlog_metric_lines)  # /metrics: the HL7 v2 message log's backlog
         add_backlog(chain_metric_lines)  # /metrics: the audit chain's linking lag
+        add_backlog(outbox_metric_lines)  # /metrics: outbound delivery backlog and lag
+        add_backlog(review_metric_lines)  # /metrics: the patient index's review backlog
         add_facility_resources(healthcare_services)  # the referral directory
         celery_app.conf.beat_schedule = {
             "sweep-hl7-inbox": {"task": hl7v2_tasks.sweep_inbox.name, "schedule": SWEEP_SECONDS},

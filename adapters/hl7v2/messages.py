@@ -18,6 +18,7 @@ from hub.audit.service import AuditEntry, record_access
 from hub.auth.actor import Actor
 from hub.auth.roles import Role
 from hub.errors import Forbidden, InvalidRequest, NotFound
+from hub.metric_lines import age_seconds, gauge_lines
 from hub.security.fields import FieldCipher
 
 MAX_PAGE = 500
@@ -212,12 +213,23 @@ def status_counts(session: Session) -> dict[str, int]:
 
 
 def backlog_metric_lines(session: Session) -> list[str]:
-    """The message log's backlog in Prometheus text, for the API's ``/metrics`` (cluster-wide)."""
+    """The message log's backlog in Prometheus text, for the API's ``/metrics`` (cluster-wide):
+    messages by status (``dead`` are the dead letters) and the oldest waiting message's age."""
     counts = status_counts(session)
-    lines = [
-        "# HELP hub_hl7_inbox_messages Messages in the HL7 v2 message log, by status",
-        "# TYPE hub_hl7_inbox_messages gauge",
+    oldest = session.scalar(
+        select(func.min(InboxRow.received_at)).where(
+            InboxRow.status == MessageStatus.RECEIVED.value
+        )
+    )
+    return [
+        *gauge_lines(
+            "hub_hl7_inbox_messages",
+            "Messages in the HL7 v2 message log, by status",
+            {f'status="{status.value}"': counts.get(status, 0) for status in MessageStatus},
+        ),
+        *gauge_lines(
+            "hub_hl7_inbox_oldest_waiting_seconds",
+            "Age of the oldest HL7 v2 message acknowledged but not processed yet",
+            {"": age_seconds(oldest)},
+        ),
     ]
-    for status in MessageStatus:
-        lines.append(f'hub_hl7_inbox_messages{{status="{status.value}"}} {counts.get(status, 0)}')
-    return lines

@@ -191,7 +191,7 @@ def serve(
     processes = worker_count(workers, get_settings().effective_database_url)
     if processes != workers and workers > 1:
         typer.echo(f"hub: SQLite serves from one process (--workers {workers} ignored)", err=True)
-    run_server(host, port, processes)
+    run_server(host, port, processes, get_settings().log_format)
 
 
 @app.command(

@@ -65,6 +65,9 @@ def worker_command(
     concurrency: Annotated[int, typer.Option(help="worker processes")] = 2,
     beat: Annotated[bool, typer.Option(help="also run the periodic inbox sweeper")] = True,
     loglevel: Annotated[str, typer.Option(help="Celery log level")] = "info",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve this process's Prometheus metrics on this port")
+    ] = None,
 ) -> None:
     """Run a Celery worker (needs HUB_CELERY_BROKER_URL)."""
     from hub.settings import get_settings
@@ -75,6 +78,10 @@ def worker_command(
                       "processes messages in-process[/red]")  # fmt: skip
         raise typer.Exit(2)
     get_settings().var_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
+    if metrics_port:  # the main process: up, memory, CPU (the backlogs are the API's /metrics)
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
     argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--without-gossip"]
     if beat:
         argv.append("--beat")

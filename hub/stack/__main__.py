@@ -1,0 +1,3 @@
+from hub.stack.cli import app
+
+app(prog_name="scripts/stack")
