@@ -281,12 +281,12 @@ def test_a_swap_on_one_day_of_a_stay_whose_other_days_dispensed_the_billed_drug(
     data = AuditData(
         claims=(
             claim("C1", line(1, ENALAPRIL, enc="S1"), line(2, ENALAPRIL, day=second, enc="S1")),
-        ),  # fmt: skip
+        ),
         encounters=(stay("S1", DAY, DAY + timedelta(days=3)),),
         dispenses=(
             dispense("D1", ENALAPRIL, enc="S1"),
             dispense("D2", METFORMIN, enc="S1", day=second),
-        ),  # fmt: skip
+        ),
     )
     [found] = rule(RuleCode.ITEM_SWAP, data)
     assert found.day == second and "D2" in found.dispenses and "D1" not in found.dispenses
