@@ -175,7 +175,9 @@ def records_waiting(session: Session) -> bool:
 
 def _records_after(session: Session, after: int, batch: int) -> Sequence[AuditRecord]:
     query = select(AuditRecord).where(AuditRecord.seq > after).order_by(AuditRecord.seq)
-    return session.execute(query.limit(batch)).scalars().all()
+    # populate_existing: a record the session loaded before it was linked elsewhere is re-read.
+    query = query.limit(batch).execution_options(populate_existing=True)
+    return session.execute(query).scalars().all()
 
 
 def _patients_between(session: Session, after: int, upto: int) -> dict[int, list[str]]:

@@ -58,7 +58,8 @@ def verify_chain(
     # A moved anchor must be attested by the prune record written in the chain after it.
     attestation, attested_by = anchor_attestation(anchor_seq, anchor_hash), None
     vouched: set[int] = set()
-    head = session.get(AuditHead, 1)
+    # Fresh rows, whatever the caller's session loaded before (records it read unlinked).
+    head = session.get(AuditHead, 1, populate_existing=True)
     linked_upto = head.last_seq if head is not None else _last_hashed(session)
     for rec, patients in _records_with_patients(session, anchor_seq, linked_upto, batch):
         if rec.seq != expected_seq:
@@ -135,6 +136,7 @@ def _records_with_patients(
                 .where(AuditRecord.seq > after, AuditRecord.seq <= upto)
                 .order_by(AuditRecord.seq)
                 .limit(batch)
+                .execution_options(populate_existing=True)
             )
             .scalars()
             .all()

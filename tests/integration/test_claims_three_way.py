@@ -21,6 +21,7 @@ from hub.security.fields import get_cipher
 from hub.settings import get_settings
 from hub.work_queues import install_dispatcher
 from insurance.claims_audit import service
+from insurance.claims_audit.codes import RuleCode
 from insurance.claims_audit.detected_issue import DISPROVED, Outcome, Review
 from insurance.claims_audit.models import PendingAuditRow
 from insurance.claims_audit.params import PrescriptionMatchParams
@@ -131,7 +132,13 @@ def _open_findings(claim: str) -> dict[str, dict[str, Any]]:
         CLAIMS_AUDIT_ACTOR,
         lambda s: [m.as_dict() for m in s.search("DetectedIssue", query).matches],
     )
-    return {str(f["detail"]): f for f in found}
+    # The manual-review sample draws a random claim id now and then: not a finding of matching.
+    return {str(f["detail"]): f for f in found if not _sampled(f)}
+
+
+def _sampled(issue: dict[str, Any]) -> bool:
+    codes = [c.get("code") for c in (issue.get("code") or {}).get("coding") or []]
+    return RuleCode.MANUAL_REVIEW_SAMPLE in codes
 
 
 def _settled_visit() -> tuple[str, str, str]:

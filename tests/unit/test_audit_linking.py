@@ -191,3 +191,22 @@ def test_the_metrics_show_what_waits_and_how_old_it_is(engine: sa.Engine) -> Non
         lines = dict(line.split(" ") for line in chain_metric_lines(session) if line[0] != "#")
     assert (lines["hub_audit_chain_waiting"], lines["hub_audit_chain_linked_seq"]) == ("0", "3")
     assert float(lines["hub_audit_chain_lag_seconds"]) == 0
+
+
+def test_verify_rereads_records_its_session_loaded_before_they_were_linked(
+    engine: sa.Engine,
+) -> None:
+    """A caller that read its records while they waited, then verifies in the same session
+    after another session linked them, sees the chain as stored, not its stale copies."""
+    committed(engine, 1, 2, 3)
+    with Session(engine) as session:
+        loaded = session.execute(sa.select(AuditRecord)).scalars().all()
+        assert [r.hash for r in loaded] == [None, None, None]
+        session.get(AuditHead, 1)  # no head row yet: nothing cached
+        with Session(engine) as chainer:
+            assert link_pending(chainer, grace=0).linked == 3
+            chainer.commit()
+        # Same transaction (PostgreSQL's READ COMMITTED, pysqlite's SELECTs: each statement
+        # sees the latest commit), the three records still in the session's identity map.
+        assert list(verify_chain(session)) == []
+        assert chain_extent(session).head_seq == 3
