@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     metrics_token: str = ""
 
     celery_broker_url: str = ""  # empty: tasks run in-process
+    # In-process work queues: how often the sweeper looks for work whose wake-up was lost.
+    work_sweep_seconds: float = Field(default=2.0, gt=0, le=86_400)
     celery_queue: str = "hub"  # one queue per deployment (tests use their own)
 
     # HL7 v2 over MLLP (adapters/hl7v2)

@@ -136,8 +136,8 @@ class InProcessDispatcher:
         self._thread.join(timeout=30)
 
 
-def make_dispatcher(queue: WorkQueue, broker_url: str) -> Dispatcher:
-    return CeleryDispatcher(queue) if broker_url else InProcessDispatcher(queue)
+def make_dispatcher(queue: WorkQueue, broker_url: str, sweep_seconds: float = 2.0) -> Dispatcher:
+    return CeleryDispatcher(queue) if broker_url else InProcessDispatcher(queue, sweep_seconds)
 
 
 _shared: dict[str, Dispatcher] = {}
@@ -148,7 +148,10 @@ def shared_dispatcher(queue: WorkQueue) -> Dispatcher:
     """The process's dispatcher for ``queue``, made on first use from the settings."""
     with _shared_lock:
         if queue.name not in _shared:
-            _shared[queue.name] = make_dispatcher(queue, get_settings().celery_broker_url)
+            settings = get_settings()
+            _shared[queue.name] = make_dispatcher(
+                queue, settings.celery_broker_url, settings.work_sweep_seconds
+            )
         return _shared[queue.name]
 
 

@@ -47,7 +47,10 @@ def running_hub(env: dict[str, str], log_path: Path) -> Iterator[LiveHub]:
              "--port", str(port), "--log-level", "warning"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env | {"HUB_PUBLIC_BASE_URL": base},
+            # The test process sweeps the shared database itself; a live hub sweeping it too
+            # would take rows a test is holding back (an inbox message, a pending claim audit):
+            # the hub drains only what its own commits wake.
+            env={"HUB_WORK_SWEEP_SECONDS": "3600"} | env | {"HUB_PUBLIC_BASE_URL": base},
         )  # fmt: skip
         try:
             _wait_until_healthy(process, base, log_path)
