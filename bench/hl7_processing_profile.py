@@ -32,9 +32,6 @@ def main() -> None:
     parser.add_argument("--html", help="write pyinstrument's HTML report here")
     parser.add_argument("--warmup", type=int, default=20, help="messages processed untimed first")
     args = parser.parse_args()
-    from hub.wiring import wire
-
-    wire()  # the write hooks and subscribers, as the app and the worker have them
     with (
         tempfile.TemporaryDirectory(prefix="hl7-profile-") as tmp,
         fresh_database(args.backend, Path(tmp), "hub_profile") as url,
@@ -55,7 +52,10 @@ def run(args: argparse.Namespace) -> None:
     from hub.region.facilities import load_facilities
     from hub.security.fields import get_cipher
     from hub.settings import get_settings
+    from hub.wiring import wire
 
+    # After the environment names the fresh database: wiring reads the settings, which are cached.
+    wire()  # the write hooks and subscribers, as the app and the worker have them
     upgrade_database()
     settings, cipher = get_settings(), get_cipher()
     intake = Intake(facilities_by_sending_name(load_facilities()), settings.hl7_default_charset)
