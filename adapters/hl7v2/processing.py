@@ -2,11 +2,12 @@
 
 A facility's messages are processed strictly in the order they were received (an A08 must not
 overtake its A01), by one worker at a time: the worker holds a per-facility lock for the
-transaction (a PostgreSQL advisory lock; SQLite has a single writer anyway). Each message runs
-in a savepoint, so one bad message never takes its neighbours down, and a batch is committed
-together. Processing is idempotent: mapped resources are conditional PUTs on the facility's
-identifiers and a row is only taken while it is ``received``, so a message processed twice (a
-redelivered task, a replay) writes the same resources.
+transaction (a PostgreSQL advisory lock; SQLite has a single writer anyway). A batch first runs
+in one savepoint; should any message fail, that savepoint is rolled back and the batch runs again
+message by message, each in its own savepoint, so one bad message never takes its neighbours
+down. A batch is committed together. Processing is idempotent: mapped resources are conditional
+PUTs on the facility's identifiers and a row is only taken while it is ``received``, so a message
+processed twice (a redelivered task, a replay) writes the same resources.
 
 Failures: a mapping or store error says the message itself is wrong, so it is dead-lettered at
 once with the reason; anything else (a database error, a bug) is retried with exponential
@@ -185,14 +186,46 @@ def process_facility(
             .with_for_update()
         ).all()
         progress.more = len(rows) == batch
+        due = []
         for row in rows:
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 progress.more = False  # held back behind a message waiting for its retry
                 break
+            due.append(row)
+        if len(due) > 1 and _process_together(session, cipher, due, settings, progress):
+            return progress
+        for row in due:
             if not _process_row(session, cipher, row, settings, progress, now):
                 progress.more = False
                 break
     return progress
+
+
+def _process_together(
+    session: Session, cipher: FieldCipher, rows: list[InboxRow], settings: Settings,
+    progress: Progress,
+) -> bool:  # fmt: skip
+    """The usual case, every message good: all of them in ONE savepoint, so the statements that
+    record each message's outcome go to the database together at commit instead of around a
+    savepoint per message. False, with nothing left behind, as soon as one message fails: the
+    caller then takes the batch message by message, each in its own savepoint, which isolates
+    the bad one (dead letter or retry) exactly as before."""
+    pending: list[AuditEntry] = session.info.setdefault(PENDING_AUDIT, [])
+    mark = len(pending)
+    done: list[tuple[InboxRow, datetime, list[WrittenResource]]] = []
+    savepoint = session.begin_nested()
+    try:
+        for row in rows:
+            started = datetime.now(UTC)
+            done.append((row, started, apply_message(session, cipher, row, settings)))
+        savepoint.commit()
+    except Exception:  # whatever it was, the one-by-one pass meets it again and files it
+        savepoint.rollback()
+        del pending[mark:]
+        return False
+    for row, started, written in done:
+        _mark_processed(session, row, started, written, progress)
+    return True
 
 
 def _process_row(
@@ -238,6 +271,17 @@ def _process_row(
         _record_attempt(session, row, started, AttemptOutcome.RETRY)
         progress.retrying += 1
         return False
+    _mark_processed(session, row, started, written, progress)
+    return True
+
+
+def _mark_processed(
+    session: Session,
+    row: InboxRow,
+    started: datetime,
+    written: list[WrittenResource],
+    progress: Progress,
+) -> None:
     row.status = MessageStatus.PROCESSED.value
     row.processed_at = datetime.now(UTC)
     metrics.PROCESSED.labels(outcome="processed").inc()
@@ -247,7 +291,6 @@ def _process_row(
     row.resources = " ".join(w.reference for w in written)[:20000]
     _record_attempt(session, row, started, AttemptOutcome.PROCESSED, written)
     progress.processed += 1
-    return True
 
 
 def _record_attempt(

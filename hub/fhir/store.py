@@ -179,7 +179,9 @@ class FhirStore:
         )
         if resource_id is not None:
             check_id(resource_id)
-            if self.current_row(resource_type, resource_id) is not None:
+            # ``validated``: update() calls, having validated the body and found no row under
+            # this id in this very transaction; asking again would cost a round trip.
+            if not validated and self.current_row(resource_type, resource_id) is not None:
                 raise Conflict(f"{resource_type}/{resource_id} already exists")
         self.authorize_create(resource_type, body)
         run_write_checks(self, WriteKind.CREATE, resource_type, body)
