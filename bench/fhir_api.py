@@ -9,8 +9,10 @@ framework ceiling, both driven by the same load client at the same concurrency. 
 with a warm-up: create Patients (POST, Chinese names, resident ID), read by id, search by
 resident ID (system|value, blind-indexed), search by name + birthdate. Then the database is
 bulk-loaded (hub.fhir.bulk) to each of ``--sizes`` Patients and both searches run again, at the
-run's concurrency and at concurrency 1 (unloaded latency). Prints req/s, p50 and p99, the
-ratios to the ceiling, the goals and whether each is met, and how long each stage took.
+run's concurrency and at concurrency 1 (unloaded latency). Last, create and read again on a hub
+with one uvicorn worker per core, unpinned (``hub serve``'s default on PostgreSQL), printed beside
+the one-worker figures. Prints req/s, p50 and p99, the ratios to the ceiling, the goals and
+whether each is met, and how long each stage took.
 
 The load client is wrk (installed with apt-get when missing, if possible), with a Lua script
 for headers and bodies; without it, an aiohttp client in several processes.
@@ -187,17 +189,18 @@ def configure_hub(database_url: str, var_dir: Path, port: int) -> None:
 
 
 class Server:
-    """uvicorn, one worker, pinned to SERVER_CPU, access log off (for the hub and the ceiling)."""
+    """uvicorn, access log off (for the hub and the ceiling): one worker pinned to SERVER_CPU,
+    or ``workers`` processes left to the scheduler on every core (``hub serve``'s default)."""
 
-    def __init__(self, app: str, port: int, log_path: Path, health: str) -> None:
+    def __init__(self, app: str, port: int, log_path: Path, health: str, workers: int = 1) -> None:
         self.port = port
         self.log = log_path.open("wb")
         command = [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--log-level", "warning", "--no-access-log",
+            "--workers", str(workers), "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            pinned(SERVER_CPU, command),
+            pinned(SERVER_CPU, command) if workers == 1 else command,
             cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
             stdout=self.log,
@@ -559,7 +562,29 @@ def run(opts: Options, workdir: Path) -> None:
                 log(line)
     finally:
         hub.stop()
+    cores = os.cpu_count() or 1
+    all_cores: dict[str, Result] = {}
+    if cores > 1:
+        with stage(f"hub on all {cores} cores (uvicorn --workers {cores}, unpinned)"):
+            hub = Server("hub.asgi:app", hub_port, workdir / "hub-all.log", "/healthz", cores)
+            try:
+                url = f"http://127.0.0.1:{hub_port}"
+                load = Load(url, create_requests(5000), mint_token())
+                all_cores["create"] = measure(client, "create", load, opts, opts.concurrency)
+                load = Load(url, search_requests(samples)["read"], mint_token())
+                all_cores["read"] = measure(client, "read", load, opts, opts.concurrency)
+            finally:
+                hub.stop()
     report(client, opts, ceiling, ceiling_post, results, growth)
+    if all_cores:
+        log("")
+        log(f"== one worker (pinned) beside {cores} workers (all cores; the load client and "
+            "PostgreSQL share them)")  # fmt: skip
+        log(f"{'phase':<10}{'1 worker req/s':>16}{'p99 ms':>9}{f'{cores} workers req/s':>18}"
+            f"{'p99 ms':>9}")  # fmt: skip
+        for phase, r in all_cores.items():
+            one = results[phase]
+            log(f"{phase:<10}{one.rps:16.0f}{one.p99_ms:9.2f}{r.rps:18.0f}{r.p99_ms:9.2f}")
 
 
 def size_step(client: Client, url: str, opts: Options, samples: list[Sample]) -> dict[str, Result]:
