@@ -77,9 +77,11 @@ def run(args: argparse.Namespace) -> None:
 
         profiler = Profiler(interval=0.0005)
         profiler.start()
+    statements = StatementCounter()
     start = time.perf_counter()
     done = drain()
     elapsed = time.perf_counter() - start
+    statements.stop()
     if profiler is not None:
         profiler.stop()
         if args.html:
@@ -88,7 +90,29 @@ def run(args: argparse.Namespace) -> None:
             print(profiler.output_text(unicode=True, color=False, show_all=False))
     print(f"{args.backend}: {done} of {args.messages} messages processed in {elapsed:.2f} s: "
           f"{done / elapsed:,.1f} msgs/s, {elapsed / max(done, 1) * 1000:.1f} ms/msg"
-          f"{' (under the profiler)' if profiler else ''}")  # fmt: skip
+          f"{' (under the profiler)' if profiler else ''}; "
+          f"{statements.count / max(done, 1):.1f} SQL statements per message")  # fmt: skip
+
+
+class StatementCounter:
+    """Statements the engine sends while it runs (the round trips a message costs)."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import event
+
+        from hub.db import get_engine
+
+        self.count = 0
+        self.engine = get_engine()
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+    def stop(self) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 if __name__ == "__main__":
