@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Connection, DateTime, Engine, Integer, create
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from hub.settings import Settings, get_settings
@@ -165,6 +166,45 @@ def run_before_commit(hook: BeforeCommit) -> BeforeCommit:
     return hook
 
 
+_WITH_COMMIT = "hub.db.with_commit"  # session.info: statements sent together with COMMIT
+
+
+def send_with_commit(session: Session, statement: TextClause, params: dict[str, Any]) -> bool:
+    """Have ``statement`` (no result wanted) travel with the transaction's COMMIT, in one
+    round trip, when :func:`session_scope` commits on PostgreSQL. False on other databases:
+    the caller executes it itself."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.info.setdefault(_WITH_COMMIT, []).append((statement, params))
+    return True
+
+
+def _commit(session: Session) -> None:
+    pending: list[tuple[TextClause, dict[str, Any]]] = session.info.pop(_WITH_COMMIT, [])
+    if pending:
+        from psycopg import ClientCursor  # PostgreSQL only, as send_with_commit made sure
+
+        session.flush()  # what the ORM still holds goes first, in order
+        connection = session.connection()
+        driver: Any = connection.connection.driver_connection
+        *before, (last, last_params) = pending
+        for statement, params in before:
+            connection.execute(statement, params)
+        # A client-side cursor binds the values itself and sends one simple Query: the last
+        # statement and the COMMIT in one message, one round trip (pipeline mode would add a
+        # round trip of its own to synchronise when it ends). Through SQLAlchemy, so its
+        # events see it and a failure is the same DBAPIError as anywhere else.
+        sql = str(last.compile(dialect=connection.dialect))
+        driver.cursor_factory, factory = ClientCursor, driver.cursor_factory
+        try:
+            connection.exec_driver_sql(f"{sql}; COMMIT", last_params)
+        finally:
+            driver.cursor_factory = factory
+    # SQLAlchemy's own commit: its bookkeeping and after-commit events; after the COMMIT above
+    # the driver has no transaction left, and sends nothing.
+    session.commit()
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """One unit of work for workers and the CLI: commit on success, roll back on error.
@@ -174,7 +214,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         yield session
         for hook in _BEFORE_COMMIT:  # audit rows ride in the same transaction
             hook(session)
-        session.commit()
+        _commit(session)
     except BaseException:
         session.rollback()
         raise
