@@ -29,12 +29,25 @@ def packaged_model() -> MatchModel:
     return _CACHE["packaged"]
 
 
+_ACTIVE = "hub.mpi.active_model_version"  # session.info: read once per transaction
+
+
 def active_model(session: Session) -> MatchModel:
     """The active trained model, or the packaged one when none is stored or the stored one was
-    trained for other comparisons (an upgrade changed them: ``hub mpi train`` again)."""
-    row = session.execute(
-        select(ModelRow.version).where(ModelRow.active.is_(True))
-    ).scalar_one_or_none()
+    trained for other comparisons (an upgrade changed them: ``hub mpi train`` again).
+
+    Which one is active is read once per transaction: every decision of a batch (an HL7 v2
+    batch registers up to a hundred Patients) is taken with the same model, one query fewer
+    each."""
+    transaction = session.get_transaction()  # a session may outlive its transactions
+    cached = session.info.get(_ACTIVE)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        row = cached[1]
+    else:
+        row = session.execute(
+            select(ModelRow.version).where(ModelRow.active.is_(True))
+        ).scalar_one_or_none()
+        session.info[_ACTIVE] = (session.get_transaction(), row)
     if row is None:
         return packaged_model()
     if row not in _CACHE:
@@ -52,6 +65,7 @@ def active_model(session: Session) -> MatchModel:
 
 def activate_model(session: Session, model: MatchModel) -> None:
     """Store a trained model and make it the active one (older versions are kept)."""
+    session.info.pop(_ACTIVE, None)
     session.execute(update(ModelRow).values(active=False))
     existing = session.get(ModelRow, model.version)
     if existing is None:
