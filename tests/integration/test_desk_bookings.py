@@ -5,14 +5,14 @@ slot's owner, once, audited under the desk's name."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from hub.audit.models import AuditRecord
-from hub.auth.actor import SYSTEM_ACTOR, Actor
+from hub.auth.actor import Actor
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.db import session_scope
 from hub.errors import NotFound
@@ -20,11 +20,9 @@ from hub.fhir.store import FhirStore
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
 from referral.scheduling import desk, store_access
-from referral.scheduling.config import load_booking_config
 from referral.scheduling.errors import BookingError
 from referral.scheduling.fair_use_ledger import noshow_count
-from referral.scheduling.resources import CAPACITY_EXTENSION
-from tests.integration.test_outbound_delivery import _actor, _code, facility, patient, write
+from tests.integration.desk_parties import Booked, appointment_status, book, new_facility
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -34,131 +32,93 @@ def desk_actor(code: str) -> Actor:
                        role=Role.practitioner, scope=DEFAULT_SCOPES[Role.practitioner])  # fmt: skip
 
 
-def slot(owner: str, start: datetime, capacity: int = 2) -> str:
-    schedule = f"sch-desk-{uuid.uuid4().hex[:10]}"
-    write(SYSTEM_ACTOR, {"resourceType": "Schedule", "id": schedule,
-                         "actor": [{"reference": f"Location/{owner}-loc"}],
-                         "specialty": [{"text": "心内科"}]})  # fmt: skip
-    [made] = write(SYSTEM_ACTOR, {
-        "resourceType": "Slot", "schedule": {"reference": f"Schedule/{schedule}"},
-        "status": "free", "start": start.isoformat(),
-        "end": (start + timedelta(minutes=15)).isoformat(),
-        "extension": [{"url": CAPACITY_EXTENSION, "valuePositiveInt": capacity}],
-    })  # fmt: skip
-    return str(made["id"])
-
-
-def booking(slot_id: str, patient_id: str) -> dict[str, Any]:
-    return {"resourceType": "Appointment", "status": "booked",
-            "slot": [{"reference": f"Slot/{slot_id}"}],
-            "participant": [{"actor": {"reference": f"Patient/{patient_id}"},
-                             "status": "accepted"}]}  # fmt: skip
-
-
 def as_desk(actor: Actor, call: Any, *args: Any, **kwargs: Any) -> Any:
     with session_scope() as session:
         store = FhirStore(session, actor, get_cipher(), get_settings().fhir_base_url)
         return call(store, *args, **kwargs)
 
 
-def current_status(appointment_id: str) -> str:
-    with session_scope() as session:
-        store = store_access.system_store(session)
-        return str(store_access.read(store, "Appointment", appointment_id)["status"])
-
-
 @pytest.fixture
-def booked() -> dict[str, Any]:
+def booked() -> Booked:
     """A fresh facility with one slot in two minutes' time, booked once by its own system."""
-    owner = _code()
-    facility(owner)
-    start = datetime.now(UTC) + timedelta(minutes=2)
-    slot_id = slot(owner, start)
-    [pat] = write(_actor(owner), patient(owner, family="欧阳"))
-    [appointment] = write(_actor(owner), booking(slot_id, pat["id"]))
-    day = start.astimezone(load_booking_config().timezone).date()
-    return {"owner": owner, "slot": slot_id, "start": start, "day": day,
-            "patient": pat, "appointment": appointment}  # fmt: skip
+    return book()
 
 
-def test_the_desk_sees_its_slots_places_and_bookings_of_the_day(booked: dict[str, Any]) -> None:
-    actor = desk_actor(booked["owner"])
-    [line] = as_desk(actor, desk.day_slots, booked["owner"], booked["day"])
-    assert (line.slot_id, line.capacity, line.booked, line.free) == (booked["slot"], 2, 1, 1)
+def test_the_desk_sees_its_slots_places_and_bookings_of_the_day(booked: Booked) -> None:
+    actor = desk_actor(booked.owner)
+    [line] = as_desk(actor, desk.day_slots, booked.owner, booked.day)
+    assert (line.slot_id, line.capacity, line.booked, line.free) == (booked.slot, 2, 1, 1)
     assert line.department == "心内科"
-    [entry] = as_desk(actor, desk.day_bookings, booked["owner"], booked["day"])
-    assert entry.appointment_id == booked["appointment"]["id"]
+    [entry] = as_desk(actor, desk.day_bookings, booked.owner, booked.day)
+    assert entry.appointment_id == booked.appointment["id"]
     assert (entry.status, entry.place) == ("booked", "booked")
-    assert entry.patient == f"Patient/{booked['patient']['id']}"
-    name = booked["patient"]["name"][0]
-    assert entry.patient_name == name["family"] + "".join(name["given"])
-    [day] = as_desk(actor, desk.fill_rate, booked["owner"], booked["day"], 1)
+    assert entry.patient == f"Patient/{booked.patient['id']}"
+    assert entry.patient_name == booked.patient_name
+    [day] = as_desk(actor, desk.fill_rate, booked.owner, booked.day, 1)
     assert (day.capacity, day.booked, day.rate) == (2, 1, 0.5)
 
 
 def test_another_facilitys_desk_sees_none_of_its_slots_or_bookings(
-    booked: dict[str, Any],
+    booked: Booked,
 ) -> None:
-    other = _code()
-    facility(other)
+    other = new_facility()
     actor = desk_actor(other)
-    assert as_desk(actor, desk.day_slots, other, booked["day"]) == []
-    assert as_desk(actor, desk.day_bookings, other, booked["day"]) == []
+    assert as_desk(actor, desk.day_slots, other, booked.day) == []
+    assert as_desk(actor, desk.day_bookings, other, booked.day) == []
 
 
 def test_a_noshow_is_marked_once_by_the_owner_counted_once_and_audited(
-    booked: dict[str, Any],
+    booked: Booked,
 ) -> None:
-    actor = desk_actor(booked["owner"])
-    appointment_id = booked["appointment"]["id"]
-    after_start = booked["start"] + timedelta(minutes=1)
+    actor = desk_actor(booked.owner)
+    appointment_id = booked.appointment["id"]
+    after_start = booked.start + timedelta(minutes=1)
     for _ in range(2):  # the second mark changes nothing and counts nothing again
         as_desk(actor, desk.mark_attendance, appointment_id, "noshow", now=after_start)
-    assert current_status(appointment_id) == "noshow"
+    assert appointment_status(appointment_id) == "noshow"
     with session_scope() as session:
-        person = store_access.person_key(session, booked["patient"]["id"])
-        assert noshow_count(session, person, booked["start"] - timedelta(days=1)) == 1
+        person = store_access.person_key(session, booked.patient["id"])
+        assert noshow_count(session, person, booked.start - timedelta(days=1)) == 1
         records = session.scalars(
             select(AuditRecord).where(
                 AuditRecord.client_id == actor.client_id, AuditRecord.interaction == "update"
             )
         ).all()
     assert [r.resources for r in records] == [f'["Appointment/{appointment_id}"]']
-    [line] = as_desk(actor, desk.day_slots, booked["owner"], booked["day"])
+    [line] = as_desk(actor, desk.day_slots, booked.owner, booked.day)
     assert line.booked == 0  # the place was given back
-    [noshow] = as_desk(actor, desk.day_noshows, booked["owner"], booked["day"])
+    [noshow] = as_desk(actor, desk.day_noshows, booked.owner, booked.day)
     assert noshow.appointment_id == appointment_id
 
 
-def test_an_arrival_is_marked_by_the_owner(booked: dict[str, Any]) -> None:
-    actor = desk_actor(booked["owner"])
-    as_desk(actor, desk.mark_attendance, booked["appointment"]["id"], "arrived")
-    assert current_status(booked["appointment"]["id"]) == "arrived"
+def test_an_arrival_is_marked_by_the_owner(booked: Booked) -> None:
+    actor = desk_actor(booked.owner)
+    as_desk(actor, desk.mark_attendance, booked.appointment["id"], "arrived")
+    assert appointment_status(booked.appointment["id"]) == "arrived"
 
 
 def test_the_desk_refuses_a_noshow_before_the_slot_and_another_status(
-    booked: dict[str, Any],
+    booked: Booked,
 ) -> None:
-    actor = desk_actor(booked["owner"])
-    appointment_id = booked["appointment"]["id"]
+    actor = desk_actor(booked.owner)
+    appointment_id = booked.appointment["id"]
     with pytest.raises(BookingError) as early:
         as_desk(actor, desk.mark_attendance, appointment_id, "noshow")
     assert early.value.reason == "slot-not-begun"
     with pytest.raises(Exception, match="arrived or noshow"):
         as_desk(actor, desk.mark_attendance, appointment_id, "cancelled")
-    assert current_status(appointment_id) == "booked"
+    assert appointment_status(appointment_id) == "booked"
 
 
 def test_another_facility_cannot_mark_the_booking_nor_a_forged_id(
-    booked: dict[str, Any],
+    booked: Booked,
 ) -> None:
-    other = _code()
-    facility(other)
-    appointment_id = booked["appointment"]["id"]
-    after_start = booked["start"] + timedelta(minutes=1)
+    other = new_facility()
+    appointment_id = booked.appointment["id"]
+    after_start = booked.start + timedelta(minutes=1)
     with pytest.raises((BookingError, NotFound)) as refused:
         as_desk(desk_actor(other), desk.mark_attendance, appointment_id, "noshow", now=after_start)
     assert getattr(refused.value, "reason", "not-found") in ("not-slot-owner", "not-found")
     with pytest.raises(NotFound):
-        as_desk(desk_actor(booked["owner"]), desk.mark_attendance, "no-such-appointment", "noshow")
-    assert current_status(appointment_id) == "booked"
+        as_desk(desk_actor(booked.owner), desk.mark_attendance, "no-such-appointment", "noshow")
+    assert appointment_status(appointment_id) == "booked"
