@@ -78,8 +78,10 @@ def bar_chart(
     line: Series | None = None,
     line_axis: str = "",
     horizontal: bool = False,
+    empty: str = "—",
 ) -> Chart:
-    """Grouped bars per category (and a line over them on a second axis); "no data" when empty."""
+    """Grouped bars per category (and a line over them on a second axis); ``empty`` (the
+    words for "no data") when there is nothing to draw."""
     with (
         _drawing,
         matplotlib.rc_context(
@@ -91,7 +93,7 @@ def bar_chart(
         axes.set_title(title, fontsize=11)
         if not categories or not any(v for s in bars for v in s.values):
             axes.set_axis_off()
-            axes.text(0.5, 0.5, "—", ha="center", va="center", fontsize=14)
+            axes.text(0.5, 0.5, empty, ha="center", va="center", fontsize=12)
             return Chart(name, title, _svg(figure))
         width = 0.8 / max(1, len(bars))
         positions = range(len(categories))

@@ -16,7 +16,12 @@ from hub.audit.models import AuditReview
 from hub.console.staff import StaffRole
 from hub.db import session_scope
 from tests.browser.staff import Staff
-from tests.integration.operator_parties import break_glass_access, dead_letter, wait_processed
+from tests.integration.operator_parties import (
+    a_finding,
+    break_glass_access,
+    dead_letter,
+    wait_processed,
+)
 
 Shoot = Callable[[Page, str], Path]
 SignIn = Callable[..., None]
@@ -62,6 +67,8 @@ def test_the_operator_replays_a_dead_letter_and_reviews_a_break_glass_access(
     page.goto("/console/operator/keys")
     expect(page.locator("table.keys")).to_contain_text("k1")
     screenshot(page, "operator-keys")
+    a_finding()
     page.goto("/console/operator/charts")
     expect(page.locator("img[data-chart]")).to_have_count(3)
+    expect(page.locator("img[data-chart='findings']")).to_be_visible()
     screenshot(page, "operator-charts")

@@ -84,3 +84,22 @@ def break_glass_access() -> int:
                 select(AuditRecord.seq).where(AuditRecord.break_glass_reason == reason)
             ).scalar_one()
         )
+
+
+def a_finding(rule: str = "duplicate-charge") -> None:
+    """A claims-audit finding identified now (what the fund's rules would write), by an
+    operator: the findings-by-rule chart has something to draw."""
+    from datetime import UTC, datetime
+
+    from hub.fhir.store import FhirStore
+    from hub.security.fields import get_cipher
+    from insurance.claims_audit.codes import RULE_SYSTEM
+
+    operator = Actor.build(client_id="ops-finding", facility="HUB", role=Role.operator,
+                           scope=DEFAULT_SCOPES[Role.operator])  # fmt: skip
+    with session_scope() as session:
+        FhirStore(session, operator, get_cipher()).create("DetectedIssue", {
+            "resourceType": "DetectedIssue", "status": "preliminary",
+            "code": {"coding": [{"system": RULE_SYSTEM, "code": rule}]},
+            "identifiedDateTime": datetime.now(UTC).isoformat(),
+        })  # fmt: skip

@@ -28,6 +28,7 @@ from hub.console.queries import operator as queries
 from hub.console.rendering import render
 from hub.console.staff import StaffMember, StaffRole
 from hub.deps import MAX_ROW_ID, unit_of_work
+from hub.fhir.search.dates import REGION_TZ
 from referral.scheduling.desk import today
 
 router = APIRouter(prefix="/console/operator", include_in_schema=False)
@@ -43,7 +44,7 @@ def _page(request: Request, staff: StaffMember, page: str, **context: Any) -> Re
     flash = f"operator.done.{done}" if done in ("replayed", "reviewed") else ""
     return render(
         request, f"operator/{page}.html", staff=staff, page=page, pages=PAGES, flash=flash,
-        **context,
+        zone=REGION_TZ, **context,
     )  # fmt: skip
 
 

@@ -35,7 +35,7 @@ def fill_rate_chart(store: FhirStore, t: Translate, facility: str, first: date, 
         "fill-rate", t("chart.fill-rate"), _labels(first, days),
         [Series(t("chart.capacity"), [d.capacity for d in figures]),
          Series(t("chart.booked"), [d.booked for d in figures])],
-        bar_axis=t("chart.places"),
+        bar_axis=t("chart.places"), empty=t("chart.no-data"),
         line=Series(t("chart.rate"), [round(100 * d.rate, 1) if d.capacity else None
                                       for d in figures]),
         line_axis="%",
@@ -48,7 +48,7 @@ def referral_chart(store: FhirStore, t: Translate, first: date, days: int) -> Ch
         "referrals", t("chart.referrals"), _labels(first, days),
         [Series(t("chart.made"), [d.made for d in figures]),
          Series(t("chart.accepted"), [d.accepted for d in figures])],
-        bar_axis=t("chart.referral-count"),
+        bar_axis=t("chart.referral-count"), empty=t("chart.no-data"),
         line=Series(t("chart.wait"), [d.median_hours_to_accept for d in figures]),
         line_axis=t("chart.hours"),
     )  # fmt: skip
@@ -59,7 +59,7 @@ def findings_chart(store: FhirStore, t: Translate, since: date) -> Chart:
     return bar_chart(
         "findings", t("chart.findings"), [RULE_DISPLAY[rule] for rule in counts],
         [Series(t("chart.finding-count"), list(counts.values()))],
-        bar_axis=t("chart.finding-count"), horizontal=True,
+        bar_axis=t("chart.finding-count"), horizontal=True, empty=t("chart.no-data"),
     )  # fmt: skip
 
 
@@ -73,12 +73,13 @@ def settlement_chart(store: FhirStore, t: Translate, first: date, days: int) -> 
         "settlements", t("chart.settlements"), _labels(first, days),
         [Series(t("chart.submitted"), [d.submitted / 100 for d in figures]),
          Series(t("chart.fund"), [d.fund / 100 for d in figures])],
-        bar_axis=t("chart.yuan"),
+        bar_axis=t("chart.yuan"), empty=t("chart.no-data"),
     )  # fmt: skip
 
 
 register_messages(
     {
+        "chart.no-data": ("无数据", "no data"),
         "chart.fill-rate": ("号源使用率", "Booking fill rate"),
         "chart.capacity": ("号源", "Places"),
         "chart.booked": ("已预约", "Booked"),
