@@ -12,8 +12,8 @@ from hub.console.charts import Series, bar_chart, chart_language
 
 
 def test_a_chart_is_an_svg_image_with_one_bar_per_value() -> None:
-    drawn = bar_chart("fill", "Fill rate", ["12-01", "12-02", "12-03"],
-                      [Series("Booked", [3, 0, 5])], line=Series("%", [60.0, None, 100.0]))  # fmt: skip
+    booked, rate = Series("Booked", [3, 0, 5]), Series("%", [60.0, None, 100.0])
+    drawn = bar_chart("fill", "Fill rate", ["12-01", "12-02", "12-03"], [booked], line=rate)
     assert drawn.svg.lstrip().startswith("<?xml") and "<svg" in drawn.svg
     assert drawn.svg.count('id="patch_') >= 3 + 2  # three bars beside the figure and axes
     prefix = "data:image/svg+xml;base64,"
