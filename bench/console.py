@@ -14,7 +14,9 @@ pages requested one after another, as a person clicks: ``--requests`` times or `
 seconds per page, whichever ends first, after two warm-up requests. Prints per page the count,
 p50 and p99 (milliseconds, measured at the client on loopback, so they include the network
 round trip) beside the same run's baseline (``/healthz`` and a bare FHIR read by id), and
-whether the goal (<= 300 ms per page, issue 20) is met at p50 and p99.
+whether the goal (<= 300 ms per page, issue 20) is met at p50 and p99. "first" is the page's
+first request in the server process (templates compiled, charts drawn; a chart is drawn again
+only when its figures change).
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def load_residents(count: int) -> None:
 
 
 def load_bookings(patients: list[str]) -> int:
-    """H001's slots of today and tomorrow, and ``BOOKINGS`` of them booked by H001's system."""
+    """H001's slots of today and tomorrow, and ``BOOKINGS`` places in them booked by the
+    township centre's system for its patients (the desk then sees what consent lets it)."""
     from sqlalchemy import select
 
     from hub.auth.actor import Actor
@@ -93,7 +96,7 @@ def load_bookings(patients: list[str]) -> int:
 
     with session_scope() as session:
         generate_slots(session, ["H001"], days=1)
-    his = Actor.build(client_id="bench-his", facility="H001", role=Role.facility_system,
+    his = Actor.build(client_id="bench-tc", facility="TC001", role=Role.facility_system,
                       scope=DEFAULT_SCOPES[Role.facility_system])  # fmt: skip
     booked = 0
     with session_scope() as session:
@@ -197,11 +200,14 @@ class Timing:
     count: int
     p50: float
     p99: float
+    first: float  # the first request of the page in this server process
 
 
 def time_page(client: httpx.Client, page: str, path: str, opts: Options) -> Timing:
-    for _ in range(2):  # warm-up: caches, the first template compile
-        client.get(path).raise_for_status()
+    started = time.perf_counter()
+    client.get(path).raise_for_status()  # the first view: templates compiled, charts drawn
+    first = (time.perf_counter() - started) * 1000
+    client.get(path).raise_for_status()
     took: list[float] = []
     deadline = time.monotonic() + opts.seconds
     while len(took) < opts.requests and time.monotonic() < deadline:
@@ -212,16 +218,16 @@ def time_page(client: httpx.Client, page: str, path: str, opts: Options) -> Timi
             raise RuntimeError(f"{path}: {response.status_code}")
     ordered = sorted(took)
     p99 = ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))]
-    return Timing(page, len(took), statistics.median(ordered), p99)
+    return Timing(page, len(took), statistics.median(ordered), p99, first)
 
 
 def report(baseline: list[Timing], pages: list[Timing]) -> None:
-    log(f"{'page':<34}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}  goal <= {GOAL_MS:.0f} ms")
+    log(f"{'page':<34}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'first ms':>10}  goal {GOAL_MS:.0f} ms")
     for t in baseline:
-        log(f"{t.page:<34}{t.count:>5}{t.p50:>10.1f}{t.p99:>10.1f}  (baseline)")
+        log(f"{t.page:<34}{t.count:>5}{t.p50:>10.1f}{t.p99:>10.1f}{t.first:>10.1f}  (baseline)")
     for t in pages:
         met = "met" if t.p99 <= GOAL_MS else ("p50 met, p99 not" if t.p50 <= GOAL_MS else "NOT met")
-        log(f"{t.page:<34}{t.count:>5}{t.p50:>10.1f}{t.p99:>10.1f}  {met}")
+        log(f"{t.page:<34}{t.count:>5}{t.p50:>10.1f}{t.p99:>10.1f}{t.first:>10.1f}  {met}")
 
 
 def _stop(signum: int, _frame: object) -> None:

@@ -36,3 +36,11 @@ def test_chinese_labels_fall_back_to_english_without_a_cjk_font(
     assert chart_language("zh-CN") == "en"
     monkeypatch.setattr(charts, "available_fonts", lambda: ["Noto Sans CJK SC", "DejaVu Sans"])
     assert (chart_language("zh-CN"), chart_language("en")) == ("zh-CN", "en")
+
+
+def test_the_same_figures_reuse_their_drawing_and_changed_ones_are_drawn_again() -> None:
+    first = bar_chart("same", "Same", ["x", "y"], [Series("n", [1, 2])])
+    again = bar_chart("same", "Same", ["x", "y"], [Series("n", [1, 2])])
+    changed = bar_chart("same", "Same", ["x", "y"], [Series("n", [1, 3])])
+    assert again.svg is first.svg
+    assert changed.svg != first.svg
