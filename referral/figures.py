@@ -22,7 +22,7 @@ from referral.report import referral_versions
 from referral.rules import PROCESS_REQUEST, TASK_CODE_SYSTEM
 from referral.stats import milestones
 
-MAX_VERSIONS = 20_000
+MAX_VERSIONS = 2_000  # one page of the history: waits cost at most one read
 TAKEN = "accepted,in-progress,completed"  # accepted, whatever happened after
 
 

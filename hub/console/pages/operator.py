@@ -35,7 +35,7 @@ router = APIRouter(prefix="/console/operator", include_in_schema=False)
 Operator = Annotated[StaffMember, Depends(role_required(StaffRole.operator))]
 OperatorForm = Annotated[PostedForm, Depends(form_posted_by(StaffRole.operator))]
 BASE = "/console/operator"
-CHART_DAYS = 14
+CHART_DAYS = 7
 PAGES = ("connections", "messages", "dead", "break-glass", "audit", "keys", "charts")
 
 
