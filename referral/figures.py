@@ -46,11 +46,10 @@ def referral_days(store: FhirStore, first: date, days: int, zone: ZoneInfo) -> l
 
 
 def _count(store: FhirStore, day: date, zone: ZoneInfo, status: str | None = None) -> int:
-    begin = datetime.combine(day, time(0), tzinfo=zone)
+    """Referrals authored on the local ``day`` (a date is its whole day in the region's zone)."""
     query = [
         ("code", f"{TASK_CODE_SYSTEM}|{PROCESS_REQUEST}"),
-        ("authored-on", f"ge{begin.isoformat()}"),
-        ("authored-on", f"lt{(begin + timedelta(days=1)).isoformat()}"),
+        ("authored-on", day.isoformat()),
         ("_summary", "count"),
     ]
     query += [("status", status)] if status else []

@@ -44,3 +44,24 @@ def test_the_same_figures_reuse_their_drawing_and_changed_ones_are_drawn_again()
     changed = bar_chart("same", "Same", ["x", "y"], [Series("n", [1, 3])])
     assert again.svg is first.svg
     assert changed.svg != first.svg
+
+
+def test_referral_figures_are_kept_a_while_then_computed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from hub.console.queries import charts as figures
+
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(1)
+        return len(computed)
+
+    key = ("test", object())
+    first, at = figures.recent(key, compute)
+    again, kept_at = figures.recent(key, compute)
+    assert (first, again, kept_at) == (1, 1, at)
+    monkeypatch.setattr(figures, "FIGURES_KEPT", timedelta(0))
+    assert figures.recent(key, compute)[0] == 2
