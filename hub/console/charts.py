@@ -26,6 +26,7 @@ import matplotlib
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 matplotlib.use("svg")
 FONTS = ("Noto Sans CJK SC", "DejaVu Sans")
@@ -150,6 +151,8 @@ def _draw_bars(axes: Axes, spec: _Spec) -> None:
             axes.barh(shifted, values, width, label=label, color=colour)
         else:
             axes.bar(shifted, values, width, label=label, color=colour)
+    values_axis = axes.xaxis if spec.horizontal else axes.yaxis
+    values_axis.set_major_locator(MaxNLocator(integer=True))  # counts and yuan: whole ticks
     if spec.horizontal:
         axes.set_yticks(list(positions), list(spec.categories), fontsize=8)
         axes.invert_yaxis()
