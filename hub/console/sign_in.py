@@ -28,7 +28,7 @@ from hub.console.navigation import home_page
 from hub.console.oidc import enabled
 from hub.console.rendering import LANGUAGE_COOKIE, language_of, render
 from hub.console.sessions import (
-    SessionProblem,
+    OpenSession,
     close_session,
     load_session,
     open_session,
@@ -154,7 +154,7 @@ def switch_language(request: Request, to: str = "") -> Response:
     if token:
         with session_scope() as session:
             loaded = load_session(session, token)
-            if not isinstance(loaded, SessionProblem):
+            if isinstance(loaded, OpenSession):
                 set_language(loaded, language)
     return response
 
