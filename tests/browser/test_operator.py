@@ -34,7 +34,7 @@ def test_the_operator_replays_a_dead_letter_and_reviews_a_break_glass_access(
     operator = make_staff(StaffRole.operator, "HUB", "运维值班")
     sign_in(page, operator)  # with the authenticator's code
     expect(page).to_have_url(re.compile(r"/console/operator$"))
-    expect(page.locator("tr[data-facility='H001']")).to_be_visible()
+    expect(page.locator("tr[data-facility='H001']")).to_contain_text("宜昌市中心人民医院")
     screenshot(page, "operator-connections")
 
     page.get_by_role("link", name="死信").first.click()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from hub.audit.review import BreakGlassAccess, list_break_glass, review_break_gl
 from hub.audit.service import AuditEntry, record_access
 from hub.audit.verification import verify_chain
 from hub.auth.actor import Actor
+from hub.region.facilities import load_facilities
 from hub.security.fields import FieldCipher
 from hub.security.rotation import BlindIndexState, blind_index_state, sealed_value_counts
 
@@ -30,9 +32,16 @@ PAGE = 50
 MAX_PROBLEMS = 20  # a broken chain's first problems shown
 
 
+@cache
+def facility_names() -> dict[str, str]:
+    """The region registry's facility names by code (the packaged file: read once)."""
+    return {f.code: f.name for f in load_facilities()}
+
+
 @dataclass(frozen=True)
 class Overview:
     connections: list[Connection]
+    names: dict[str, str]  # facility code -> name, for the facilities the registry holds
     dead_letters: int
     unreviewed_break_glass: int
     chain: ChainExtent
@@ -44,6 +53,7 @@ def overview(session: Session, actor: Actor, now: datetime | None = None) -> Ove
     unreviewed, _ = break_glass(session, actor, count=1)
     return Overview(
         connections,
+        facility_names(),
         messages.status_counts(session).get(MessageStatus.DEAD.value, 0),
         unreviewed,
         chain_extent(session),
