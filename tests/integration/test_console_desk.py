@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from hub.console.staff import StaffRole
-from tests.browser.console_http import refusals
 from tests.browser.staff import new_staff
 from tests.integration.console_client import browser_like, csrf_of, signed_in
+from tests.integration.console_refusals import refusals
 from tests.integration.desk_parties import Booked, appointment_status, begun, book
 from tests.live import LiveHub
 

@@ -8,9 +8,9 @@ import pytest
 
 from adapters.hl7v2.models import MessageStatus
 from hub.console.staff import StaffRole
-from tests.browser.console_http import refusals
 from tests.browser.staff import Staff, new_staff
 from tests.integration.console_client import browser_like, csrf_of, signed_in
+from tests.integration.console_refusals import refusals
 from tests.integration.operator_parties import dead_letter, status_of, wait_processed
 from tests.live import LiveHub
 
