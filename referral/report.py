@@ -8,6 +8,7 @@ and audit apply; the figures themselves come from :mod:`referral.stats`.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,23 @@ def referral_report(store: FhirStore, *, since: datetime | None = None) -> dict[
 
 
 def referral_facts(store: FhirStore, *, since: datetime | None = None) -> list[ReferralFacts]:
+    found = referral_versions(store, since=since)
+    lookup = _Lookup(store, load_tier_rules())
+    return [
+        lookup.facts(task_id, found.latest[task_id], versions)
+        for task_id, versions in found.versions.items()
+    ]
+
+
+@dataclass(frozen=True)
+class ReferralVersions:
+    versions: dict[str, tuple[TaskVersion, ...]]  # Task id -> its versions, oldest first
+    latest: dict[str, dict[str, Any]]  # Task id -> its current version
+
+
+def referral_versions(store: FhirStore, *, since: datetime | None = None) -> ReferralVersions:
+    """Every version of the referral Tasks made since ``since`` (all when None), read from the
+    type's history through the store as the caller."""
     versions: dict[str, list[TaskVersion]] = defaultdict(list)
     latest: dict[str, dict[str, Any]] = {}
     made: set[str] = set()  # Tasks whose first version is in range: made since ``since``
@@ -48,12 +66,11 @@ def referral_facts(store: FhirStore, *, since: datetime | None = None) -> list[R
         if len(entries) < PAGE:
             break
         offset += PAGE
-    lookup = _Lookup(store, load_tier_rules())
-    return [
-        lookup.facts(task_id, latest[task_id], tuple(sorted(found, key=lambda v: v.updated)))
-        for task_id, found in versions.items()
-        if task_id in made
-    ]
+    return ReferralVersions(
+        {t: tuple(sorted(found, key=lambda v: v.updated)) for t, found in versions.items()
+         if t in made},
+        {t: task for t, task in latest.items() if t in made},
+    )  # fmt: skip
 
 
 def _version(updated: datetime, task: dict[str, Any]) -> TaskVersion:

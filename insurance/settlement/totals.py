@@ -83,3 +83,37 @@ def settled_on(session: Session, *, facility: str, day: date, zone: ZoneInfo) ->
         SettledClaim(str(r[0]), int(r[2]), int(r[3]), int(r[4]), reversed=r[1] == "reversed")
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    day: date
+    entries: int  # settlements and reversals recorded that day
+    submitted: int  # fen, signed: a reversal counts negative
+    fund: int
+    account: int
+    cash: int
+
+
+def daily_totals(
+    session: Session, *, first_day: date, days: int, zone: ZoneInfo
+) -> list[DayTotals]:
+    """The whole region's ledger per local day (every facility, every scheme), signed sums in
+    integer fen: the settlement totals the operators' chart draws."""
+    start = datetime.combine(first_day, time(), zone)
+    rows = session.execute(
+        select(
+            LedgerEntryRow.created,
+            LedgerEntryRow.submitted,
+            LedgerEntryRow.fund,
+            LedgerEntryRow.account,
+            LedgerEntryRow.cash,
+        ).where(LedgerEntryRow.created >= start, LedgerEntryRow.created < start + timedelta(days))
+    ).all()
+    sums = {first_day + timedelta(days=n): [0, 0, 0, 0, 0] for n in range(days)}
+    for created, *amounts in rows:
+        day = sums[created.astimezone(zone).date()]
+        day[0] += 1
+        for at, amount in enumerate(amounts, start=1):
+            day[at] += int(amount)
+    return [DayTotals(day, *figures) for day, figures in sums.items()]

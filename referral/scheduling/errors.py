@@ -37,6 +37,9 @@ _REASONS: dict[str, tuple[int, str]] = {
     # the hospital's reports on a booking (referral/scheduling/his_reports.py)
     "not-slot-owner": (403, "forbidden"),
     "status-only": (409, "business-rule"),
+    # the referral desk marking a booking (referral/scheduling/desk.py)
+    "slot-not-begun": (409, "business-rule"),
+    "not-booked": (409, "business-rule"),
 }
 
 
