@@ -15,7 +15,7 @@ Paging and totals count only what the caller may see.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, not_, or_, true, union
@@ -25,6 +25,7 @@ from consent.summary import ConsentedPatients, consented_patients, reaching_reco
 from hub.fhir.access import PATIENT
 from hub.fhir.registry import ResourceDef
 from hub.fhir.search.consent_filter import PatientQuery, Rows
+from hub.fhir.system_reads import StoreSystemReads
 from hub.mpi.lookup import records_linked_to, same_person_records
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ class _Verdicts:
 
     base: bool
     labels: dict[str, bool]
-    data: list[tuple[str, bool]] = field(default_factory=list)  # (resource id, permitted)
 
 
 def search_condition(
@@ -91,14 +91,7 @@ def search_condition(
             else (as_sensitive if label in sensitive else base)
             for label in ordered_labels
         }
-        found = _Verdicts(base, by_label)
-        prefix = f"{resource_type}/"
-        for rule in rule_set:
-            for reference in sorted(rule.data or ()):
-                if reference.startswith(prefix):
-                    permitted = permits(rule_set, None, reference)
-                    found.data.append((reference.removeprefix(prefix), permitted))
-        return found
+        return _Verdicts(base, by_label)
 
     decided_by = {key: verdicts(rule_set) for key, rule_set in rules.items()}
     consented = sorted(shapes)
@@ -107,8 +100,17 @@ def search_condition(
         label: [p for p in consented if not decided_by[shapes[p]].labels[label]]
         for label in ordered_labels
     }
-    allow_ids = sorted({i for v in decided_by.values() for i, ok in v.data if ok})
-    deny_ids = sorted({i for v in decided_by.values() for i, ok in v.data if not ok})
+    # A resource a provision names (``data``) is decided on its own, exactly, as the page's
+    # screening will: its labels and every patient it is about count, which no SQL clause knows.
+    prefix = f"{resource_type}/"
+    named_ids = {
+        reference.removeprefix(prefix)
+        for rule_set in rules.values()
+        for rule in rule_set
+        for reference in rule.data or ()
+        if reference.startswith(prefix)
+    }
+    allow_ids, deny_ids = _decided_one_by_one(guard, resource_type, definition, named_ids)
     # For the audit: the consents that kept a patient's (non-sensitive) data out. Sensitive
     # classes withheld by the regional default are not "withheld" news on every search.
     for patient in base_deny:
@@ -182,17 +184,13 @@ def _as_row_tests(query: PatientQuery, denials: _Denials, own: str | None) -> Co
         refs_sql = query.refers_to(patients, not allowed_by_default, denials.crowd)
         clauses.append(not_(and_(query.has_label(members), refs_sql)))
     decided: ColumnElement[bool] = and_(*clauses) if clauses else true()
-    if denials.allow_ids:
-        decided = or_(query.id_in(denials.allow_ids), decided)
-    exempt: list[ColumnElement[bool]] = []
+    if own is not None:
+        decided = or_(query.recorded_by(own), decided)
     if denials.deny_ids:
         decided = and_(query.id_not_in(denials.deny_ids), decided)
-        # Only a listed id can refuse a row about no patient: every other clause names a
-        # patient the row is about.
-        exempt.append(query.about_no_patient())
-    if own is not None:
-        exempt.append(query.recorded_by(own))
-    return or_(*exempt, decided)
+    if denials.allow_ids:
+        decided = or_(query.id_in(denials.allow_ids), decided)
+    return decided
 
 
 def _as_row_sets(
@@ -210,16 +208,29 @@ def _as_row_sets(
     for patients, allowed_by_default, members in denials.denying_groups():
         labelled = query.labelled(members, matched)
         denied.append(query.rows_about(patients, not allowed_by_default, denials.crowd, labelled))
-    refused: Rows | None = query.any_of(*denied) if denied else None
-    if denials.allow_ids and refused is not None:
-        refused = query.but_not(refused, query.with_ids(denials.allow_ids))
-    if denials.deny_ids:  # a listed resource, unless it is about no patient
-        listed = query.rows_about([], True, True, query.with_ids(denials.deny_ids))
-        refused = listed if refused is None else query.any_of(refused, listed)
-    assert refused is not None
-    kept = query.none_of(refused)
-    # What the caller recorded itself: tested only on the rows the set refuses.
-    return kept if own is None else or_(kept, query.recorded_by(own))
+    decided: ColumnElement[bool] = true()
+    if denied:
+        decided = query.none_of(query.any_of(*denied))
+        # What the caller recorded itself: tested only on the rows the set refuses.
+        decided = decided if own is None else or_(decided, query.recorded_by(own))
+    if denials.deny_ids:
+        decided = and_(query.id_not_in(denials.deny_ids), decided)
+    if denials.allow_ids:
+        decided = or_(query.id_in(denials.allow_ids), decided)
+    return decided
+
+
+def _decided_one_by_one(
+    guard: ConsentGuard, resource_type: str, definition: ResourceDef, resource_ids: set[str]
+) -> tuple[list[str], list[str]]:
+    """(permitted, denied) of these resources, each decided as the page's screening does."""
+    allowed: list[str] = []
+    denied: list[str] = []
+    stored = StoreSystemReads(guard.session).current_many(resource_type, sorted(resource_ids))
+    for resource_id, resource in sorted(stored.items()):
+        decision = guard.decide(resource, definition)
+        (allowed if decision is None or decision.permitted else denied).append(resource_id)
+    return allowed, denied
 
 
 def _people(

@@ -140,19 +140,6 @@ class PatientQuery:
             )
         )
 
-    def about_no_patient(self) -> ColumnElement[bool]:
-        if self.resource_type == PATIENT:
-            return false()
-        return not_(
-            exists(
-                select(_REF.rid).where(
-                    _REF.rid == ResourceRow.rid,
-                    _REF.param.in_(self.compartment),
-                    _REF.target_type == PATIENT,
-                )
-            )
-        )
-
     def id_in(self, resource_ids: Sequence[str]) -> ColumnElement[bool]:
         return self.values_in(ResourceRow.resource_id, resource_ids)  # type: ignore[no-any-return]
 
@@ -201,12 +188,6 @@ class PatientQuery:
             who,
         )
         return found if within is None else found.where(_REF.rid.in_(_rids(within)))
-
-    def with_ids(self, resource_ids: Sequence[str]) -> Select[Any]:
-        return select(_ROW.rid).where(
-            _ROW.resource_type == self.resource_type,
-            self.values_in(_ROW.resource_id, resource_ids, joined=True),
-        )
 
     def labelled(self, labels: Sequence[str], within: Rows | None = None) -> Select[Any]:
         found = select(_TOKEN.rid).where(
