@@ -210,9 +210,10 @@ def _as_row_sets(
         denied.append(query.rows_about(patients, not allowed_by_default, denials.crowd, labelled))
     decided: ColumnElement[bool] = true()
     if denied:
-        decided = query.none_of(query.any_of(*denied))
-        # What the caller recorded itself: tested only on the rows the set refuses.
-        decided = decided if own is None else or_(decided, query.recorded_by(own))
+        refused = query.any_of(*denied)
+        if own is not None:  # what the caller recorded itself, among the matches
+            refused = query.but_not(refused, query.recorded_among(own, matched))
+        decided = query.none_of(refused)
     if denials.deny_ids:
         decided = and_(query.id_not_in(denials.deny_ids), decided)
     if denials.allow_ids:

@@ -189,13 +189,20 @@ class PatientQuery:
         )
         return found if within is None else found.where(_REF.rid.in_(_rids(within)))
 
-    def labelled(self, labels: Sequence[str], within: Rows | None = None) -> Select[Any]:
+    def _tagged(self, param: str, codes: Sequence[str], within: Rows | None) -> Select[Any]:
         found = select(_TOKEN.rid).where(
             _TOKEN.resource_type == self.resource_type,
-            _TOKEN.param == LABEL_PARAM,
-            _TOKEN.code.in_(list(labels)),
+            _TOKEN.param == param,
+            _TOKEN.code.in_(list(codes)),
         )
         return found if within is None else found.where(_TOKEN.rid.in_(_rids(within)))
+
+    def labelled(self, labels: Sequence[str], within: Rows | None = None) -> Select[Any]:
+        return self._tagged(LABEL_PARAM, labels, within)
+
+    def recorded_among(self, facility: str, within: Rows) -> Select[Any]:
+        """The rows (``within`` these) ``facility`` recorded."""
+        return self._tagged(ORIGIN_PARAM, [facility], within)
 
     @staticmethod
     def any_of(*rows: Rows) -> Rows:
