@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, not_, or_, true, union
+from sqlalchemy.orm import Session
 
 from consent.pdp import ConsentRule, decide_access
 from consent.summary import ConsentedPatients, consented_patients, reaching_records, rules_of_shape
@@ -147,7 +148,7 @@ def search_condition(
         return None
     own = guard.actor.facility if guard.policy.own_records_visible else None
     if broad:
-        return _as_row_sets(query, denials, where, own)
+        return _as_row_sets(query, denials, where, own, guard.session)
     return _as_row_tests(query, denials, own)
 
 
@@ -194,7 +195,11 @@ def _as_row_tests(query: PatientQuery, denials: _Denials, own: str | None) -> Co
 
 
 def _as_row_sets(
-    query: PatientQuery, denials: _Denials, where: Sequence[Any], own: str | None
+    query: PatientQuery,
+    denials: _Denials,
+    where: Sequence[Any],
+    own: str | None,
+    session: Session,
 ) -> ColumnElement[bool]:
     """The same condition as one set of denied rows, built once: for a broad search."""
     matched = query.matched(where)
@@ -213,7 +218,7 @@ def _as_row_sets(
         refused = query.any_of(*denied)
         if own is not None:  # what the caller recorded itself, among the matches
             refused = query.but_not(refused, query.recorded_among(own, matched))
-        decided = query.none_of(refused)
+        decided = query.none_of(refused, session)
     if denials.deny_ids:
         decided = and_(query.id_not_in(denials.deny_ids), decided)
     if denials.allow_ids:

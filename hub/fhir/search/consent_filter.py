@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Select,
@@ -53,6 +54,7 @@ _TOKEN = aliased(TokenIndex, name="consent_token")
 _ROW = aliased(ResourceRow, name="consent_row")
 
 Rows = Select[Any] | CompoundSelect[Any]  # SQL selecting one column: rids
+MAX_LISTED_ROWS = 50_000  # denied rows passed as one array; beyond, the set stays SQL
 
 
 def _rids(rows: Rows) -> Select[Any]:
@@ -212,7 +214,13 @@ class PatientQuery:
     def but_not(first: Rows, second: Rows) -> Rows:
         return except_(_rids(first), _rids(second))
 
-    @staticmethod
-    def none_of(denied: Rows) -> ColumnElement[bool]:
-        """The searched row is not one of ``denied``."""
-        return ResourceRow.rid.not_in(_rids(denied))
+    def none_of(self, denied: Rows, session: Session) -> ColumnElement[bool]:
+        """The searched row is not one of ``denied``. On PostgreSQL the set is built once here
+        and travels as one array (the page and the total then share it), unless it is large."""
+        if self.dialect != "postgresql":
+            return ResourceRow.rid.not_in(_rids(denied))
+        rids = session.execute(_rids(denied).limit(MAX_LISTED_ROWS + 1)).scalars().all()
+        if len(rids) > MAX_LISTED_ROWS:
+            return ResourceRow.rid.not_in(_rids(denied))
+        array = bindparam(None, list(rids), type_=ARRAY(BigInteger()))
+        return ResourceRow.rid.not_in(select(func.unnest(array)).scalar_subquery())
