@@ -2,22 +2,23 @@
 consent filter) and as another facility treating patients (filter in SQL + per-row decision).
 
     .venv/bin/python bench/consent_search.py [--backend postgresql|sqlite] [--patients 5000]
-        [--per-patient 4] [--consented 0.2] [--seconds 5]
+        [--per-patient 4] [--consented 0.2] [--seconds 5] [--in-process]
 
 A fresh database (PostgreSQL: created on the local server and dropped at the end) gets
 ``--patients`` Patients recorded by H001, each with ``--per-patient`` Observations (one in ten
 with an HIV LOINC code, so sensitive), bulk-loaded; a ``--consented`` share of the patients get a
-Consent (half deny H002, half opt H002 in to HIV data). Then, in this process, each query runs
-for ``--seconds`` as the operator and as H002 (purpose TREAT): one patient's Observations (a
-patient with a consent, a patient without), and a broad code search over everyone with
-``_total=accurate`` (on PostgreSQL after ANALYZE, as autovacuum would). Prints mean, p50,
-p99 per query and role, and H002/operator ratios.
+Consent (half deny H002, half opt H002 in to HIV data). Then each query runs for ``--seconds``
+as the operator and as H002 (purpose TREAT), over HTTP against the hub under uvicorn (one
+worker, pinned to one core as in ``fhir_api.py``; one keep-alive connection, one request at a
+time; ``--in-process`` calls the search in this process instead, a diagnostic): one patient's
+Observations (a patient with a consent, a patient without), and a broad code search over
+everyone with ``_total=accurate`` (on PostgreSQL after ANALYZE, as autovacuum would). Prints
+the load average, mean, p50, p99 per query and role, and H002/operator ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import tempfile
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench_db import fresh_database
+from fhir_api import Server, configure_hub, free_port
 
 HEART_RATE, HIV_TEST = "8867-4", "75622-1"
 
@@ -102,6 +104,51 @@ def timed(work: Callable[[], object], seconds: float) -> list[float]:
     return samples
 
 
+def searcher(in_process: bool, port: int) -> Callable[[str, list[tuple[str, str]]], object]:
+    """A function running one Observation search as a role ("operator" or "H002")."""
+    from hub.auth.actor import SYSTEM_ACTOR, Actor
+    from hub.auth.roles import DEFAULT_SCOPES, Role
+
+    h002 = Actor.build(client_id="bench-h002", facility="H002", role=Role.facility_system,
+                       scope="system/*.rs", purpose_of_use="TREAT")  # fmt: skip
+    if in_process:
+        from hub.db import session_scope
+        from hub.fhir.router import do_search
+        from hub.fhir.store import FhirStore
+        from hub.security.fields import get_cipher
+
+        actors = {"operator": SYSTEM_ACTOR, "H002": h002}
+
+        def run_here(role: str, params: list[tuple[str, str]]) -> object:
+            with session_scope() as session:
+                return do_search(FhirStore(session, actors[role], get_cipher(), ""), "Observation",
+                                 params)  # fmt: skip
+
+        return run_here
+    import httpx
+
+    from hub.auth.service import get_issuer
+
+    def token(actor: Actor) -> str:
+        minted, _ = get_issuer().issue(client_id=actor.client_id, facility=actor.facility,
+                                       role=actor.role, scope=DEFAULT_SCOPES[actor.role],
+                                       purpose_of_use=actor.purpose_of_use)  # fmt: skip
+        return minted
+
+    operator = Actor.build(client_id="bench-operator", facility="H001", role=Role.operator,
+                           scope="", purpose_of_use="TREAT")  # fmt: skip
+    headers = {role: {"Authorization": f"Bearer {token(a)}"}
+               for role, a in (("operator", operator), ("H002", h002))}  # fmt: skip
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/fhir", timeout=120)
+
+    def run_http(role: str, params: list[tuple[str, str]]) -> object:
+        answer = client.get("/Observation", params=params, headers=headers[role])
+        answer.raise_for_status()
+        return answer
+
+    return run_http
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", default="postgresql", choices=["postgresql", "sqlite"])
@@ -109,31 +156,29 @@ def main() -> None:
     parser.add_argument("--per-patient", type=int, default=4)
     parser.add_argument("--consented", type=float, default=0.2)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--in-process", action="store_true", help="no HTTP: a diagnostic")
     args = parser.parse_args()
-    from hub.wiring import wire
-
-    wire()  # the write hooks and subscribers, as the app and the worker have them
     with (
         tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp,
         fresh_database(args.backend, Path(tmp)) as url,
     ):
-        os.environ["HUB_DATABASE_URL"] = url
-        os.environ.setdefault("HUB_VAR_DIR", str(Path(tmp) / "var"))
+        port = free_port()
+        configure_hub(url, Path(tmp) / "var", port)
+        from hub.wiring import wire
+
+        wire()  # the write hooks and subscribers, as the app and the worker have them
         from sqlalchemy import text
 
-        from hub.auth.actor import SYSTEM_ACTOR, Actor
-        from hub.auth.roles import Role
         from hub.db import reset_engine, session_scope
-        from hub.fhir.router import do_search
-        from hub.fhir.store import FhirStore
         from hub.migrate import upgrade_database
-        from hub.security.fields import get_cipher
         from hub.settings import get_settings
 
         get_settings.cache_clear()
         reset_engine()
         upgrade_database()
-        print(f"bench/consent_search.py, {args.backend}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+        how = "in-process" if args.in_process else "HTTP, uvicorn 1 worker"
+        print(f"bench/consent_search.py, {args.backend}, {how}, "
+              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load_average()}")  # fmt: skip
         started = time.perf_counter()
         ids, consented = load(args.patients, args.per_patient, args.consented)
         print(f"  loaded {len(ids):,} patients, {len(ids) * args.per_patient:,} Observations, "
@@ -141,32 +186,45 @@ def main() -> None:
         if args.backend == "postgresql":  # as autovacuum would after a load this size
             with session_scope() as session:
                 session.execute(text("ANALYZE"))
-        plain = next(p for p in ids if p not in set(consented))
-        h002 = Actor.build(client_id="bench-h002", facility="H002", role=Role.facility_system,
-                           scope="system/*.rs", purpose_of_use="TREAT")  # fmt: skip
-        queries = {
-            "one patient, with a consent": [("subject", consented[1])],
-            "one patient, without": [("subject", plain)],
-            "code over everyone, _total": [("code", HEART_RATE), ("_count", "50"),
-                                           ("_total", "accurate")],
-        }  # fmt: skip
-        print(f"  {'query':<30} {'role':<9} {'mean ms':>8} {'p50 ms':>8} {'p99 ms':>8}  n")
-        for label, params in queries.items():
-            means: dict[str, float] = {}
-            for role, actor in (("operator", SYSTEM_ACTOR), ("H002", h002)):
+        server = None
+        if not args.in_process:
+            server = Server("hub.asgi:app", port, Path(tmp) / "hub.log", "/healthz")
+        try:
+            measure(searcher(args.in_process, port), ids, consented, args.seconds)
+        finally:
+            if server is not None:
+                server.stop()
+        print(f"  load average at the end: {load_average()}")
 
-                def run(actor: Actor = actor, params: list[tuple[str, str]] = params) -> None:
-                    with session_scope() as session:
-                        store = FhirStore(session, actor, get_cipher(), "")
-                        do_search(store, "Observation", params)
 
-                samples = sorted(timed(run, args.seconds))
-                means[role] = statistics.fmean(samples)
-                print(f"  {label:<30} {role:<9} {means[role] * 1000:>8.2f} "
-                      f"{samples[len(samples) // 2] * 1000:>8.2f} "
-                      f"{samples[max(int(len(samples) * 0.99) - 1, 0)] * 1000:>8.2f}  "
-                      f"{len(samples)}")  # fmt: skip
-            print(f"  {'':<30} H002 / operator = {means['H002'] / means['operator']:.2f}")
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def measure(
+    search: Callable[[str, list[tuple[str, str]]], object],
+    ids: list[str],
+    consented: list[str],
+    seconds: float,
+) -> None:
+    plain = next(p for p in ids if p not in set(consented))
+    queries = {
+        "one patient, with a consent": [("subject", consented[1])],
+        "one patient, without": [("subject", plain)],
+        "code over everyone, _total": [("code", HEART_RATE), ("_count", "50"),
+                                       ("_total", "accurate")],
+    }  # fmt: skip
+    print(f"  {'query':<30} {'role':<9} {'mean ms':>8} {'p50 ms':>8} {'p99 ms':>8}  n")
+    for label, params in queries.items():
+        means: dict[str, float] = {}
+        for role in ("operator", "H002"):
+            samples = sorted(timed(lambda r=role, p=params: search(r, p), seconds))
+            means[role] = statistics.fmean(samples)
+            print(f"  {label:<30} {role:<9} {means[role] * 1000:>8.2f} "
+                  f"{samples[len(samples) // 2] * 1000:>8.2f} "
+                  f"{samples[max(int(len(samples) * 0.99) - 1, 0)] * 1000:>8.2f}  "
+                  f"{len(samples)}")  # fmt: skip
+        print(f"  {'':<30} H002 / operator = {means['H002'] / means['operator']:.2f}")
 
 
 if __name__ == "__main__":

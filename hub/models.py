@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import adapters.hl7v2.models
 import adapters.outbound.models
+import consent.models
 import hub.audit.models
 import hub.auth.models
 import hub.auth.smart_app.models
@@ -26,6 +27,7 @@ MODEL_MODULES = (
     hub.console.models,
     hub.fhir.models,
     hub.mpi.models,
+    consent.models,
     adapters.hl7v2.models,
     adapters.outbound.models,
     referral.scheduling.models,

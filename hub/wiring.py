@@ -20,12 +20,13 @@ from adapters.outbound import producers
 from adapters.outbound.backlog import outbox_metric_lines
 from adapters.outbound.merge import on_persons_merged
 from consent.hooks import check_consent
+from consent.summary import keep_summary
 from hub import events
 from hub.audit import chain_queue  # noqa: F401  (links the audit chain after commits)
 from hub.audit import tasks as audit_tasks
 from hub.audit.linking import chain_metric_lines
 from hub.fhir.inbound import set_inbound_qualifier
-from hub.fhir.write_hooks import WriteHook, check_before_write, on_write
+from hub.fhir.write_hooks import WriteHook, check_before_write, keep_derived, on_write
 from hub.metrics import add_backlog
 from hub.mpi.events import PersonsMerged
 from hub.mpi.registration.patient_hook import index_patient
@@ -97,6 +98,11 @@ WRITE_CHECKS: tuple[tuple[str, WriteHook], ...] = (
     ("PaymentReconciliation", facility_writes_its_upload),  # a facility: its day's upload only
 )
 
+# resource type -> rows derived from it, kept on every write path, bulk loads included
+DERIVED_DATA: tuple[tuple[str, WriteHook], ...] = (
+    ("Consent", keep_summary),  # the consent summary the search filter joins
+)
+
 # the adapters' HTTP routers, mounted by create_app() after the core's
 ADAPTER_ROUTERS = (hl7v2_router,)
 # the services' operations, mounted before the generic FHIR router (Appointment/$find, ...)
@@ -124,6 +130,8 @@ def wire() -> None:
             on_write(resource_type, hook)
         for resource_type, check in WRITE_CHECKS:
             check_before_write(resource_type, check)
+        for resource_type, hook in DERIVED_DATA:
+            keep_derived(resource_type, hook)
         events.subscribe(PersonsMerged, on_persons_merged)  # ADT^A40 to the facilities
         set_inbound_qualifier(inbound_qualifier)  # a facility's local identifiers, namespaced
         add_backlog(backlog_metric_lines)  # /metrics: the HL7 v2 message log's backlog

@@ -17,7 +17,8 @@ steps of the API path are left out on purpose:
 * the services' write hooks (hub.fhir.write_hooks: the patient index registers every Patient
   there), unless ``write_hooks=True``. Without them, bulk-loaded Patients are stored, searchable and
   audited, but not in the master patient index; with them, each resource costs what the hooks
-  cost, however fast its own rows are written.
+  cost, however fast its own rows are written. The derived-data hooks (the consent summary)
+  run either way.
 
 Ids must be new: a resource without an ``id`` gets a UUID, and an id already stored (or given
 twice) raises ``Conflict`` before anything is written.
@@ -52,7 +53,7 @@ from hub.fhir.references import check_batch_references, enforced_for
 from hub.fhir.search.extract import extract_index
 from hub.fhir.store import FhirStore, check_id
 from hub.fhir.validation import validate_resource
-from hub.fhir.write_hooks import WriteKind, run_write_hooks
+from hub.fhir.write_hooks import WriteKind, run_derived_hooks, run_write_hooks
 from hub.security.fields import FieldCipher
 
 # Column order of each table's rows, as the store fills them (see FhirStore.write_index).
@@ -133,9 +134,9 @@ def bulk_create(
             outcome_text=f"bulk load of {len(batch.ids)} {resource_type} (operator tool)",
         ),
     )
-    if write_hooks:
-        for body in batch.bodies:
-            run_write_hooks(store, WriteKind.CREATE, resource_type, body)
+    run_hooks = run_write_hooks if write_hooks else run_derived_hooks  # derived rows: always
+    for body in batch.bodies:
+        run_hooks(store, WriteKind.CREATE, resource_type, body)
     flush_pending_audit(session)
     return batch.ids
 

@@ -9,6 +9,10 @@ A write check (:func:`check_before_write`) is the cheap counterpart: the store r
 write is authorised and before any row changes, so a service can refuse a write it would
 refuse anyway without the cost of writing and rolling back. It reads, never writes, and is
 never the only guard: the service's write hook still decides inside the write.
+
+A derived-data hook (:func:`keep_derived`) keeps rows that are a function of the resource (the
+consent summary) in step: it runs after the write hooks, and also on bulk loads, which leave
+the other hooks out (``hub.fhir.bulk``), so no path writes the resource without it.
 """
 
 from __future__ import annotations
@@ -32,11 +36,18 @@ class WriteKind(StrEnum):
 WriteHook = Callable[["FhirStore", WriteKind, str, dict[str, Any]], None]
 _HOOKS: dict[str, list[WriteHook]] = {}  # after the write, inside it
 _CHECKS: dict[str, list[WriteHook]] = {}  # before any row changes
+_DERIVED: dict[str, list[WriteHook]] = {}  # after the write hooks; bulk loads run them too
 
 
 def on_write(resource_type: str, hook: WriteHook) -> None:
     """Run ``hook`` after every write of ``resource_type`` (called by :mod:`hub.wiring`)."""
     _register(_HOOKS, resource_type, hook)
+
+
+def keep_derived(resource_type: str, hook: WriteHook) -> None:
+    """Run ``hook`` after every write of ``resource_type``, bulk loads included (called by
+    :mod:`hub.wiring`)."""
+    _register(_DERIVED, resource_type, hook)
 
 
 def check_before_write(resource_type: str, check: WriteHook) -> None:
@@ -49,6 +60,14 @@ def run_write_hooks(
     store: FhirStore, kind: WriteKind, resource_type: str, resource: dict[str, Any]
 ) -> None:
     _run(_HOOKS, store, kind, resource_type, resource)
+    _run(_DERIVED, store, kind, resource_type, resource)
+
+
+def run_derived_hooks(
+    store: FhirStore, kind: WriteKind, resource_type: str, resource: dict[str, Any]
+) -> None:
+    """Only the derived-data hooks (a bulk load without its write hooks)."""
+    _run(_DERIVED, store, kind, resource_type, resource)
 
 
 def run_write_checks(

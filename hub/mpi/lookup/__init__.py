@@ -19,11 +19,14 @@ from hub.mpi.lookup.same_person import (
     linked_patient_ids,
     person_of,
     recording_facilities,
+    records_linked_to,
+    same_person_pairs,
     same_person_records,
 )
 
 __all__ = [
     "CrossReference", "MatchGrade", "MatchResult", "PersonHit", "PersonRecord", "PixmError",
     "cross_reference", "linked_patient_ids", "match_patient", "person_of", "read_person",
-    "recording_facilities", "same_person_records", "search_persons",
+    "recording_facilities", "records_linked_to", "same_person_pairs", "same_person_records",
+    "search_persons",
 ]  # fmt: skip

@@ -32,6 +32,22 @@ def linked_patient_ids(patient_id: Any) -> Select[Any]:
     )
 
 
+def records_linked_to(patient_ids: Any) -> Select[Any]:
+    """SQL: the ids of every record linked to the same person as one of ``patient_ids`` (a
+    subquery or a list), those themselves included when the index holds them."""
+    return same_person_pairs(patient_ids).with_only_columns(_LINKED.patient_id)
+
+
+def same_person_pairs(patient_ids: Any) -> Select[str | None, str | None]:
+    """SQL: (asked, linked) for every record ``linked`` to the same person as the record
+    ``asked``, one of ``patient_ids`` (a subquery or a list); itself included when indexed."""
+    return (
+        select(_ASKED.patient_id, _LINKED.patient_id)
+        .join(_LINKED, _LINKED.person_id == _ASKED.person_id)
+        .where(_ASKED.patient_id.in_(patient_ids), _LINKED.patient_id.is_not(None))
+    )
+
+
 def same_person_records(session: Session, patient_ids: Sequence[str]) -> dict[str, set[str]]:
     """For each of ``patient_ids``: the ids of every record of the same person (itself too;
     only itself when the index does not hold it)."""
