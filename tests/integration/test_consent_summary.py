@@ -176,8 +176,8 @@ def migrate(engine: sa.Engine, revision: str) -> None:
         command.upgrade(config, revision)
 
 
-def test_migration_0019_fills_the_summary_from_stored_consents(empty_database: sa.Engine) -> None:
-    migrate(empty_database, "0018")
+def test_migration_0020_fills_the_summary_from_stored_consents(empty_database: sa.Engine) -> None:
+    migrate(empty_database, "0019")
     now = datetime.now(UTC)
     stored = [("c-active", consent("p1", deny()) | {"id": "c-active"}),
               ("c-inactive", consent("p1", deny(), "inactive") | {"id": "c-inactive"}),

@@ -4,8 +4,8 @@
 query (``consent.summary``). Filled here from the Consents already stored: the current, not
 deleted version of each, as the write hook would have written it.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from consent.rules import consent_rules, patient_of
 from consent.summary import summary_rows
 from hub.errors import InvalidResource
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
