@@ -15,6 +15,8 @@ from hub.audit.service import AuditEntry, record_standalone
 from hub.audit.views import router as audit_router
 from hub.auth.actor import Actor
 from hub.auth.views import router as auth_router
+from hub.console.errors import is_console, status_page
+from hub.console.routes import add_console
 from hub.deps import ANONYMOUS
 from hub.errors import ConsentRefused, FhirError, NotFound
 from hub.fhir.everything import router as everything_router
@@ -94,6 +96,8 @@ async def _fhir_error(request: Request, exc: Exception) -> Response:
     refused = exc if isinstance(exc, ConsentRefused) else None
     text = "refused by consent" if refused is not None else _audit_text(exc)
     _audit_failure(request, exc.status, text, refused)
+    if is_console(request):
+        return status_page(request, exc.status, exc.diagnostics)
     headers = {"WWW-Authenticate": 'Bearer realm="fhir"'} if exc.status == 401 else None
     return fhir_response(exc.outcome(), exc.status, headers)
 
@@ -109,6 +113,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     where = ".".join(str(p) for p in first.get("loc", ()))
     text = f"{where}: {first.get('msg', 'invalid request')}"
     _audit_failure(request, 400, f"invalid ({where})")
+    if is_console(request):
+        return status_page(request, 400, where)
     return fhir_response(_outcome(400, "invalid", text, expression=[where]), 400)
 
 
@@ -118,6 +124,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         exc.status_code, "processing"
     )
     _audit_failure(request, exc.status_code, str(exc.detail))
+    if is_console(request):
+        return status_page(request, exc.status_code, str(exc.detail))
     return fhir_response(_outcome(exc.status_code, code, str(exc.detail)), exc.status_code)
 
 
@@ -152,6 +160,7 @@ def create_app() -> FastAPI:
         app.include_router(adapter_router)
     app.include_router(metrics_router)
     app.include_router(health_router)
+    add_console(app)  # the web console for staff (/console), a client of the same store
     app.add_middleware(RequestObserver)  # outermost: ids and timings cover the error handlers
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

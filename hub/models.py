@@ -11,6 +11,7 @@ import adapters.outbound.models
 import hub.audit.models
 import hub.auth.models
 import hub.auth.smart_app.models
+import hub.console.models
 import hub.fhir.models
 import hub.mpi.models
 import insurance.claims_audit.models
@@ -22,6 +23,7 @@ MODEL_MODULES = (
     hub.audit.models,
     hub.auth.models,
     hub.auth.smart_app.models,
+    hub.console.models,
     hub.fhir.models,
     hub.mpi.models,
     adapters.hl7v2.models,

@@ -154,6 +154,13 @@ class Settings(BaseSettings):
     # public half of HUB_AUDIT_CHECKPOINT_KEY. Set it to verify where the private key is not.
     audit_checkpoint_public_keys: str = ""
 
+    # The web console (hub/console): a staff session ends after this many idle minutes; an
+    # account is locked for console_lockout_minutes after console_lockout_threshold failed
+    # sign-ins in a row. Its cookies are Secure in production.
+    console_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_lockout_threshold: int = Field(default=5, ge=1, le=100)
+    console_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
     _public_base_url_origin: PublicUrlOrigin = PrivateAttr(default="default")
 
     @classmethod

@@ -42,6 +42,7 @@ ALLOWED_PURPOSES: dict[Role, frozenset[PurposeOfUse]] = {
     Role.auditor: frozenset(),
     Role.operator: frozenset(),
     Role.insurance_auditor: frozenset({PurposeOfUse.HPAYMT}),
+    Role.data_steward: frozenset(),
 }
 DEFAULT_PURPOSE: dict[Role, PurposeOfUse | None] = {
     Role.facility_system: PurposeOfUse.TREAT,
@@ -50,6 +51,7 @@ DEFAULT_PURPOSE: dict[Role, PurposeOfUse | None] = {
     Role.auditor: None,
     Role.operator: None,
     Role.insurance_auditor: PurposeOfUse.HPAYMT,
+    Role.data_steward: None,
 }
 
 

@@ -21,6 +21,8 @@ class Role(StrEnum):
     operator = "operator"
     # The fund's auditors (医保稽核): read claims and what lies behind them, review findings.
     insurance_auditor = "insurance-auditor"
+    # The patient index's data stewards (web console): read the Patients a review compares.
+    data_steward = "data-steward"
 
 
 # The roles that act in a facility's name: what they write carries the facility as its origin.
@@ -41,4 +43,5 @@ DEFAULT_SCOPES: dict[Role, str] = {
             "PaymentReconciliation",
         )
     ) + " system/DetectedIssue.rus",
+    Role.data_steward: "system/Patient.rs",
 }  # fmt: skip

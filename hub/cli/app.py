@@ -26,6 +26,7 @@ from hub.cli.progress import progress_bar
 from hub.cli.send_command import send_command
 from hub.cli.startup import announce
 from hub.cli.synth_claims_commands import synth_claims, synth_claims_score
+from hub.cli.users_commands import users_app
 from insurance.coverage_load import seed_demo_coverages
 from referral.cli import referrals_app
 from referral.scheduling.cli import booking_app, seed_demo_slots
@@ -64,6 +65,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(booking_app, name="booking")
 app.add_typer(referrals_app, name="referrals")
 app.add_typer(insurance_app, name="insurance")
+app.add_typer(users_app, name="users")
 app.command("mllp")(mllp_command)
 app.command("worker")(worker_command)
 app.command("token", help="Mint an access token (for scripts and tests); prints only the token.")(

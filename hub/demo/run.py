@@ -10,7 +10,8 @@ from rich.console import Console
 
 from hub.audit.keys import CHECKPOINT_KEY_FILE, HMAC_KEY_FILE
 from hub.cli.progress import progress_bar
-from hub.db import reset_engine
+from hub.db import reset_engine, session_scope
+from hub.demo.console_accounts import ensure_demo_accounts, sign_in_text
 from hub.home import sqlite_database_file
 from hub.migrate import upgrade_database
 from hub.region.facilities import load_facilities
@@ -94,6 +95,10 @@ def run_demo(
             seed_population(residents, progress=advance)
     console.print(f"insurance: {seed_demo_coverages()} Coverages written for the residents")
     console.print(f"{patient_count()} Patients and {len(load_facilities())} facilities loaded")
+    accounts = ""
+    if settings.environment is not Environment.PRODUCTION:  # the demo's passwords are public
+        with session_scope() as session:
+            accounts = sign_in_text(base, ensure_demo_accounts(session)) + "\n"
     print(  # plain print: the commands must not be wrapped
         "\nGet a token and make a first call (from any folder):\n"
         f"  export PATH={Path(sys.executable).parent}:$PATH\n"
@@ -101,7 +106,8 @@ def run_demo(
         f'  curl -G -H "Authorization: Bearer $TOKEN" --data-urlencode family=李 '
         f"-d _count=3 '{base}/fhir/Patient'\n"
         f"API docs: {base}/docs    CapabilityStatement: {base}/fhir/metadata\n"
-        "Start afresh: hub demo --reset (deletes the demo's database and dev keys)\n",
+        "Start afresh: hub demo --reset (deletes the demo's database and dev keys)\n"
+        f"{accounts}",
         flush=True,
     )
     if serve:
