@@ -5,8 +5,7 @@ service, the reconciliation of a day; and what another role or a forged id gets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,12 +18,10 @@ from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.console.queries import auditor, auditor_evidence
 from hub.db import session_scope
 from hub.errors import Conflict, FhirError, Forbidden, NotFound
-from hub.fhir.store import FhirStore
-from hub.security.fields import get_cipher
-from hub.settings import get_settings
 from insurance.claims_audit.report_figures import Month, ReviewState
 from insurance.national.envelope import REGION_TZ
 from tests.integration import test_claims_audit
+from tests.integration.console_areas import as_actor
 
 AUDITOR = Actor.build(client_id="console:fund-1", facility="YB420500",
                       role=Role.insurance_auditor, scope=DEFAULT_SCOPES[Role.insurance_auditor],
@@ -32,12 +29,6 @@ AUDITOR = Actor.build(client_id="console:fund-1", facility="YB420500",
 planted = test_claims_audit.planted  # the claims audit's planted day at H001, a fixture
 DOCTOR = Actor.build(client_id="console:doc-1", facility="H001", role=Role.practitioner,
                      scope=DEFAULT_SCOPES[Role.practitioner], purpose_of_use="TREAT")  # fmt: skip
-
-
-@contextmanager
-def as_actor(actor: Actor) -> Iterator[FhirStore]:
-    with session_scope() as session:
-        yield FhirStore(session, actor, get_cipher(), get_settings().fhir_base_url)
 
 
 def _month() -> Month:
