@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from functools import cache
 from typing import Any
 
 from hub.fhir.store import FhirStore
+from hub.region.facilities import load_facilities
 from insurance.claims_audit.codes import RULE_SYSTEM, RuleCode
 from insurance.claims_audit.detected_issue import OPEN, STATUS_OF, Outcome, Review
 from insurance.claims_audit.report_charts import report_charts
@@ -131,8 +132,18 @@ def findings_summary(store: FhirStore, chosen: FindingFilter) -> FindingsSummary
         len(facts),
         sum(f.at_risk_fen for f in facts),
         by_rule(facts),
-        group_findings(facts, lambda f: f.facility, lambda code: code),
+        group_findings(facts, lambda f: f.facility, _facility_label),
     )
+
+
+@cache
+def _facility_names() -> dict[str, str]:
+    return {f.code: f.name for f in load_facilities()}
+
+
+def _facility_label(code: str) -> str:
+    name = _facility_names().get(code)
+    return f"{code} {name}" if name else code
 
 
 def findings_page(store: FhirStore, chosen: FindingFilter, page: int = 1) -> FindingsPage:
@@ -193,7 +204,3 @@ def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) 
         )
         for c in report_charts(report)
     ]
-
-
-def this_month(today: date) -> Month:
-    return Month.of(today)

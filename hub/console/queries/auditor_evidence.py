@@ -71,17 +71,15 @@ def _review_of(issue: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _text(concept: Any) -> str:
+def _coded(concept: Any) -> str:
+    """``code text`` of a CodeableConcept: its first coding's code and the words, once."""
     if not isinstance(concept, dict):
         return ""
     codings = concept.get("coding") or []
     first = codings[0] if codings else {}
-    return str(concept.get("text") or first.get("display") or first.get("code") or "")
-
-
-def _code(concept: Any) -> str:
-    codings = (concept or {}).get("coding") or [] if isinstance(concept, dict) else []
-    return str(codings[0].get("code") or "") if codings else ""
+    code = str(first.get("code") or "")
+    text = str(concept.get("text") or first.get("display") or "")
+    return code if text in ("", code) else f"{code} {text}".strip()
 
 
 def _ref(value: Any) -> str:
@@ -109,13 +107,12 @@ def _record(shown: Shown) -> Record:
             ("class", str((resource.get("class") or {}).get("code") or "")),
             ("period", _period(resource.get("period"))),
             ("provider", _ref(resource.get("serviceProvider"))),
-            ("reason", ", ".join(_text(r) for r in resource.get("reasonCode") or [])),
+            ("reason", ", ".join(_coded(r) for r in resource.get("reasonCode") or [])),
             ("status", str(resource.get("status") or "")),
         ]
     elif kind == "MedicationDispense":
         facts = [
-            ("drug", f"{_code(resource.get('medicationCodeableConcept'))} "
-                     f"{_text(resource.get('medicationCodeableConcept'))}".strip()),
+            ("drug", _coded(resource.get("medicationCodeableConcept"))),
             ("quantity", str((resource.get("quantity") or {}).get("value", ""))),
             ("days_supply", str((resource.get("daysSupply") or {}).get("value", ""))),
             ("handed_over", str(resource.get("whenHandedOver") or "")),
@@ -125,8 +122,7 @@ def _record(shown: Shown) -> Record:
     else:  # MedicationRequest
         request = resource.get("dispenseRequest") or {}
         facts = [
-            ("drug", f"{_code(resource.get('medicationCodeableConcept'))} "
-                     f"{_text(resource.get('medicationCodeableConcept'))}".strip()),
+            ("drug", _coded(resource.get("medicationCodeableConcept"))),
             ("status", str(resource.get("status") or "")),
             ("authored", str(resource.get("authoredOn") or "")),
             ("quantity", str((request.get("quantity") or {}).get("value", ""))),
@@ -145,7 +141,7 @@ def _claim(reference: str, claim: dict[str, Any]) -> Record:
     ]
     lines = [
         (
-            f"{_code(item.get('productOrService'))} {_text(item.get('productOrService'))}".strip(),
+            _coded(item.get("productOrService")),
             str(item.get("servicedDate") or _period(item.get("servicedPeriod"))),
             str((item.get("quantity") or {}).get("value", "")),
             _money(item.get("unitPrice")),
