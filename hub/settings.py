@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     console_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_lockout_threshold: int = Field(default=5, ge=1, le=100)
     console_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Staff sign-in through the region's own OpenID Connect provider (hub/console/oidc.py):
+    # its issuer URL (empty: off), the hub's client there, and the ID token claims that name
+    # the staff member's facility and console role (practitioner, referral-desk, ...).
+    console_oidc_issuer: str = ""
+    console_oidc_client_id: str = ""
+    console_oidc_client_secret: str = ""
+    console_oidc_facility_claim: str = "facility"
+    console_oidc_role_claim: str = "hub_role"
 
     _public_base_url_origin: PublicUrlOrigin = PrivateAttr(default="default")
 

@@ -21,13 +21,13 @@ from hub.audit.keys import new_checkpoint_key
 from hub.auth.signing_keys import generate_signing_key
 
 # imported here, before pytest_plugins registers them: rewrite their asserts all the same
-pytest.register_assert_rewrite("tests.live", "tests.postgres")
+pytest.register_assert_rewrite("tests.live", "tests.postgres", "tests.integration.oidc_provider")
 from tests.postgres import create_database, drop_database  # noqa: E402
 
 # The live hub and its clients, and PostgreSQL for the locking tests, for every folder: one
 # session-wide server per run (a fixture imported into two conftests would start two, and tokens
 # would name the wrong issuer).
-pytest_plugins = ["tests.live", "tests.postgres"]
+pytest_plugins = ["tests.live", "tests.postgres", "tests.integration.oidc_provider"]
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="hub-tests-"))
 METRICS_TOKEN = secrets.token_urlsafe(32)

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 
 from hub.console.audit import REFUSED, record_event, record_refusal, unknown_actor
 from hub.console.errors import ConsoleRefused, SignInRequired
-from hub.console.sessions import SessionProblem, load_session
+from hub.console.sessions import EndedSession, SessionProblem, load_session
 from hub.console.staff import StaffMember, StaffRole, actor_for
 from hub.db import session_scope
 
@@ -46,13 +46,12 @@ def current_staff(request: Request) -> StaffMember:
     token = request.cookies.get(SESSION_COOKIE, "")
     with session_scope() as session:
         loaded = load_session(session, token)
-        if isinstance(loaded, SessionProblem):
+        if isinstance(loaded, EndedSession):
             if token:  # a session that ended, or a token the hub never issued
+                who = unknown_actor(loaded.username or "-", client_address(request))
                 record_event(
-                    session, unknown_actor("-", client_address(request)), REFUSED,
-                    f"401: console session {loaded}", failed=True,
-                )  # fmt: skip
-            problem = loaded
+                    session, who, REFUSED, f"401: console session {loaded.problem}", failed=True
+                )
         else:
             user, row = loaded.user, loaded.row
             role = StaffRole(user.role)
@@ -71,8 +70,9 @@ def current_staff(request: Request) -> StaffMember:
                 csrf_token=row.csrf_token,
                 language=row.language,
             )
-    if isinstance(loaded, SessionProblem):
-        raise SignInRequired("login.expired" if problem is SessionProblem.EXPIRED else "")
+    if isinstance(loaded, EndedSession):
+        expired = loaded.problem is SessionProblem.EXPIRED
+        raise SignInRequired("login.expired" if expired else "")
     request.state.actor = staff.actor  # the API's error handlers audit under this actor
     request.state.staff = staff  # error pages show the staff member's menu and language
     return staff

@@ -71,6 +71,12 @@ register_messages(
             "长时间未操作，会话已过期，请重新登录。",
             "Your session expired after a period of inactivity; sign in again.",
         ),
+        "login.oidc": ("使用本地区统一身份认证登录", "Sign in with the region's identity provider"),
+        "login.oidc-failed": (
+            "统一身份认证登录未成功，请重试或使用账户密码登录。",
+            "Sign-in through the identity provider failed; try again or use your password.",
+        ),
+        "login.continue": ("登录成功，正在进入……", "Signed in; continuing to"),
         "login.signed-out": ("已退出。", "You are signed out."),
         "login.csrf": (
             "表单已失效，请重新提交。",

@@ -14,6 +14,7 @@ from hub.console.errors import (
     refused_page,
     sign_in_redirect,
 )
+from hub.console.oidc_pages import router as oidc_router
 from hub.console.pages import auditor, doctor, steward
 from hub.console.sign_in import router as sign_in_router
 
@@ -21,6 +22,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter()
 router.include_router(sign_in_router)
+router.include_router(oidc_router)
 router.include_router(doctor.router)
 router.include_router(steward.router)
 router.include_router(auditor.router)

@@ -29,6 +29,14 @@ class SessionProblem(StrEnum):
 
 
 @dataclass(frozen=True)
+class EndedSession:
+    """Why a cookie signs nobody in, and whose session it was (None: never the hub's)."""
+
+    problem: SessionProblem
+    username: str | None = None
+
+
+@dataclass(frozen=True)
 class OpenSession:
     row: StaffSessionRow
     user: StaffUserRow
@@ -58,20 +66,20 @@ def open_session(session: Session, user: StaffUserRow, language: str) -> str:
 
 def load_session(
     session: Session, token: str, now: datetime | None = None
-) -> OpenSession | SessionProblem:
+) -> OpenSession | EndedSession:
     """The live session of ``token``, its last request time moved on; or why there is none."""
     now = now or datetime.now(UTC)
     row = session.get(StaffSessionRow, token_hash(token)) if token else None
     if row is None:
-        return SessionProblem.NONE
+        return EndedSession(SessionProblem.NONE)
     idle = timedelta(minutes=get_settings().console_idle_timeout_minutes)
     if now - row.last_seen > idle:
         session.delete(row)
-        return SessionProblem.EXPIRED
+        return EndedSession(SessionProblem.EXPIRED, row.username)
     user = session.get(StaffUserRow, row.username)
     if user is None or not user.active:
         session.delete(row)
-        return SessionProblem.DISABLED
+        return EndedSession(SessionProblem.DISABLED, row.username)
     if now - row.last_seen > TOUCH_AFTER:
         row.last_seen = now
     return OpenSession(row, user)

@@ -25,9 +25,10 @@ from hub.console.deps import (
 from hub.console.errors import CONSOLE_PREFIX, SignInRequired
 from hub.console.i18n import LANGUAGES, pick_language
 from hub.console.navigation import home_page
+from hub.console.oidc import enabled
 from hub.console.rendering import LANGUAGE_COOKIE, language_of, render
 from hub.console.sessions import (
-    SessionProblem,
+    OpenSession,
     close_session,
     load_session,
     open_session,
@@ -42,15 +43,18 @@ LOGIN_CSRF_COOKIE = "hub_console_login"
 Field = Annotated[str, Form(max_length=1000)]
 
 
-def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
-    """HttpOnly, SameSite=Strict, limited to /console; Secure in production."""
+def set_cookie(
+    response: Response, name: str, value: str, *, max_age: int | None = None, lax: bool = False
+) -> None:
+    """HttpOnly, SameSite=Strict (Lax: a cookie that must come back from another site's
+    redirect), limited to /console; Secure in production."""
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         path=CONSOLE_PREFIX,
         httponly=True,
-        samesite="strict",
+        samesite="lax" if lax else "strict",
         secure=get_settings().environment is Environment.PRODUCTION,
     )
 
@@ -62,13 +66,12 @@ def _safe_next(target: str) -> str | None:
     return None
 
 
-def _login_page(
-    request: Request, message: str = "", status: int = 200, next_: str = ""
-) -> Response:
+def login_page(request: Request, message: str = "", status: int = 200, next_: str = "") -> Response:
     token = secrets.token_urlsafe(32)
     response = render(
-        request, "login.html", status=status, message=message, csrf_token=token, next=next_
-    )
+        request, "login.html", status=status, message=message, csrf_token=token, next=next_,
+        oidc=enabled(get_settings()),
+    )  # fmt: skip
     set_cookie(response, LOGIN_CSRF_COOKIE, token)
     return response
 
@@ -85,7 +88,7 @@ def console_home(request: Request) -> Response:
 @router.get("/login")
 def login_form(request: Request, reason: str = "", next: str = "") -> Response:
     message = reason if reason in ("login.expired", "login.signed-out") else ""
-    return _login_page(request, message, next_=_safe_next(next) or "")
+    return login_page(request, message, next_=_safe_next(next) or "")
 
 
 @router.post("/login")
@@ -100,7 +103,7 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
         record_refusal(unknown_actor(username, client_address(request)), "sign-in form: CSRF")
-        return _login_page(request, "login.csrf", 403, next)
+        return login_page(request, "login.csrf", 403, next)
     username = username.strip().lower()
     language = language_of(request)
     with session_scope() as session:
@@ -121,7 +124,7 @@ def login(
     if result.refusal is not None or role is None:
         refusal = result.refusal or Refusal.BAD_CREDENTIALS
         status = 200 if refusal is Refusal.CODE_REQUIRED else 401
-        return _login_page(request, f"login.{refusal}", status, next)
+        return login_page(request, f"login.{refusal}", status, next)
     response = RedirectResponse(_safe_next(next) or home_page(role), status_code=303)
     set_cookie(response, SESSION_COOKIE, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=CONSOLE_PREFIX)
@@ -151,7 +154,7 @@ def switch_language(request: Request, to: str = "") -> Response:
     if token:
         with session_scope() as session:
             loaded = load_session(session, token)
-            if not isinstance(loaded, SessionProblem):
+            if isinstance(loaded, OpenSession):
                 set_language(loaded, language)
     return response
 

@@ -90,6 +90,8 @@ class FhirStore:
         # ``Type/id`` of what the write hooks created alongside a write (a referral's Task): the
         # API names them in a ``Link`` header of its answer.
         self.created_by_hooks: list[str] = []
+        # The consent decisions the last audited interaction rested on (what it withheld).
+        self.last_tally = DecisionTally()
         self._hook_depth = 0
 
     # -- registry -----------------------------------------------------------------------
@@ -119,6 +121,7 @@ class FhirStore:
     ) -> None:
         """Queue the audit record of one interaction, with the consent decisions it took."""
         tally, self.guard.tally = self.guard.tally, DecisionTally()
+        self.last_tally = tally  # what the interaction's consent decisions withheld (console)
         record_access(
             self.session,
             AuditEntry(

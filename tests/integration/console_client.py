@@ -18,6 +18,7 @@ from tests.integration.referral_parties import REASON, SOURCE, TARGET, created, 
 from tests.live import LiveHub
 
 REFERRAL_CATEGORY = {"coding": [{"system": "http://snomed.info/sct", "code": "3457005"}]}
+CONSULTATION_CATEGORY = {"coding": [{"system": "http://snomed.info/sct", "code": "11429006"}]}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -65,14 +66,18 @@ def console_audit(username: str) -> list[tuple[str, str, str]]:
     return [(interaction, outcome, text or "") for interaction, outcome, text in rows]
 
 
-def new_referral(source: httpx.Client, *, opted_out: bool = False) -> dict[str, Any]:
-    """An urgent referral from the township centre (SOURCE) to H001's cardiology: its Task."""
+def new_referral(
+    source: httpx.Client, *, opted_out: bool = False, consultation: bool = False
+) -> dict[str, Any]:
+    """An urgent referral (or a consultation) from the township centre (SOURCE) to H001's
+    cardiology: its Task."""
     case = new_case(source, opted_out=opted_out)
     request = created(
         source,
         {
             "resourceType": "ServiceRequest", "status": "active", "intent": "order",
-            "category": [REFERRAL_CATEGORY], "priority": "urgent",
+            "category": [CONSULTATION_CATEGORY if consultation else REFERRAL_CATEGORY],
+            "priority": "urgent",
             "subject": {"reference": f"Patient/{case.patient}"},
             "requester": {"reference": f"Organization/{SOURCE}"},
             "performer": [{"reference": f"HealthcareService/{TARGET}-cardiology"}],

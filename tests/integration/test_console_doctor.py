@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from hub.console.staff import StaffRole
+from referral.sla import flagged_overdue
 from tests.browser.staff import new_staff
 from tests.integration.console_client import (
     browser_like,
@@ -111,3 +112,22 @@ def test_the_receiving_facility_reads_the_referral_of_a_patient_who_opted_out(
         page = client.get(f"{REFERRALS}/{task['id']}")
     assert page.status_code == 200
     assert "胸痛" in page.text  # the request itself is the receiving facility's to read
+
+
+def test_the_overdue_tab_lists_the_referrals_the_sla_job_flagged(
+    live_hub: LiveHub, parties: dict[str, httpx.Client]
+) -> None:
+    flagged, waiting = new_referral(parties[SOURCE]), new_referral(parties[SOURCE])
+    moved = parties[TARGET].put(
+        f"/Task/{flagged['id']}", json=flagged_overdue(flagged), headers={"If-Match": 'W/"1"'}
+    )
+    assert moved.status_code == 200, moved.text
+    doctor = new_staff(StaffRole.practitioner, TARGET)
+    with browser_like(live_hub) as client:
+        signed_in(client, doctor)
+        overdue = client.get(f"{REFERRALS}?tab=overdue").text
+        incoming = client.get(f"{REFERRALS}?tab=incoming").text
+        outgoing = client.get(f"{REFERRALS}?tab=outgoing").text
+    assert flagged["id"] in overdue and waiting["id"] not in overdue
+    assert flagged["id"] in incoming and waiting["id"] in incoming
+    assert flagged["id"] not in outgoing  # H001 made neither

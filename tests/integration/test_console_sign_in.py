@@ -134,7 +134,8 @@ def test_an_idle_session_expires_and_the_browser_goes_to_sign_in(live_hub: LiveH
         page = client.get(expired.headers["location"])
         assert "会话已过期" in page.text
     assert _sessions(doctor.username) == 0
-    assert console_audit("-")[-1] == ("console-refused", "4", "401: console session expired")
+    expired_record = ("console-refused", "4", "401: console session expired")
+    assert console_audit(doctor.username)[-1] == expired_record
 
 
 def test_a_disabled_account_loses_its_session(live_hub: LiveHub) -> None:

@@ -2,30 +2,37 @@
 its timeline and its moves (accept, reject with a reason, redirect), the consultation inbox
 with its thread and report, and a patient's summary under the consent decision.
 
-Every read and move goes through the store as the doctor (``staff.actor``): a referral of
-another facility is as invisible here as through the API, and every page view is audited.
+Every read and move goes through the store as the doctor (``staff.actor``), and the moves are
+the referral service's own (``referral.moves``, ``referral.consultation.thread``): a referral
+of another facility is as invisible here as through the API, and every page view is audited.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from hub.console.deps import PostedForm, form_posted_by, role_required
 from hub.console.errors import ConsoleRefused
-from hub.console.i18n import register_messages
+from hub.console.pages import doctor_words  # noqa: F401  (registers the pages' words)
 from hub.console.queries import doctor as queries
+from hub.console.queries.consultations import consultation
+from hub.console.queries.patient_summary import patient_summary
 from hub.console.rendering import render
 from hub.console.staff import StaffMember, StaffRole
 from hub.deps import unit_of_work
+from hub.errors import NotFound, not_available
+from referral.consultation.thread import issue_report, post_message
 from referral.moves import accept_referral, redirect_referral, reject_referral
 
 router = APIRouter(prefix="/console/doctor", include_in_schema=False)
 Doctor = Annotated[StaffMember, Depends(role_required(StaffRole.practitioner))]
 DoctorForm = Annotated[PostedForm, Depends(form_posted_by(StaffRole.practitioner))]
-REFERRALS = "/console/doctor/referrals"
+Section = Literal["referrals", "consultations"]
+DONE = ("accepted", "rejected", "redirected", "sent", "reported")
+CONSULTATION_TABS = (queries.Tab.INCOMING, queries.Tab.OUTGOING)
 
 
 def _version(posted: PostedForm) -> int:
@@ -35,14 +42,27 @@ def _version(posted: PostedForm) -> int:
     return int(text)
 
 
+def _flash(request: Request) -> str:
+    done = request.query_params.get("done", "")
+    return f"doctor.done.{done}" if done in DONE else ""
+
+
+def _tab(tab: str, allowed: tuple[queries.Tab, ...]) -> queries.Tab:
+    return next((each for each in allowed if each == tab), allowed[0])
+
+
+def _back(section: Section, task_id: str, done: str) -> Response:
+    return RedirectResponse(f"/console/doctor/{section}/{task_id}?done={done}", status_code=303)
+
+
 @router.get("/referrals")
 def referral_worklist(request: Request, staff: Doctor, tab: str = "incoming") -> Response:
-    current = queries.Tab(tab) if tab in set(queries.Tab) else queries.Tab.INCOMING
+    current = _tab(tab, tuple(queries.Tab))
     with unit_of_work(staff.actor) as store:
         work = queries.worklist(store, staff.facility, current)
     return render(
         request, "doctor/referrals.html", staff=staff, tab=current, tabs=list(queries.Tab),
-        work=work, flash=_flash(request),
+        work=work, section="referrals", flash=_flash(request),
     )  # fmt: skip
 
 
@@ -53,27 +73,48 @@ def referral_page(request: Request, staff: Doctor, task_id: str) -> Response:
     return render(request, "doctor/referral.html", staff=staff, case=case, flash=_flash(request))
 
 
-def _flash(request: Request) -> str:
-    done = request.query_params.get("done", "")
-    return f"doctor.done.{done}" if done in ("accepted", "rejected", "redirected") else ""
+@router.get("/consultations")
+def consultation_inbox(request: Request, staff: Doctor, tab: str = "incoming") -> Response:
+    current = _tab(tab, CONSULTATION_TABS)
+    with unit_of_work(staff.actor) as store:
+        work = queries.worklist(store, staff.facility, current, queries.Kind.CONSULTATION)
+    return render(
+        request, "doctor/referrals.html", staff=staff, tab=current, tabs=CONSULTATION_TABS,
+        work=work, section="consultations", flash=_flash(request),
+    )  # fmt: skip
 
 
-def _back(task_id: str, done: str) -> Response:
-    return RedirectResponse(f"{REFERRALS}/{task_id}?done={done}", status_code=303)
+@router.get("/consultations/{task_id}")
+def consultation_page(request: Request, staff: Doctor, task_id: str) -> Response:
+    with unit_of_work(staff.actor) as store:
+        found = consultation(store, staff.facility, task_id)
+        if found is None:
+            raise NotFound(not_available(f"Task/{task_id}"))
+    return render(
+        request, "doctor/consultation.html", staff=staff, consult=found, case=found.case,
+        flash=_flash(request),
+    )  # fmt: skip
 
 
-@router.post("/referrals/{task_id}/accept")
-def accept(posted: DoctorForm, task_id: str) -> Response:
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, staff: Doctor, patient_id: str) -> Response:
+    with unit_of_work(staff.actor) as store:
+        summary = patient_summary(store, patient_id)
+    return render(request, "doctor/patient.html", staff=staff, summary=summary)
+
+
+@router.post("/{section}/{task_id}/accept")
+def accept(posted: DoctorForm, section: Section, task_id: str) -> Response:
     with unit_of_work(posted.staff.actor) as store:
         accept_referral(store, task_id, version=_version(posted))
-    return _back(task_id, "accepted")
+    return _back(section, task_id, "accepted")
 
 
-@router.post("/referrals/{task_id}/reject")
-def reject(posted: DoctorForm, task_id: str) -> Response:
+@router.post("/{section}/{task_id}/reject")
+def reject(posted: DoctorForm, section: Section, task_id: str) -> Response:
     with unit_of_work(posted.staff.actor) as store:
         reject_referral(store, task_id, version=_version(posted), reason=posted.text("reason"))
-    return _back(task_id, "rejected")
+    return _back(section, task_id, "rejected")
 
 
 @router.post("/referrals/{task_id}/redirect")
@@ -81,51 +122,26 @@ def redirect(posted: DoctorForm, task_id: str) -> Response:
     owner = f"Organization/{posted.text('facility', 64)}"
     with unit_of_work(posted.staff.actor) as store:
         redirect_referral(store, task_id, version=_version(posted), owner=owner)
-    return _back(task_id, "redirected")
+    return _back("referrals", task_id, "redirected")
 
 
-register_messages(
-    {
-        "nav.doctor.referrals": ("转诊工作台", "Referrals"),
-        "nav.doctor.consultations": ("会诊", "Consultations"),
-        "doctor.tab.incoming": ("转入", "Incoming"),
-        "doctor.tab.outgoing": ("转出", "Outgoing"),
-        "doctor.tab.overdue": ("超时", "Overdue"),
-        "doctor.col.authored": ("申请时间", "Requested"),
-        "doctor.col.patient": ("患者", "Patient"),
-        "doctor.col.reason": ("转诊原因", "Reason"),
-        "doctor.col.from": ("转出机构", "From"),
-        "doctor.col.to": ("接收机构", "To"),
-        "doctor.col.status": ("状态", "Status"),
-        "doctor.col.priority": ("优先级", "Priority"),
-        "doctor.empty": ("没有转诊。", "No referrals."),
-        "doctor.withheld": ("按患者授权未显示", "withheld by the patient's consent"),
-        "doctor.some-withheld": (
-            "部分记录因患者授权未显示。",
-            "Some records are withheld by the patients' consent.",
-        ),
-        "doctor.open": ("查看", "Open"),
-        "doctor.accept": ("接收", "Accept"),
-        "doctor.reject": ("拒绝", "Reject"),
-        "doctor.reject-reason": ("拒绝原因", "Reason for rejecting"),
-        "doctor.redirect": ("改转其他机构", "Redirect"),
-        "doctor.redirect-to": ("新的接收机构代码", "Facility code to send it to"),
-        "doctor.timeline": ("流转记录", "Timeline"),
-        "doctor.referral": ("转诊", "Referral"),
-        "doctor.done.accepted": ("已接收转诊。", "Referral accepted."),
-        "doctor.done.rejected": ("已拒绝转诊。", "Referral rejected."),
-        "doctor.done.redirected": ("已改转。", "Referral redirected."),
-        "doctor.summary": ("患者摘要", "Patient summary"),
-        "status.requested": ("待处理", "requested"),
-        "status.received": ("已收到", "received"),
-        "status.accepted": ("已接收", "accepted"),
-        "status.rejected": ("已拒绝", "rejected"),
-        "status.in-progress": ("就诊中", "in progress"),
-        "status.completed": ("已完成", "completed"),
-        "status.cancelled": ("已取消", "cancelled"),
-        "priority.routine": ("普通", "routine"),
-        "priority.urgent": ("紧急", "urgent"),
-        "priority.asap": ("尽快", "as soon as possible"),
-        "priority.stat": ("立即", "immediately"),
-    }
-)
+@router.post("/consultations/{task_id}/message")
+def message(posted: DoctorForm, task_id: str) -> Response:
+    with unit_of_work(posted.staff.actor) as store:
+        case = queries.referral(store, posted.staff.facility, task_id)
+        post_message(store, _task_body(case), posted.text("text", 4001))
+    return _back("consultations", task_id, "sent")
+
+
+@router.post("/consultations/{task_id}/report")
+def report(posted: DoctorForm, task_id: str) -> Response:
+    with unit_of_work(posted.staff.actor) as store:
+        case = queries.referral(store, posted.staff.facility, task_id)
+        issue_report(store, _task_body(case), posted.text("conclusion", 4001))
+    return _back("consultations", task_id, "reported")
+
+
+def _task_body(case: queries.Referral) -> dict[str, object]:
+    if case.kind is not queries.Kind.CONSULTATION:
+        raise ConsoleRefused(404, "error.not-found")
+    return case.task

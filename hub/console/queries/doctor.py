@@ -53,7 +53,7 @@ class Worklist:
     withheld: bool = False  # consent left some out
 
 
-def _text(concept: Any) -> str:
+def concept_text(concept: Any) -> str:
     if not isinstance(concept, dict):
         return ""
     if concept.get("text"):
@@ -116,16 +116,16 @@ def work_item(task: StoredResource, facility: str, names: dict[str, str]) -> Wor
         task_id=task.resource_id,
         version=task.version_id,
         status=str(body.get("status", "")),
-        business_status=_text(body.get("businessStatus")),
+        business_status=concept_text(body.get("businessStatus")),
         priority=str(body.get("priority", "routine")),
         authored=str(body.get("authoredOn", ""))[:16].replace("T", " "),
         patient=patient,
         patient_name=names.get(patient),
-        reason=_text(body.get("statusReason")),
+        reason=concept_text(body.get("statusReason")),
         requester=reference(body.get("requester")),
         owner=reference(body.get("owner")),
         incoming=reference(body.get("owner")) == f"Organization/{facility}",
-        status_reason=_text(body.get("statusReason")),
+        status_reason=concept_text(body.get("statusReason")),
     )
 
 
@@ -148,9 +148,9 @@ def worklist(store: FhirStore, facility: str, tab: Tab, kind: Kind = Kind.REFERR
         if request is None or kind_of(request) is not kind:
             continue
         item = work_item(task, facility, names)
-        reasons = [_text(c) for c in request.get("reasonCode") or []]
+        reasons = [concept_text(c) for c in request.get("reasonCode") or []]
         items.append(_with_reason(item, "; ".join(r for r in reasons if r)))
-    return Worklist(items, withheld=store.guard.tally.withheld_by_query)
+    return Worklist(items, withheld=withheld(store))
 
 
 def _with_reason(item: WorkItem, reason: str) -> WorkItem:
@@ -173,6 +173,12 @@ class Referral:
     request: dict[str, Any]
     steps: list[Step]
     kind: Kind | None
+    task: dict[str, Any] = field(default_factory=dict)  # the Task as the caller read it
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The Task's output (a consultation's report, ...)."""
+        return list(self.task.get("output") or [])
 
 
 def referral(store: FhirStore, facility: str, task_id: str) -> Referral:
@@ -189,7 +195,7 @@ def referral(store: FhirStore, facility: str, task_id: str) -> Referral:
     if shown is not None:  # else withheld: shown as withheld
         names[patient] = person_name(shown)
     item = work_item(task, facility, names)
-    reasons = [_text(c) for c in request.get("reasonCode") or []]
+    reasons = [concept_text(c) for c in request.get("reasonCode") or []]
     item = _with_reason(item, "; ".join(r for r in reasons if r))
     entries, _ = store.history("Task", task_id, count=100)
     steps = []
@@ -200,12 +206,17 @@ def referral(store: FhirStore, facility: str, task_id: str) -> Referral:
                 version=entry.version_id,
                 when=entry.last_updated,
                 status=str(version.get("status", "deleted")),
-                business_status=_text(version.get("businessStatus")),
-                reason=_text(version.get("statusReason")),
+                business_status=concept_text(version.get("businessStatus")),
+                reason=concept_text(version.get("statusReason")),
                 owner=reference(version.get("owner")),
             )
         )
-    return Referral(item, request, steps, kind_of(request))
+    return Referral(item, request, steps, kind_of(request), body)
+
+
+def withheld(store: FhirStore) -> bool:
+    """Whether the consent decisions of the store's last read or search withheld anything."""
+    return store.last_tally.decision in ("deny", "permit-with-redaction")
 
 
 def is_party(task: dict[str, Any], facility: str) -> bool:
