@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from hub.auth.actor import Actor
@@ -11,7 +11,9 @@ from hub.db import session_scope
 from hub.fhir.store import FhirStore
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
-from tests.integration.console_client import console_audit
+from tests.browser.staff import Staff
+from tests.integration.console_client import browser_like, console_audit, signed_in
+from tests.live import LiveHub
 
 
 @contextmanager
@@ -24,3 +26,14 @@ def as_actor(actor: Actor) -> Iterator[FhirStore]:
 def refused_texts(username: str) -> list[str]:
     """The outcome texts of the console's failed (refused) audit records of ``username``."""
     return [text for _, outcome, text in console_audit(username) if outcome != "0"]
+
+
+def assert_not_found_pages(hub: LiveHub, staff: Staff, paths: Sequence[str]) -> None:
+    """Each of ``paths`` (a forged id in the URL) is a 404 page for ``staff``, each audited."""
+    with browser_like(hub) as client:
+        signed_in(client, staff)
+        for path in paths:
+            answer = client.get(path)
+            assert answer.status_code == 404, path
+            assert "text/html" in answer.headers["content-type"]
+    assert sum("404" in text for text in refused_texts(staff.username)) >= len(paths)
