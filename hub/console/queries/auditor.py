@@ -76,10 +76,9 @@ class FindingFilter:
         return cls(asked, rule or None, facility or None, chosen)
 
     def query(self) -> list[tuple[str, str]]:
-        query = [
-            ("identified", f"ge{self.month.first_day.isoformat()}"),
-            ("identified", f"lt{self.month.end.isoformat()}"),
-        ]
+        # One value of month precision: the month (two conditions, ge and lt, on one date
+        # parameter are planned badly by PostgreSQL: a minute at 10,000 findings, 30 ms so).
+        query = [("identified", str(self.month))]
         if self.rule:
             query.append(("code", f"{RULE_SYSTEM}|{self.rule}"))
         if self.facility:
