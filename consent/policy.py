@@ -12,8 +12,10 @@ reads them). The packaged default, ``consent/data/default_policy.json``:
 - emergency treatment with a stated reason (``break_glass_purposes``: ETREAT) overrides a deny,
   including sensitive classes when ``break_glass_reveals_sensitive`` (the decision is flagged);
 - ``exempt_roles`` (operators, auditors, the fund's insurance auditors: fund supervision is a
-  legal duty, PIPL art. 13(1)3) are not subject to consent: their access is bounded by role
-  (the insurance auditors' scopes name the claims' types only) and audited;
+  legal duty, PIPL art. 13(1)3; the patient index's data stewards, who compare the Patients of
+  a possible duplicate as operators do) are not subject to consent: their access is bounded by
+  role (the insurance auditors' scopes name the claims' types only, the stewards' the Patient)
+  and audited;
 - a patient younger than ``guardian_age`` consents through a guardian (RelatedPerson).
 
 A deployment points ``HUB_CONSENT_POLICY_FILE`` at its own JSON (or TOML) file with the same
@@ -49,7 +51,9 @@ class RegionalPolicy(BaseModel):
     sensitive_labels: frozenset[str] = frozenset({"PSY", "BH", "HIV", "STD", "SEX", "GDIS", "ETH"})
     break_glass_purposes: frozenset[str] = frozenset({"ETREAT"})
     break_glass_reveals_sensitive: bool = True
-    exempt_roles: frozenset[str] = frozenset({"operator", "auditor", "insurance-auditor"})
+    exempt_roles: frozenset[str] = frozenset(
+        {"operator", "auditor", "insurance-auditor", "data-steward"}
+    )
     guardian_age: int = Field(default=14, ge=0, le=21)
 
     @field_validator("opt_out_purposes", "break_glass_purposes")

@@ -15,7 +15,7 @@ from hub.console.errors import (
     sign_in_redirect,
 )
 from hub.console.oidc_pages import router as oidc_router
-from hub.console.pages import desk, doctor, operator
+from hub.console.pages import auditor, desk, doctor, operator, steward
 from hub.console.sign_in import router as sign_in_router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -26,6 +26,8 @@ router.include_router(oidc_router)
 router.include_router(doctor.router)
 router.include_router(desk.router)
 router.include_router(operator.router)
+router.include_router(steward.router)
+router.include_router(auditor.router)
 
 
 def add_console(app: FastAPI) -> None:

@@ -41,7 +41,7 @@ from hub.security.fields import FieldCipher
 
 __all__ = [
     "MAX_PAGE", "ReviewItem", "ReviewPage", "claim_review", "list_reviews", "resolve_review",
-    "supersede_reviews",
+    "review_item", "supersede_reviews",
 ]  # fmt: skip
 
 ReviewStatus = Literal["open", "claimed", "resolved"]
@@ -95,6 +95,14 @@ def list_reviews(
     patients = sorted({i.patient_id for i in items if i.patient_id})
     audit_change(session, actor, "review list", patients, interaction="search-type")
     return ReviewPage(total, items)
+
+
+def review_item(session: Session, actor: Actor, *, review_id: int) -> ReviewItem:
+    """One review item (404 when there is none); the read is audited."""
+    item = _review_item(session, review_id)
+    audit_change(session, actor, f"review {review_id} read",
+                 [item.patient_id] if item.patient_id else [], interaction="read")  # fmt: skip
+    return item
 
 
 def _review_item(session: Session, review_id: int) -> ReviewItem:

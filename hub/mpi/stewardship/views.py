@@ -1,6 +1,7 @@
 """HTTP API of patient-index stewardship (JSON): review queue, links, merges, splits.
 
-Operators steward; auditors may read the queue and a person's links; everyone else gets 403.
+Operators and data stewards steward (:mod:`.roles`); auditors may read the queue and a person's
+links; everyone else gets 403.
 Each view parses its request, calls one service function in one unit of work and renders.
 """
 
@@ -12,9 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.auth.actor import Actor
-from hub.auth.roles import Role
 from hub.deps import MAX_OFFSET, NO_NUL, RowId, current_actor, unit_of_work
-from hub.errors import Forbidden
 from hub.mpi import stewardship
 from hub.mpi.stewardship import (
     LinkResult,
@@ -24,6 +23,7 @@ from hub.mpi.stewardship import (
     ReviewPage,
     SourcePerson,
 )
+from hub.mpi.stewardship.roles import require_reader, require_steward
 
 router = APIRouter(prefix="/mpi", tags=["Master patient index"])
 
@@ -32,14 +32,12 @@ Code = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 async def _steward(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
-    if actor.role is not Role.operator:
-        raise Forbidden("only operators may change patient-index links")
+    require_steward(actor)
     return actor
 
 
 async def _reader(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
-    if actor.role not in (Role.operator, Role.auditor):
-        raise Forbidden("only operators and auditors may read patient-index links")
+    require_reader(actor)
     return actor
 
 
