@@ -138,6 +138,7 @@ def bulk_create(
     for body in batch.bodies:
         run_hooks(store, WriteKind.CREATE, resource_type, body)
     flush_pending_audit(session)
+    analyze_if_never_analyzed(session)
     return batch.ids
 
 
@@ -268,3 +269,30 @@ def analyze_tables(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(text(f"ANALYZE {', '.join(bulk_tables())}"))
+
+
+def analyze_if_never_analyzed(session: Session) -> None:
+    """Statistics for tables that have none (a new database's first load, PostgreSQL).
+
+    Without any, the planner takes the index tables for nearly empty, and a search with two
+    conditions on one parameter (``date=ge..&date=lt..``) became a nested loop over every row of
+    the type: 34 s at 10,000 Observations, 17 ms once analyzed. Autovacuum gives statistics
+    about a minute later; the searches that follow a load (a day's claims audit) cannot wait.
+    Later loads leave it to autovacuum: stale statistics are not empty ones."""
+    if session.get_bind().dialect.name != "postgresql" or session.info.get(_ANALYZED):
+        return
+    never = session.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY(:tables) "
+            "AND last_analyze IS NULL AND last_autoanalyze IS NULL"
+        ),
+        {"tables": bulk_tables()},
+    ).scalar_one()
+    if never:
+        analyze_tables(session)
+    # The server's statistics views may not show it before this transaction ends: this
+    # session's next batches do not ask again.
+    session.info[_ANALYZED] = True
+
+
+_ANALYZED = "hub.fhir.bulk.analyzed"
