@@ -37,6 +37,7 @@ from hub.mpi.matching.model import MatchModel
 BATCH = 100  # registrations per transaction
 SINGLE = "register_source"  # one call per record, BATCH calls per transaction
 BATCHED = "register_sources"  # one call per transaction of BATCH records
+PROFILED = "register_sources, profiled"  # --profile: one more batch run under pyinstrument
 CONFIGURATIONS_PER_WORKER_COUNT = 2  # SINGLE and BATCHED; + 1 write-only baseline in all
 
 
@@ -182,6 +183,14 @@ def _write_only(session: Any, cipher: Any, facility: str, source_id: str, f: Mat
 
 def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
     positions, mode, deadline = task
+    if mode == "batch-profiled":  # the batch path under pyinstrument; its text report kept
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        with profiler:
+            out = _register_worker((positions, "batch", deadline))
+        out["profile"] = profiler.output_text(unicode=True, show_all=False, short_mode=False)
+        return out
     import hub.mpi.registration.batch as registration
     import hub.mpi.registration.online as service
     import hub.mpi.store as store
@@ -280,6 +289,7 @@ class Throughput:
     planned: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     label: str = ""
+    profiles: list[str] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -309,7 +319,8 @@ def register_all(
     seconds = max(r["end"] for r in results) - min(r["begin"] for r in results)
     return Throughput(backend, workers, mode, len(latencies), seconds, latencies,
                       [x for r in results for x in r["commits"]], decisions,
-                      components, len(positions), failures)  # fmt: skip
+                      components, len(positions), failures,
+                      profiles=[r["profile"] for r in results if "profile" in r])  # fmt: skip
 
 
 @contextmanager
@@ -355,6 +366,7 @@ def run_backend(
     slices: list[list[int]],
     workers: list[int],
     max_seconds: float,
+    profile: bool = False,
 ) -> BackendResult:
     from hub.db import session_scope
     from hub.migrate import upgrade_database
@@ -374,6 +386,7 @@ def run_backend(
         plan = [(w, "single", SINGLE) for w in workers]
         plan += [(w, "batch", BATCHED) for w in workers]
         plan += [(1, "write-only", "write-only baseline")]
+        plan += [(1, "batch-profiled", PROFILED)] if profile else []
         for k, (w, mode, label) in enumerate(plan):
             result = register_all(backend, slices[k % len(slices)], w, mode, max_seconds)
             result.label = label
