@@ -272,7 +272,17 @@ def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
                 session.close()
     return {"begin": begin, "end": time.time(), "latencies": latencies, "commits": commits,
             "decisions": decisions, "components": dict(timers.seconds),
-            "failures": failures}  # fmt: skip
+            "failures": failures, "cache": _feature_cache_counts()}  # fmt: skip
+
+
+def _feature_cache_counts() -> Counter[str]:
+    """This worker's hits and misses of the patient index's feature cache (absent before it)."""
+    try:
+        from hub.mpi.feature_cache import process_cache
+    except ImportError:
+        return Counter()
+    stats = process_cache().stats()
+    return Counter(hits=stats.hits, misses=stats.misses)
 
 
 @dataclass
@@ -289,6 +299,7 @@ class Throughput:
     planned: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     label: str = ""
+    cache: Counter[str] = field(default_factory=Counter)  # feature cache hits and misses
     profiles: list[str] = field(default_factory=list)
 
     @property
@@ -320,7 +331,8 @@ def register_all(
     return Throughput(backend, workers, mode, len(latencies), seconds, latencies,
                       [x for r in results for x in r["commits"]], decisions,
                       components, len(positions), failures,
-                      profiles=[r["profile"] for r in results if "profile" in r])  # fmt: skip
+                      profiles=[r["profile"] for r in results if "profile" in r],
+                      cache=sum((r["cache"] for r in results), Counter()))  # fmt: skip
 
 
 @contextmanager

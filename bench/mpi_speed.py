@@ -422,6 +422,10 @@ def _report(
                   f"{r.seconds:.1f} s); per call p50 {pct(r.latencies, 50):.2f}"
                   f" ms p99 {pct(r.latencies, 99):.2f} ms; commit p50 {pct(r.commits, 50):.1f} "
                   f"ms; {dict(r.decisions)}{failed}")  # fmt: skip
+            if r.cache:
+                opened = r.cache["hits"] + r.cache["misses"]
+                print(f"    feature cache: {r.cache['hits']:,} hits of {opened:,} opened "
+                      f"({r.cache['hits'] / max(opened, 1):.0%})")  # fmt: skip
         for label in (SINGLE, BATCHED):
             one = next((r for r in b.runs if r.workers == 1 and r.label == label), None)
             if one is None or not one.latencies:
