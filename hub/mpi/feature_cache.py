@@ -23,12 +23,12 @@ only, as the decisions that read them already hold them.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
+import orjson
 from cachetools import LRUCache
 
 from hub.mpi.matching.features import MatchFeatures
@@ -107,7 +107,7 @@ class FeatureCache:
 
 def open_features(cipher: FieldCipher, sealed: str) -> MatchFeatures:
     """Open sealed features, uncached (whole-index reads: training, relink)."""
-    return MatchFeatures.from_json_dict(json.loads(cipher.decrypt(sealed)))
+    return MatchFeatures.from_json_dict(orjson.loads(cipher.decrypt(sealed)))
 
 
 def open_source_features(cipher: FieldCipher, source_id: int, sealed: str) -> MatchFeatures:

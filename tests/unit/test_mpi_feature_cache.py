@@ -12,7 +12,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from hub.mpi import store
-from hub.mpi.feature_cache import CacheStats, FeatureCache, process_cache
+from hub.mpi.feature_cache import CacheStats, FeatureCache, open_features, process_cache
 from hub.mpi.matching.features import MatchFeatures
 from hub.security.fields import FieldCipher, FieldKeyError
 from hub.settings import get_settings
@@ -128,3 +128,15 @@ def test_the_process_cache_takes_its_size_from_the_settings(
         monkeypatch.delenv("HUB_MPI_FEATURE_CACHE_SIZE")
         get_settings.cache_clear()
     assert process_cache().maxsize == 100_000
+
+
+def test_every_field_survives_sealing_and_opening() -> None:
+    full = MatchFeatures(
+        family="买买提", given="艾力", full_name="买买提·艾力", birth_date=date(1979, 2, 28),
+        sex="male", resident_id="420502198605121222", resident_id_raw="42050219860512122X",
+        insurance_number="YB-1", local_ids=(("urn:x", "7"), ("urn:y", "\"8\"")),
+        phones=("13907170001", "07176222222"), district="420502", township="夜明珠街道",
+        village="桂园小区", line="1栋2单元2304\\n", postal_code="443000", flags=("birth_date",),
+    )  # fmt: skip
+    cipher = _cipher(k1=os.urandom(32))
+    assert open_features(cipher, store.seal_features(cipher, full)) == full
