@@ -2,8 +2,9 @@
 
 Each test registers a record, makes a decision that puts its opened features in this process's
 cache (hub.mpi.feature_cache), changes the record in a second session the way another API
-replica or worker would (a plain UPDATE or DELETE of the row, a merge, a split, a key rotation's
-reseal: nothing this process is told about), and shows that the next decision sees the change.
+replica or worker would (a plain UPDATE of the row, a deletion, a merge, a split, a key
+rotation's reseal: nothing this process's cache is told about), and shows that the next
+decision sees the change.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from hub.auth.actor import SYSTEM_ACTOR
 from hub.db import session_scope
@@ -26,7 +27,12 @@ from hub.mpi.matching.features import MatchFeatures, features_from_row
 from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.models import BlockKeyRow, SourceRow
 from hub.mpi.registration.batch import Registration, register_sources
-from hub.mpi.registration.online import MatchOutcome, find_candidates, register_source
+from hub.mpi.registration.online import (
+    MatchOutcome,
+    find_candidates,
+    register_source,
+    remove_source,
+)
 from hub.mpi.stewardship import merge_persons, split_person
 from hub.mpi.training.registry import active_model
 from hub.security.fields import FieldCipher, get_cipher
@@ -149,9 +155,8 @@ def test_a_record_deleted_in_another_session_is_no_candidate(tag: str) -> None:
     f = _record(rng)
     _register(cipher, "H001", f"{tag}-1", f)
     assert len(_warm(cipher, f)) == 1
-    row = _source_row("H001", f"{tag}-1")
-    with session_scope() as second:
-        second.execute(delete(SourceRow).where(SourceRow.id == row.id))
+    with session_scope() as second:  # the facility deletes its Patient: the source goes
+        assert remove_source(second, cipher, "H001", f"{tag}-1", "test")
     assert _warm(cipher, f) == []
     assert _register(cipher, "CS0001", f"{tag}-2", f).decision == "new"
 
@@ -168,16 +173,22 @@ def test_a_reseal_under_a_new_key_is_opened_with_it(tag: str) -> None:
     with session_scope() as second:  # the rotation reseals every row this decision reads
         keys = store.hashed_keys(cipher, query_keys(f))
         rows = second.execute(select(SourceRow).join(BlockKeyRow).where(BlockKeyRow.key.in_(keys)))
-        resealed = set(rows.scalars())
-        for row in resealed:
-            second.execute(update(SourceRow).where(SourceRow.id == row.id)
-                           .values(features=rotating.reseal(row.features)))  # fmt: skip
-    misses = process_cache().stats().misses
-    retired = FieldCipher(new_key, "k-new", cipher.blind_key)  # the old key is gone
-    found = _warm(retired, f)
-    assert found[0][0] == first.enterprise_id and found[0][1] >= 0.99
-    assert _warm(retired, f) == found
-    assert process_cache().stats().misses == misses + len(resealed)  # once, new key
+        resealed = {row.id: row.features for row in rows.scalars()}
+        for row_id, sealed in resealed.items():
+            second.execute(update(SourceRow).where(SourceRow.id == row_id)
+                           .values(features=rotating.reseal(sealed)))  # fmt: skip
+    try:
+        misses = process_cache().stats().misses
+        retired = FieldCipher(new_key, "k-new", cipher.blind_key)  # the old key is gone
+        found = _warm(retired, f)
+        assert found[0][0] == first.enterprise_id and found[0][1] >= 0.99
+        assert _warm(retired, f) == found
+        assert process_cache().stats().misses == misses + len(resealed)  # once, new key
+    finally:  # the rest of the suite knows only the suite's key
+        with session_scope() as session:
+            for row_id, sealed in resealed.items():
+                session.execute(update(SourceRow).where(SourceRow.id == row_id)
+                                .values(features=sealed))  # fmt: skip
 
 
 def test_registration_logs_no_personal_data(tag: str, caplog: pytest.LogCaptureFixture) -> None:
