@@ -38,6 +38,8 @@ BATCH = 100  # registrations per transaction
 SINGLE = "register_source"  # one call per record, BATCH calls per transaction
 BATCHED = "register_sources"  # one call per transaction of BATCH records
 PROFILED = "register_sources, profiled"  # --profile: one more batch run under pyinstrument
+CACHE_ON, CACHE_OFF = "register_sources, cache on", "register_sources, cache off"  # --cache-ab
+CACHE_AB_RUNS = 4  # on, off, on, off: the same load for both
 CONFIGURATIONS_PER_WORKER_COUNT = 2  # SINGLE and BATCHED; + 1 write-only baseline in all
 
 
@@ -191,6 +193,12 @@ def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
             out = _register_worker((positions, "batch", deadline))
         out["profile"] = profiler.output_text(unicode=True, show_all=False, short_mode=False)
         return out
+    if mode == "batch-no-cache":  # this forked worker only: the feature cache off
+        from hub.settings import get_settings
+
+        os.environ["HUB_MPI_FEATURE_CACHE_SIZE"] = "0"
+        get_settings.cache_clear()
+        return _register_worker((positions, "batch", deadline))
     import hub.mpi.registration.batch as registration
     import hub.mpi.registration.online as service
     import hub.mpi.store as store
@@ -379,6 +387,7 @@ def run_backend(
     workers: list[int],
     max_seconds: float,
     profile: bool = False,
+    cache_ab: bool = False,
 ) -> BackendResult:
     from hub.db import session_scope
     from hub.migrate import upgrade_database
@@ -399,6 +408,8 @@ def run_backend(
         plan += [(w, "batch", BATCHED) for w in workers]
         plan += [(1, "write-only", "write-only baseline")]
         plan += [(1, "batch-profiled", PROFILED)] if profile else []
+        ab = [(max(workers), "batch", CACHE_ON), (max(workers), "batch-no-cache", CACHE_OFF)]
+        plan += ab * (CACHE_AB_RUNS // 2) if cache_ab else []
         for k, (w, mode, label) in enumerate(plan):
             result = register_all(backend, slices[k % len(slices)], w, mode, max_seconds)
             result.label = label

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/mpi_speed.py [--records 1000000] [--queries 10000]
         [--registrations 5000] [--workers 1,2,4] [--backends sqlite,postgresql]
-        [--splink-queries 50] [--no-splink] [--seed 11] [--profile DIR]
+        [--splink-queries 50] [--no-splink] [--seed 11] [--profile DIR] [--cache-ab]
 
 One synthetic Chinese population (hub.demo.registrations) of N + H records; H records, drawn at
 random, are held out as new registrations (many are people already indexed), the N others are
@@ -29,6 +29,8 @@ the index. Stages, each timed and printed:
    person, source, keys, identifiers, link event, golden record), one record at a time.
    With ``--profile DIR`` one more batch run (one worker, after the measured ones, on records of
    its own) goes under pyinstrument; its text report is written to DIR and its top printed.
+   With ``--cache-ab`` four more batch runs (the most workers), the feature cache on, off, on,
+   off (``HUB_MPI_FEATURE_CACHE_SIZE=0`` in the workers), each on records of its own.
 
 The whole bulk load (features + train + link + preload) is summed per backend. Figures not
 measured are never printed: a stage that fails or is switched off says so.
@@ -54,6 +56,7 @@ from mpi_data import LinkageSet, chinese_set, name_cache_misses, name_cache_size
 from mpi_persist import (
     BATCH,
     BATCHED,
+    CACHE_AB_RUNS,
     CONFIGURATIONS_PER_WORKER_COUNT,
     PROFILED,
     SHARED,
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="one more batch run under pyinstrument, its report written to DIR",
     )
+    parser.add_argument("--cache-ab", action="store_true",
+                        help="batch runs, the feature cache on and off in turn")  # fmt: skip
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL",
                                                                DEFAULT_ADMIN_URL))  # fmt: skip
     args = parser.parse_args(argv)
@@ -245,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.records
     configurations = len(workers) * CONFIGURATIONS_PER_WORKER_COUNT + 1  # + write-only baseline
     configurations += 1 if args.profile else 0
+    configurations += CACHE_AB_RUNS if args.cache_ab else 0
     held_count = max(args.queries, args.registrations * configurations)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -303,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 backend_results.append(run_backend(backend, args.admin_url, indexed, persons,
                                                    model, slices, workers,
-                                                   args.max_seconds,
-                                                   bool(args.profile)))  # fmt: skip
+                                                   args.max_seconds, bool(args.profile),
+                                                   args.cache_ab))  # fmt: skip
             except Exception as exc:  # reported, the other stages still run
                 backend_results.append(BackendResult(backend, error=f"{type(exc).__name__}: "
                                                                     f"{exc}"[:300]))  # fmt: skip
