@@ -37,6 +37,9 @@ from hub.mpi.matching.model import MatchModel
 BATCH = 100  # registrations per transaction
 SINGLE = "register_source"  # one call per record, BATCH calls per transaction
 BATCHED = "register_sources"  # one call per transaction of BATCH records
+PROFILED = "register_sources, profiled"  # --profile: one more batch run under pyinstrument
+CACHE_ON, CACHE_OFF = "register_sources, cache on", "register_sources, cache off"  # --cache-ab
+CACHE_AB_RUNS = 4  # on, off, on, off: the same load for both
 CONFIGURATIONS_PER_WORKER_COUNT = 2  # SINGLE and BATCHED; + 1 write-only baseline in all
 
 
@@ -182,6 +185,20 @@ def _write_only(session: Any, cipher: Any, facility: str, source_id: str, f: Mat
 
 def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
     positions, mode, deadline = task
+    if mode == "batch-profiled":  # the batch path under pyinstrument; its text report kept
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        with profiler:
+            out = _register_worker((positions, "batch", deadline))
+        out["profile"] = profiler.output_text(unicode=True, show_all=False, short_mode=False)
+        return out
+    if mode == "batch-no-cache":  # this forked worker only: the feature cache off
+        from hub.settings import get_settings
+
+        os.environ["HUB_MPI_FEATURE_CACHE_SIZE"] = "0"
+        get_settings.cache_clear()
+        return _register_worker((positions, "batch", deadline))
     import hub.mpi.registration.batch as registration
     import hub.mpi.registration.online as service
     import hub.mpi.store as store
@@ -263,7 +280,17 @@ def _register_worker(task: tuple[list[int], str, float]) -> dict[str, Any]:
                 session.close()
     return {"begin": begin, "end": time.time(), "latencies": latencies, "commits": commits,
             "decisions": decisions, "components": dict(timers.seconds),
-            "failures": failures}  # fmt: skip
+            "failures": failures, "cache": _feature_cache_counts()}  # fmt: skip
+
+
+def _feature_cache_counts() -> Counter[str]:
+    """This worker's hits and misses of the patient index's feature cache (absent before it)."""
+    try:
+        from hub.mpi.feature_cache import process_cache
+    except ImportError:
+        return Counter()
+    stats = process_cache().stats()
+    return Counter(hits=stats.hits, misses=stats.misses)
 
 
 @dataclass
@@ -280,6 +307,8 @@ class Throughput:
     planned: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     label: str = ""
+    cache: Counter[str] = field(default_factory=Counter)  # feature cache hits and misses
+    profiles: list[str] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -309,7 +338,9 @@ def register_all(
     seconds = max(r["end"] for r in results) - min(r["begin"] for r in results)
     return Throughput(backend, workers, mode, len(latencies), seconds, latencies,
                       [x for r in results for x in r["commits"]], decisions,
-                      components, len(positions), failures)  # fmt: skip
+                      components, len(positions), failures,
+                      profiles=[r["profile"] for r in results if "profile" in r],
+                      cache=sum((r["cache"] for r in results), Counter()))  # fmt: skip
 
 
 @contextmanager
@@ -355,6 +386,8 @@ def run_backend(
     slices: list[list[int]],
     workers: list[int],
     max_seconds: float,
+    profile: bool = False,
+    cache_ab: bool = False,
 ) -> BackendResult:
     from hub.db import session_scope
     from hub.migrate import upgrade_database
@@ -374,6 +407,9 @@ def run_backend(
         plan = [(w, "single", SINGLE) for w in workers]
         plan += [(w, "batch", BATCHED) for w in workers]
         plan += [(1, "write-only", "write-only baseline")]
+        plan += [(1, "batch-profiled", PROFILED)] if profile else []
+        ab = [(max(workers), "batch", CACHE_ON), (max(workers), "batch-no-cache", CACHE_OFF)]
+        plan += ab * (CACHE_AB_RUNS // 2) if cache_ab else []
         for k, (w, mode, label) in enumerate(plan):
             result = register_all(backend, slices[k % len(slices)], w, mode, max_seconds)
             result.label = label

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/mpi_speed.py [--records 1000000] [--queries 10000]
         [--registrations 5000] [--workers 1,2,4] [--backends sqlite,postgresql]
-        [--splink-queries 50] [--no-splink] [--seed 11]
+        [--splink-queries 50] [--no-splink] [--seed 11] [--profile DIR] [--cache-ab]
 
 One synthetic Chinese population (hub.demo.registrations) of N + H records; H records, drawn at
 random, are held out as new registrations (many are people already indexed), the N others are
@@ -27,6 +27,10 @@ the index. Stages, each timed and printed:
    registered / wall time, decision and commit included), the latency per record and where it
    goes. Baseline: register_source's writes for a new person without the match decision (new
    person, source, keys, identifiers, link event, golden record), one record at a time.
+   With ``--profile DIR`` one more batch run (one worker, after the measured ones, on records of
+   its own) goes under pyinstrument; its text report is written to DIR and its top printed.
+   With ``--cache-ab`` four more batch runs (the most workers), the feature cache on, off, on,
+   off (``HUB_MPI_FEATURE_CACHE_SIZE=0`` in the workers), each on records of its own.
 
 The whole bulk load (features + train + link + preload) is summed per backend. Figures not
 measured are never printed: a stage that fails or is switched off says so.
@@ -52,7 +56,9 @@ from mpi_data import LinkageSet, chinese_set, name_cache_misses, name_cache_size
 from mpi_persist import (
     BATCH,
     BATCHED,
+    CACHE_AB_RUNS,
     CONFIGURATIONS_PER_WORKER_COUNT,
+    PROFILED,
     SHARED,
     SINGLE,
     BackendResult,
@@ -229,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splink-queries", type=int, default=50)
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="one more batch run under pyinstrument, its report written to DIR",
+    )
+    parser.add_argument("--cache-ab", action="store_true",
+                        help="batch runs, the feature cache on and off in turn")  # fmt: skip
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL",
                                                                DEFAULT_ADMIN_URL))  # fmt: skip
     args = parser.parse_args(argv)
@@ -236,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b for b in args.backends.split(",") if b]
     n = args.records
     configurations = len(workers) * CONFIGURATIONS_PER_WORKER_COUNT + 1  # + write-only baseline
+    configurations += 1 if args.profile else 0
+    configurations += CACHE_AB_RUNS if args.cache_ab else 0
     held_count = max(args.queries, args.registrations * configurations)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -294,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 backend_results.append(run_backend(backend, args.admin_url, indexed, persons,
                                                    model, slices, workers,
-                                                   args.max_seconds))  # fmt: skip
+                                                   args.max_seconds, bool(args.profile),
+                                                   args.cache_ab))  # fmt: skip
             except Exception as exc:  # reported, the other stages still run
                 backend_results.append(BackendResult(backend, error=f"{type(exc).__name__}: "
                                                                     f"{exc}"[:300]))  # fmt: skip
@@ -322,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     _report(args, n, data, indexed, feature_seconds, timings, model, batch, engine_metrics,
             latency, backend_results, splink_run, splink_error, splink_latency, peak_engine,
             peak_all)  # fmt: skip
+    if args.profile:
+        _write_profiles(args.profile, backend_results)
     print(f"\n# total {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -410,6 +428,10 @@ def _report(
                   f"{r.seconds:.1f} s); per call p50 {pct(r.latencies, 50):.2f}"
                   f" ms p99 {pct(r.latencies, 99):.2f} ms; commit p50 {pct(r.commits, 50):.1f} "
                   f"ms; {dict(r.decisions)}{failed}")  # fmt: skip
+            if r.cache:
+                opened = r.cache["hits"] + r.cache["misses"]
+                print(f"    feature cache: {r.cache['hits']:,} hits of {opened:,} opened "
+                      f"({r.cache['hits'] / max(opened, 1):.0%})")  # fmt: skip
         for label in (SINGLE, BATCHED):
             one = next((r for r in b.runs if r.workers == 1 and r.label == label), None)
             if one is None or not one.latencies:
@@ -465,6 +487,18 @@ def _report(
           f"blocking index {latency.index_mb:,.0f} MB")  # fmt: skip
     if not at_1m:
         print(f"  (goals stated at 1,000,000 records are 'not judged' at {n:,})")
+
+
+def _write_profiles(folder: str, backends: list[BackendResult], top: int = 45) -> None:
+    os.makedirs(folder, exist_ok=True)
+    for b in backends:
+        for r in b.runs:
+            for k, text in enumerate(r.profiles if r.label == PROFILED else []):
+                path = os.path.join(folder, f"mpi-registration-{b.backend}-{k}.txt")
+                with open(path, "w", encoding="utf-8") as out:
+                    out.write(text)
+                print(f"\n== pyinstrument, {b.backend} {r.label} (top; whole report in {path})")
+                print("\n".join(text.splitlines()[:top]))
 
 
 def _goal(text: str, value: str, met: bool | None) -> None:

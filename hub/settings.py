@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     # exist yet, for feeds that arrive out of order (hub/fhir/references.py); JSON list or
     # comma-separated. Everyone else's dangling local references are refused.
     allow_dangling_references: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Patient index: opened candidate features kept per process (hub/mpi/feature_cache.py); 0: off
+    mpi_feature_cache_size: int = Field(default=100_000, ge=0)
     # Regional consent policy (JSON/TOML); None: the packaged consent/data/default_policy.json
     consent_policy_file: Path | None = None
     # A region's insurance settlement policy (JSON, the shape of insurance/data/sample_policy.json);

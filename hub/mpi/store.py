@@ -13,6 +13,8 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub.fhir.systems import INSURANCE_PERSON_SYSTEM, RESIDENT_ID_SYSTEM, facility_patient_system
+from hub.mpi.feature_cache import open_features as open_features
+from hub.mpi.feature_cache import process_cache
 from hub.mpi.matching.features import MatchFeatures
 from hub.mpi.matching.golden import SourceView, golden_patient
 from hub.mpi.models import BlockKeyRow, IdentifierRow, PersonRow, SourceRow
@@ -27,10 +29,6 @@ def facility_kinds() -> dict[str, str]:
 
 def seal_features(cipher: FieldCipher, features: MatchFeatures) -> str:
     return cipher.encrypt(json.dumps(features.to_json_dict(), ensure_ascii=False))
-
-
-def open_features(cipher: FieldCipher, sealed: str) -> MatchFeatures:
-    return MatchFeatures.from_json_dict(json.loads(cipher.decrypt(sealed)))
 
 
 def content_hash(features: MatchFeatures) -> str:
@@ -165,8 +163,9 @@ def write_identifiers(
 
 
 def source_view(cipher: FieldCipher, source: SourceRow) -> SourceView:
+    features = process_cache().open(cipher, source.id, source.features)
     return SourceView(source.facility, facility_kinds().get(source.facility), source.source_id,
-                      source.updated, open_features(cipher, source.features))  # fmt: skip
+                      source.updated, features)  # fmt: skip
 
 
 def seal_golden(cipher: FieldCipher, enterprise_id: str, views: list[SourceView]) -> str:

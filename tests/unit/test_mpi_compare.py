@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
 
 from hub.mpi.matching.compare import SPECS, compare, query_keys, record_keys
-from hub.mpi.matching.features import features_from_patient, features_from_row
+from hub.mpi.matching.features import MatchFeatures, features_from_patient, features_from_row
 from hub.mpi.matching.identifiers import make_resident_id
 from hub.mpi.matching.linkage import link_batch
 from hub.mpi.training.registry import packaged_model
@@ -151,3 +154,64 @@ def test_a_chinese_address_with_a_digits_only_last_line_stays_chinese() -> None:
     levels = dict(zip([s.name for s in SPECS], compare(f, f), strict=True))
     assert levels["address"] == 3
     assert (levels["postcode"], levels["house_number"], levels["address_parts"]) == (-1, -1, -1)
+
+
+def _birth_date_level_before(a: date, b: date) -> int:
+    """The birth-date comparison as it was written before it was made faster (kept verbatim as
+    the reference the faster one must agree with)."""
+    if a == b:
+        return 4
+    if abs(a - b) <= timedelta(days=1) or (
+        a.year == b.year and a.month == b.day and a.day == b.month
+    ):
+        return 3
+    digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
+    mistyped = sum(x != y for x, y in zip(digits_a, digits_b, strict=True))
+    if mistyped == 1:
+        return 3
+    if a.year == b.year:
+        return 2
+    return 1 if mistyped == 2 or abs(a - b) <= timedelta(days=400) else 0
+
+
+_BIRTH = st.dates(date(1000, 1, 1), date(2030, 12, 31))
+
+
+@st.composite
+def _date_pairs(draw: st.DrawFn) -> tuple[date, date]:
+    """A date and another one: unrelated, days or a year apart, a digit off, day and month
+    swapped (each branch of the comparison)."""
+    a = draw(_BIRTH)
+    kind = draw(st.sampled_from(["other", "days", "digit", "swap"]))
+    if kind == "days":
+        b = a + timedelta(days=draw(st.integers(-800, 800)))
+    elif kind == "digit":
+        text = list(a.strftime("%Y%m%d"))
+        text[draw(st.integers(0, 7))] = str(draw(st.integers(0, 9)))
+        try:
+            b = date(int("".join(text[:4])), int("".join(text[4:6])), int("".join(text[6:])))
+        except ValueError:
+            b = a
+    elif kind == "swap" and a.day <= 12:
+        b = a.replace(month=a.day, day=a.month)
+    else:
+        b = draw(_BIRTH)
+    return a, b
+
+
+@given(_date_pairs())
+@example((date(1980, 1, 1), date(1981, 2, 4)))  # 400 days apart, three digits off
+@example((date(1980, 1, 1), date(1981, 2, 5)))  # 401
+@example((date(1980, 12, 31), date(1981, 1, 2)))  # two days apart, across a year
+@settings(max_examples=3000, deadline=None)
+def test_the_birth_date_levels_are_those_of_the_reference(pair: tuple[date, date]) -> None:
+    a, b = pair
+    assume(min(a.year, b.year) >= 1000)  # the reference raised below (test after this one)
+    v = compare(MatchFeatures(birth_date=a), MatchFeatures(birth_date=b))
+    assert v[3] == _birth_date_level_before(a, b)
+
+
+def test_a_birth_year_below_1000_is_compared_digit_by_digit() -> None:
+    """strftime wrote such a year short, and the digit count then raised ValueError."""
+    assert compare(MatchFeatures(birth_date=date(999, 3, 2)),
+                   MatchFeatures(birth_date=date(1999, 3, 2)))[3] == 3  # fmt: skip

@@ -7,7 +7,9 @@ the trained model (hub.mpi.matching.model) carries one m/u pair per level of eac
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
+from functools import lru_cache
+from operator import ne
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -71,17 +73,21 @@ def _birth_date(a: date | None, b: date | None) -> int:
         return MISSING
     if a == b:
         return 4
-    if abs(a - b) <= timedelta(days=1) or (
-        a.year == b.year and a.month == b.day and a.day == b.month
-    ):
+    days_apart = abs(a.toordinal() - b.toordinal())
+    if days_apart <= 1 or (a.year == b.year and a.month == b.day and a.day == b.month):
         return 3
-    digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-    mistyped = sum(x != y for x, y in zip(digits_a, digits_b, strict=True))
+    mistyped = sum(map(ne, _date_digits(a), _date_digits(b)))
     if mistyped == 1:
         return 3
     if a.year == b.year:
         return 2
-    return 1 if mistyped == 2 or abs(a - b) <= timedelta(days=400) else 0
+    return 1 if mistyped == 2 or days_apart <= 400 else 0
+
+
+@lru_cache(maxsize=65_536)
+def _date_digits(d: date) -> str:
+    """YYYYMMDD, the year padded to four digits (strftime leaves a year below 1000 short)."""
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
 
 
 def _latin(f: MatchFeatures) -> LatinAddress | None:

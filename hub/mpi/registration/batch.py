@@ -28,6 +28,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.mpi import store as db
+from hub.mpi.feature_cache import process_cache
 from hub.mpi.matching.compare import query_keys, record_keys
 from hub.mpi.models import BlockKeyRow, PersonRow, SourceRow
 from hub.mpi.registration.batch_decisions import Pending, Registration, StoredSource, decide_batch
@@ -149,6 +150,7 @@ def _open(session: Session, cipher: FieldCipher, ids: list[int]) -> dict[int, St
     """Active stored sources by id: person, enterprise id and opened features."""
     out: dict[int, StoredSource] = {}
     unique = sorted(set(ids))
+    cache = process_cache()
     for at in range(0, len(unique), _CHUNK):
         rows = session.execute(
             select(SourceRow.id, SourceRow.person_id, SourceRow.features, PersonRow.enterprise_id)
@@ -156,5 +158,5 @@ def _open(session: Session, cipher: FieldCipher, ids: list[int]) -> dict[int, St
             .where(SourceRow.id.in_(unique[at : at + _CHUNK]), PersonRow.status == "active")
         ).all()
         for row_id, person_id, sealed, enterprise_id in rows:
-            out[row_id] = StoredSource(person_id, enterprise_id, db.open_features(cipher, sealed))
+            out[row_id] = StoredSource(person_id, enterprise_id, cache.open(cipher, row_id, sealed))
     return out

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.mpi import store as db
+from hub.mpi.feature_cache import process_cache
 from hub.mpi.matching.golden import SourceView
 from hub.mpi.matching.model import Decision
 from hub.mpi.models import (
@@ -62,14 +63,19 @@ def write_batch(
         return ref if ref > 0 else person_ids[-ref - 1]
 
     states = [_state(c) for c in choices]
+    sealed = [db.seal_features(cipher, r.features) for r in items]
     source_ids = _insert_ids(session, SourceRow, [
         {"facility": r.facility, "source_id": r.source_id[:128], "patient_id": r.patient_id,
          "person_id": person_of(c.person), "state": state,
          "score": c.top.probability if c.top else None,
-         "features": db.seal_features(cipher, r.features), "content_hash": digest,
+         "features": features, "content_hash": digest,
          "flags": ",".join(r.features.flags)[:255], "updated": now}
-        for r, c, state, digest in zip(items, choices, states, digests, strict=True)
+        for r, c, state, digest, features in zip(items, choices, states, digests, sealed,
+                                                 strict=True)
     ])  # fmt: skip
+    cache = process_cache()  # the batch's records are the next batches' candidates
+    for r, source, features in zip(items, source_ids, sealed, strict=True):
+        cache.remember(cipher, source, features, r.features)
     keys: list[dict[str, Any]] = []
     identifiers: list[dict[str, object]] = []
     events: list[dict[str, Any]] = []
@@ -142,6 +148,7 @@ def _refresh_stored(
 ) -> None:
     """Golden records of stored persons that gained sources: their stored sources + the new."""
     kinds = db.facility_kinds()
+    cache = process_cache()
     sources: defaultdict[int, list[SourceView]] = defaultdict(list)
     eids: dict[int, str] = {}
     for at in range(0, len(persons), _CHUNK):
@@ -154,7 +161,7 @@ def _refresh_stored(
         for row_id, person_id, facility, source_id, updated, sealed in rows:
             if row_id not in batch_sources:
                 view = SourceView(facility, kinds.get(facility), source_id, updated,
-                                  db.open_features(cipher, sealed))  # fmt: skip
+                                  cache.open(cipher, row_id, sealed))  # fmt: skip
                 sources[person_id].append(view)
         named = select(PersonRow.id, PersonRow.enterprise_id).where(PersonRow.id.in_(chunk))
         eids.update({person_id: eid for person_id, eid in session.execute(named)})

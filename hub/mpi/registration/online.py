@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.mpi import store as db
+from hub.mpi.feature_cache import process_cache
 from hub.mpi.matching.compare import compare, query_keys, record_keys, tf_values
 from hub.mpi.matching.features import MatchFeatures
 from hub.mpi.matching.household import best_first, ceiling, decide, hanzi_names
@@ -81,10 +82,11 @@ def _candidates(
     ).all()
     tf = tf_values(features)
     best: dict[int, Candidate] = {}
+    opened = process_cache()
     for source_id, person_id, sealed, enterprise_id in rows:
         if source_id == exclude_source:
             continue
-        other = db.open_features(cipher, sealed)
+        other = opened.open(cipher, source_id, sealed)
         levels = compare(features, other)
         weight = model.match_weight(levels, tf)
         cap = ceiling(levels, hanzi=hanzi_names(features, other))
@@ -165,6 +167,7 @@ def register_source(
     )  # fmt: skip
     session.add(source)
     session.flush()
+    process_cache().remember(cipher, source.id, source.features, features)
     db.write_keys(session, cipher, source, record_keys(features), replace=False)
     db.write_identifiers(session, cipher, source, features, replace=False)
     if decision is Decision.REVIEW and top is not None:
@@ -209,6 +212,7 @@ def _update_source(
     source.patient_id = patient_id or source.patient_id
     source.updated = now
     session.flush()
+    process_cache().remember(cipher, source.id, source.features, features)
     db.write_keys(session, cipher, source, record_keys(features))
     db.write_identifiers(session, cipher, source, features)
     person = session.get(PersonRow, source.person_id)
