@@ -189,13 +189,18 @@ class ConsentGuard:
 
     # -- searches -------------------------------------------------------------------------
     def search_condition(
-        self, resource_type: str, definition: ResourceDef, where: Sequence[Any]
+        self,
+        resource_type: str,
+        definition: ResourceDef,
+        where: Sequence[Any],
+        *,
+        nested: bool = False,
     ) -> ColumnElement[bool] | None:
         """SQL keeping only the rows (matching ``where``) the decision would let through
         (``consent.search_filter``)."""
         if not self.active:
             return None
-        return search_condition(self, resource_type, definition, where)
+        return search_condition(self, resource_type, definition, where, nested=nested)
 
 
 def recipient_guard(session: Session, facility: str, base_url: str = "") -> ConsentGuard:

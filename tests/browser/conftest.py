@@ -32,7 +32,10 @@ SCREENSHOT_DIR = Path(
 TIMEOUT_MS = 10_000
 
 
-@pytest.fixture(scope="session")
+# The package's scope, not the session's: Playwright's sync API runs an event loop in this thread
+# while it is started, and every later test calling asyncio.run() (the MLLP and HL7 tests) would
+# fail beside it; it stops once the last browser test has run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"

@@ -16,6 +16,7 @@ from hub.auth.actor import Actor
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.db import session_scope
 from hub.errors import Forbidden
+from hub.security.fields import get_cipher
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -26,10 +27,12 @@ def actor(role: Role, facility: str = "HUB") -> Actor:
 
 
 def log(facility: str, *statuses: MessageStatus, at: datetime) -> None:
+    # Sealed like every stored message: other tests (key rotation) open every inbox row.
+    raw = get_cipher().seal_bytes(b"MSH|^~\\&|connections-test")
     with session_scope() as session:
         session.execute(insert(InboxRow), [
             {"received_at": at, "facility_code": facility, "control_id": uuid.uuid4().hex,
-             "dedup_id": uuid.uuid4().hex, "status": status.value, "raw": b"", "attempts": 0,
+             "dedup_id": uuid.uuid4().hex, "status": status.value, "raw": raw, "attempts": 0,
              "resources": "", "message_type": "ADT^A04"}
             for status in statuses
         ])  # fmt: skip

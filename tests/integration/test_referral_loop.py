@@ -238,9 +238,10 @@ def test_an_arrival_after_the_validity_lapsed_moves_nothing(
     doctors: dict[str, httpx.Client],
 ) -> None:
     person = Person()
-    until = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    # A date is read in the region's time (UTC+8): tomorrow in UTC may have begun there already.
+    until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     _, _, task = refer_and_accept(doctors, person, occurrencePeriod={"end": until})
-    late = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y%m%d%H%M%S+0000")
+    late = (datetime.now(UTC) + timedelta(days=4)).strftime("%Y%m%d%H%M%S+0000")
     send(adt(person, "A04", f"V{uuid.uuid4().hex[:10]}", start=late))
     assert read_task(doctors[SOURCE], task["id"])["status"] == "accepted"
     send(adt(person, "A04", f"V{uuid.uuid4().hex[:10]}"))  # in time: it moves

@@ -147,7 +147,8 @@ def test_search_by_id_reference_token_and_last_updated(repo: FhirRepository) -> 
     ]
     assert len(_ids(repo, "Task", [("identifier", f"urn:contract-test|{tag}")])) == 3
     assert _ids(repo, "Task", [("_id", first)]) == [first]
-    later = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    # A date is read in the region's time (UTC+8): tomorrow in UTC can already have begun there.
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     assert _ids(repo, "Task", [("_id", first), ("_lastUpdated", f"lt{later}")]) == [first]
     assert _ids(repo, "Task", [("_id", first), ("_lastUpdated", f"gt{later}")]) == []
 

@@ -41,23 +41,29 @@ def chained_visibility(store: FhirStore) -> Callable[[str, ResourceDef, list[Any
 
     def visible(target_type: str, definition: ResourceDef, conds: list[Any]) -> list[Any]:
         access.require(store.actor, target_type, Interaction.search)
-        return visible_only(store, target_type, definition, conds)
+        return visible_only(store, target_type, definition, conds, nested=True)
 
     return visible
 
 
 def visible_only(
-    store: FhirStore, resource_type: str, definition: ResourceDef, conds: list[Any]
+    store: FhirStore,
+    resource_type: str,
+    definition: ResourceDef,
+    conds: list[Any],
+    *,
+    nested: bool = False,
 ) -> list[Any]:
     """``conds`` plus what the caller may see: its patient compartment, then the consent filter
-    (which reads the conditions before it, to find the patients they reach)."""
+    (which reads the conditions before it, to find the patients they reach). ``nested``: the
+    conditions of a chain's target, inside the outer search's own SQL."""
     restriction = access.compartment_condition(store.actor, resource_type, definition)
     if restriction is not None:
         conds.append(restriction)
     held = access.facility_condition(store.actor, resource_type)
     if held is not None:
         conds.append(held)
-    consented = store.guard.search_condition(resource_type, definition, conds)
+    consented = store.guard.search_condition(resource_type, definition, conds, nested=nested)
     if consented is not None:
         conds.append(consented)
     return conds
