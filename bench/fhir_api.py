@@ -688,7 +688,9 @@ def main() -> None:
         name, url = create_database(opts.admin_url)
         configure_hub(url, workdir / "var", free_port())
         from hub.migrate import upgrade_database
+        from hub.wiring import wire
 
+        wire()  # the write hooks: bulk loads run the derived-data ones (the consent summary)
         upgrade_database()
     try:
         run(opts, workdir)
