@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
+from cachetools import TTLCache
+
 from hub.audit.service import AuditEntry, record_access
 from hub.auth.roles import Role
 from hub.console.charts import Chart, Series, bar_chart
@@ -32,8 +34,11 @@ ZONE = REGION_TZ  # the region's local day
 SETTLEMENT_READERS = frozenset({Role.operator, Role.insurance_auditor})
 FIGURES_KEPT = timedelta(minutes=5)
 Figures = TypeVar("Figures")
-_kept: dict[tuple[object, ...], tuple[datetime, object]] = {}
-_kept_lock = threading.Lock()
+# Bounded and expiring (cachetools): one entry per role, facility and window asked for.
+_kept: TTLCache[tuple[object, ...], tuple[datetime, object]] = TTLCache(
+    maxsize=1024, ttl=FIGURES_KEPT.total_seconds()
+)
+_kept_lock = threading.Lock()  # TTLCache is not thread-safe
 
 
 def recent(key: tuple[object, ...], compute: Callable[[], Figures]) -> tuple[Figures, datetime]:
@@ -41,7 +46,7 @@ def recent(key: tuple[object, ...], compute: Callable[[], Figures]) -> tuple[Fig
     now = datetime.now(UTC)
     with _kept_lock:
         found = _kept.get(key)
-    if found is not None and now - found[0] < FIGURES_KEPT:
+    if found is not None and now - found[0] < FIGURES_KEPT:  # the setting as it is now
         return found[1], found[0]  # type: ignore[return-value]
     figures = compute()
     with _kept_lock:
