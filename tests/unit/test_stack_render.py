@@ -43,6 +43,24 @@ def test_the_layout_comes_from_hub_stack_variables() -> None:
         == "postgresql+psycopg://postgres@127.0.0.1:7002/hub_x"
     )
     assert layout_from_env({}).run_dir == Path("/tmp/hub-stack")
+    default_url = "postgresql+psycopg://postgres@127.0.0.1:5432/hub_stack"
+    assert layout_from_env({}).postgres_url() == default_url
+
+
+def test_a_stack_can_run_on_another_postgresql_cluster_and_broker() -> None:
+    layout = layout_from_env(
+        {"HUB_STACK_POSTGRES_HOST": "127.0.0.2", "HUB_STACK_POSTGRES_PORT": "55432",
+         "HUB_STACK_DATABASE": "hub_x", "HUB_STACK_PORT_BASE": "7000",
+         "HUB_STACK_BROKER_URL": "amqp://guest:guest@127.0.0.1:55672//"}
+    )  # fmt: skip
+    assert layout.postgres_url() == "postgresql+psycopg://postgres@127.0.0.2:55432/hub_x"
+    assert layout.postgres_url(via_pgbouncer=True) == (
+        "postgresql+psycopg://postgres@127.0.0.1:7002/hub_x"
+    )
+    parser = configparser.ConfigParser()  # PgBouncer forwards to that cluster
+    parser.read_string(render.pgbouncer_ini(layout))
+    assert parser["databases"]["hub_x"] == "host=127.0.0.2 port=55432 dbname=hub_x user=postgres"
+    assert layout.broker_url == "amqp://guest:guest@127.0.0.1:55672//"
 
 
 def test_nginx_balances_both_replicas_over_tls_with_limits_and_failover() -> None:
