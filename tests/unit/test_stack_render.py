@@ -14,6 +14,7 @@ from hub.stack import render
 from hub.stack.control import alert_rules_file
 from hub.stack.layout import Layout, layout_from_env
 from hub.stack.secrets import ensure_certificate, ensure_secrets
+from hub.stack.topology import processes
 
 LAYOUT = Layout(run_dir=Path("/srv/stack"), https_port=9443, prometheus_port=9091, port_base=7000)
 
@@ -126,3 +127,13 @@ def test_secrets_are_private_and_kept_across_restarts(tmp_path: Path) -> None:
     assert layout.secrets_file.stat().st_mode & 0o777 == 0o600
     assert layout.metrics_token_file.read_text() == first["HUB_METRICS_TOKEN"]
     assert {"HUB_SIGNING_KEY", "HUB_AUDIT_HMAC_KEY", "HUB_AUDIT_CHECKPOINT_KEY"} <= first.keys()
+
+
+def test_each_process_starts_after_those_it_reads_at_start_are_ready(tmp_path: Path) -> None:
+    """prometheus-nginx-exporter exits when nginx's stub_status does not answer at its start
+    (seen under load: `up` failed with "nginx-exporter exited"), so nginx gates it."""
+    specs = processes(Layout(run_dir=tmp_path), {})
+    names = [spec.name for spec in specs]
+    for needed, reader in (("pgbouncer", "api-1"), ("api-2", "nginx"), ("nginx", "nginx-exporter")):
+        assert names.index(needed) < names.index(reader)
+        assert specs[names.index(needed)].gate, f"{reader} may start before {needed} is ready"
