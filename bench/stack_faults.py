@@ -30,6 +30,7 @@ import json
 import os
 import signal
 import ssl
+import subprocess
 import sys
 import time
 import uuid
@@ -424,8 +425,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def main_async(run: Run) -> list[PhaseResult]:
+    """Each fault in turn on the same stack, its report printed as soon as it is known."""
     faults = FAULTS if run.args.fault == "all" else [run.args.fault]
-    return [await phase(run, fault) for fault in faults]
+    results = []
+    for fault in faults:
+        try:
+            result = await phase(run, fault)
+        except (
+            OSError,
+            RuntimeError,
+            subprocess.SubprocessError,
+            httpx.HTTPError,
+            psycopg.Error,
+        ) as exc:
+            result = PhaseResult(fault, [], [], None, [f"the phase stopped: {exc!r}"])
+        print("\n".join(report_lines(result)), flush=True)
+        results.append(result)
+    return results
 
 
 def main(argv: list[str]) -> int:
@@ -471,7 +487,10 @@ def main(argv: list[str]) -> int:
             rabbit.stop()
             pg.stop()
     for result in results:
-        print("\n".join(report_lines(result)))
+        print(
+            f"{result.fault}: {'PASS' if result.passed else 'FAIL'}, lost {result.lost}, "
+            f"duplicated {result.duplicated}"
+        )
     print(f"total {time.monotonic() - started:.0f} s; load average {load_average()}")
     return 0 if results and all(r.passed for r in results) else 1
 
