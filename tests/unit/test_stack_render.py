@@ -98,6 +98,8 @@ def test_pgbouncer_pools_transactions_in_front_of_the_stack_database() -> None:
     assert parser["pgbouncer"]["pool_mode"] == "transaction"
     assert parser["pgbouncer"]["listen_port"] == "7002"
     assert parser["pgbouncer"]["auth_type"] == "trust"
+    # a PostgreSQL restart of 3 s must not turn into 15 s of refusals (bench/stack_faults.py)
+    assert parser["pgbouncer"]["server_login_retry"] == "1"
     assert parser["databases"]["hub_stack"] == (
         "host=127.0.0.1 port=5432 dbname=hub_stack user=postgres"
     )
