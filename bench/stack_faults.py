@@ -158,15 +158,26 @@ def kill_api(run: Run) -> list[str]:
 
 def kill_worker(run: Run) -> list[str]:
     worker = run.stack.process("worker")
+    log = Path(worker.log)
+    seen = log.stat().st_size
     with run.db() as db:
         waiting = db.execute("SELECT count(*) FROM hl7_inbox WHERE status = 'received'").fetchone()
     victim = busiest_child(worker.pid, "PoolWorker")
     if victim is None:
         return ["no Celery pool process found: nothing killed"]
     os.kill(victim, signal.SIGKILL)
+    time.sleep(3)  # Celery's master notices the loss and logs the task that was running
+    with log.open("rb") as handle:
+        handle.seek(seen)
+        lost_task = b"WorkerLostError" in handle.read()
     return [
         f"Celery pool process {victim} killed (the busiest over 0.5 s; "
-        f"{waiting[0] if waiting else '?'} HL7 messages waiting at that moment)"
+        f"{waiting[0] if waiting else '?'} HL7 messages waiting at that moment); "
+        + (
+            "it was running a task (WorkerLostError in the worker's log)"
+            if lost_task
+            else "no task was lost (it was idle)"
+        )
     ]
 
 
@@ -226,6 +237,29 @@ def backlog(run: Run) -> tuple[int, int, int, int]:
         int(outbox.get("pending", 0)),
         int(outbox.get("dead", 0)),
     )  # type: ignore[call-overload]
+
+
+async def sample_backlog(run: Run, rec: Recorder, samples: list[tuple[float, int, int]]) -> None:
+    """(run-clock second, HL7 received, outbox pending) every second, until cancelled; a
+    second the database does not answer is skipped."""
+    while True:
+        try:
+            counts = await asyncio.to_thread(backlog, run)
+            samples.append((rec.now(), counts[0], counts[2]))
+        except psycopg.Error:
+            pass
+        await asyncio.sleep(1)
+
+
+def backlog_note(samples: list[tuple[float, int, int]], fault_at: float) -> str:
+    if not samples:
+        return "backlog not sampled"
+    inbox = max(samples, key=lambda s: s[1])
+    outbox = max(samples, key=lambda s: s[2])
+    return (
+        f"backlog peaks: HL7 received {inbox[1]} at {inbox[0] - fault_at:+.1f} s, outbox "
+        f"pending {outbox[2]} at {outbox[0] - fault_at:+.1f} s (sampled each second)"
+    )
 
 
 def wait_drained(run: Run, timeout: float) -> tuple[bool, tuple[int, int, int, int]]:
@@ -364,6 +398,8 @@ async def phase(run: Run, fault: str) -> PhaseResult:
             http_clients=args.http_clients,
         )
     )
+    samples: list[tuple[float, int, int]] = []
+    sampling = asyncio.create_task(sample_backlog(run, rec, samples))
     await asyncio.sleep(args.fault_at)
     fault_at = rec.now()
     load_at_fault = load_average()
@@ -374,6 +410,8 @@ async def phase(run: Run, fault: str) -> PhaseResult:
     await driving
     drained, counts = await asyncio.to_thread(wait_drained, run, args.drain_timeout)
     drained_after = rec.now() - fault_at if drained else None
+    sampling.cancel()
+    notes.append(backlog_note(samples, fault_at))
     notes.append(
         f"after the drain: HL7 received {counts[0]}, dead {counts[1]}; outbox pending "
         f"{counts[2]}, dead {counts[3]}; load average {load_average()}"
