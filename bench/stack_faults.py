@@ -82,7 +82,7 @@ class Run:
     receiver: Receiver | None = None
     subscription_id: str = ""
 
-    def db(self):  # type: ignore[no-untyped-def]
+    def db(self) -> psycopg.Connection[tuple[object, ...]]:
         return self.pg.connect(self.layout.database)
 
 
@@ -226,17 +226,17 @@ INJECT: dict[str, Callable[[Run], list[str]]] = {
 
 def backlog(run: Run) -> tuple[int, int, int, int]:
     """(HL7 received, HL7 dead, outbox pending, outbox dead)."""
+    counts: dict[tuple[str, str], int] = {}
     with run.db() as db:
-        inbox = dict(
-            db.execute("SELECT status, count(*) FROM hl7_inbox GROUP BY status").fetchall()
-        )
-        outbox = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+        for table in ("hl7_inbox", "outbox"):
+            rows = db.execute(f"SELECT status, count(*) FROM {table} GROUP BY status").fetchall()
+            counts.update({(table, str(state)): int(str(n)) for state, n in rows})
     return (
-        int(inbox.get("received", 0)),
-        int(inbox.get("dead", 0)),  # type: ignore[call-overload]
-        int(outbox.get("pending", 0)),
-        int(outbox.get("dead", 0)),
-    )  # type: ignore[call-overload]
+        counts.get(("hl7_inbox", "received"), 0),
+        counts.get(("hl7_inbox", "dead"), 0),
+        counts.get(("outbox", "pending"), 0),
+        counts.get(("outbox", "dead"), 0),
+    )
 
 
 async def sample_backlog(run: Run, rec: Recorder, samples: list[tuple[float, int, int]]) -> None:
