@@ -209,13 +209,21 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def busiest_child(pid: int, title: str, sample_seconds: float = 0.5) -> int | None:
-    """The child of ``pid`` whose process title holds ``title`` (Celery's ``ForkPoolWorker``)
-    that used the most CPU over a short sample: a pool process at work."""
-    before = {child: cpu_ticks(child) for child in children(pid) if title in _title(child)}
-    time.sleep(sample_seconds)
-    used = {child: cpu_ticks(child) - ticks for child, ticks in before.items()}
-    return max(used, key=lambda child: used[child]) if used else None
+def busy_child(pid: int, title: str, within: float = 15.0, sample: float = 0.5) -> int | None:
+    """A child of ``pid`` whose process title holds ``title`` (Celery's ``ForkPoolWorker``) and
+    that used at least 5 % of a core over a ``sample`` (a pool process at work on a task): the
+    busiest of the first sample that has one, tried for up to ``within`` seconds; else the
+    busiest of the last sample (None without children)."""
+    deadline = time.monotonic() + within
+    while True:
+        before = {child: cpu_ticks(child) for child in children(pid) if title in _title(child)}
+        if not before:
+            return None
+        time.sleep(sample)
+        used = {child: cpu_ticks(child) - ticks for child, ticks in before.items()}
+        busiest = max(used, key=lambda child: used[child])
+        if used[busiest] * 0.01 >= 0.05 * sample or time.monotonic() > deadline:  # 100 ticks/s
+            return busiest
 
 
 def _title(pid: int) -> str:

@@ -15,7 +15,7 @@ success after the fault and the time to drain, with the load average. Exit 1 whe
 lost or duplicated or the backlog did not drain.
 
 Faults: ``kill-api`` SIGKILL to replica api-1's process group, restarted 10 s later as a
-supervisor would; ``kill-worker`` SIGKILL to the busiest Celery pool process (Celery starts
+supervisor would; ``kill-worker`` SIGKILL to a busy Celery pool process (Celery starts
 another); ``stop-broker`` ``rabbitmqctl stop``, 30 s, start; ``restart-postgres`` ``pg_ctl -m
 fast stop``, 3 s, start; ``outbound-errors`` H001's rest-hook endpoint (a local HTTP server, a
 Subscription on the load's Observations) answers 500 for 30 s, then 200.
@@ -41,7 +41,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from fault_check import Check, PhaseResult, check, recovery, report_lines
-from fault_env import OwnPostgres, OwnRabbit, Stack, busiest_child
+from fault_env import OwnPostgres, OwnRabbit, Stack, busy_child
 from fault_load import (
     HEART_RATE,
     HTTP_FACILITY,
@@ -162,7 +162,7 @@ def kill_worker(run: Run) -> list[str]:
     seen = log.stat().st_size
     with run.db() as db:
         waiting = db.execute("SELECT count(*) FROM hl7_inbox WHERE status = 'received'").fetchone()
-    victim = busiest_child(worker.pid, "PoolWorker")
+    victim = busy_child(worker.pid, "PoolWorker")
     if victim is None:
         return ["no Celery pool process found: nothing killed"]
     os.kill(victim, signal.SIGKILL)
@@ -171,7 +171,7 @@ def kill_worker(run: Run) -> list[str]:
         handle.seek(seen)
         lost_task = b"WorkerLostError" in handle.read()
     return [
-        f"Celery pool process {victim} killed (the busiest over 0.5 s; "
+        f"Celery pool process {victim} killed (busy: 5 % of a core or more over 0.5 s; "
         f"{waiting[0] if waiting else '?'} HL7 messages waiting at that moment); "
         + (
             "it was running a task (WorkerLostError in the worker's log)"
