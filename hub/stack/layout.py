@@ -1,7 +1,9 @@
 """Where the stack puts things: its run directory, its ports, its database and broker.
 
 Everything comes from ``HUB_STACK_*`` variables with defaults for one machine, so tests (and a
-second stack) pick their own ports and directory. Runtime files live only under the run dir.
+second stack) pick their own ports and directory, and a stack can run on another PostgreSQL
+cluster (``HUB_STACK_POSTGRES_HOST``/``_PORT``) and broker (``HUB_STACK_BROKER_URL``), as the
+fault tests do (bench/stack_faults.py). Runtime files live only under the run dir.
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def layout_from_env(env: Mapping[str, str] | None = None) -> Layout:
         port_base=int(env.get("HUB_STACK_PORT_BASE", "8101")),
         api_workers=int(env.get("HUB_STACK_API_WORKERS", "2")),
         worker_concurrency=int(env.get("HUB_STACK_WORKER_CONCURRENCY", "2")),
+        postgres_host=env.get("HUB_STACK_POSTGRES_HOST", Layout.postgres_host),
+        postgres_port=int(env.get("HUB_STACK_POSTGRES_PORT", str(Layout.postgres_port))),
         database=env.get("HUB_STACK_DATABASE", "hub_stack"),
         broker_url=env.get("HUB_STACK_BROKER_URL", Layout.broker_url),
     )

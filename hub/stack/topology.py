@@ -119,6 +119,7 @@ def processes(layout: Layout, env: Mapping[str, str]) -> list[ProcessSpec]:
             ],
             Probe("http", f"{layout.public_url}/readyz", str(layout.tls_cert)),
             layout.https_port,
+            gate=True,  # the exporter reads its stub_status at start and exits if it cannot
         ),
         ProcessSpec(
             "nginx-exporter",
