@@ -92,9 +92,10 @@ class Registered:
 
 
 def _visit_bundle(facility: str, number: int, rng: random.Random) -> dict[str, Any]:
-    """A patient of ``facility`` with a Coverage, an outpatient Encounter and two lab results."""
+    """An adult patient of ``facility`` (a minor's Consent needs a guardian) with a Coverage,
+    an outpatient Encounter and two lab results."""
     patient, coverage, encounter = (f"urn:uuid:{uuid.uuid4()}" for _ in range(3))
-    born = date(rng.randint(1940, 2015), rng.randint(1, 12), rng.randint(1, 28)).isoformat()
+    born = date(rng.randint(1940, 2005), rng.randint(1, 12), rng.randint(1, 28)).isoformat()
     mrn = f"LOAD{uuid.uuid4().hex[:10]}"
     resources: list[tuple[str, dict[str, Any]]] = [
         (
