@@ -142,3 +142,21 @@ def drain_seconds(depths: Sequence[tuple[float, int]], load_stopped: float) -> f
         if at >= load_stopped and depth == 0:
             return at - load_stopped
     return None
+
+
+def drain_rate(depths: Sequence[tuple[float, int]], load_stopped: float) -> float:
+    """Messages/s the queue fell by from the last sample before ``load_stopped`` to the last
+    sample (0 when there are not two such samples)."""
+    before = [d for d in depths if d[0] <= load_stopped]
+    after = [d for d in depths if d[0] > load_stopped]
+    if not before or not after or after[-1][0] <= before[-1][0]:
+        return 0.0
+    return (before[-1][1] - after[-1][1]) / (after[-1][0] - before[-1][0])
+
+
+def thin(depths: Sequence[tuple[float, int]], points: int) -> list[tuple[float, int]]:
+    """At most ``points`` samples, evenly spread, the first and the last always kept."""
+    if len(depths) <= points:
+        return list(depths)
+    step = (len(depths) - 1) / (points - 1)
+    return [depths[round(n * step)] for n in range(points)]

@@ -47,10 +47,12 @@ from stack_figures import (
     OK,
     Mix,
     Sample,
+    drain_rate,
     drain_seconds,
     format_rows,
     gauge_value,
     summarise,
+    thin,
     users_for,
 )
 from stack_setup import (
@@ -401,11 +403,12 @@ def main() -> None:
 
     watch = QueueWatch(layout, args.sample_every)
     recorder = Recorder()
+    sampler: list[gevent.Greenlet] = []
 
     def started(t0: float) -> None:
         watch.t0 = t0
         plan.burst = (t0 + args.burst_start, t0 + args.burst_start + args.burst_seconds)
-        gevent.spawn(watch.loop)
+        sampler.append(gevent.spawn(watch.loop))
 
     print(
         f"\nmix x{args.scale:g}: {', '.join(f'{k.__name__} {v}' for k, v in counts.items())} "
@@ -415,6 +418,7 @@ def main() -> None:
     before = measure_cpu(layout)
     run_users(users.user_classes(plan, counts), args.duration, recorder, started)
     during = cpu_between(before, measure_cpu(layout))
+    gevent.killall(sampler)  # the drain below samples on its own
     load_at_stop = uptime()
     stopped = time.monotonic() - watch.t0
     start, end = args.burst_start, args.burst_start + args.burst_seconds
@@ -450,7 +454,11 @@ def main() -> None:
         gevent.sleep(args.sample_every)
     drained = drain_seconds(watch.depths, stopped)
     print("\n== HL7 v2 inbox queue (received, not yet processed), seconds from the start: depth")
-    print("  " + ", ".join(f"{at:.0f}: {depth}" for at, depth in watch.depths))
+    print("  " + ", ".join(f"{at:.0f}: {depth}" for at, depth in thin(watch.depths, 30)))
+    print(
+        f"  load stopped at {stopped:.0f} s; after it the queue fell at "
+        f"{drain_rate(watch.depths, stopped):.1f} messages/s"
+    )
     if drained is None:
         left = watch.depths[-1][1] if watch.depths else -1
         print(f"  NOT drained {args.drain_budget:.0f} s after the load stopped: {left} waiting")

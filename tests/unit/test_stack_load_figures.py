@@ -17,10 +17,12 @@ from stack_figures import (
     Mix,
     Sample,
     burst_wait,
+    drain_rate,
     drain_seconds,
     format_rows,
     gauge_value,
     summarise,
+    thin,
     users_for,
 )
 
@@ -95,3 +97,13 @@ def test_the_drain_time_counts_from_the_load_stop_to_the_first_empty_sample() ->
     depths = [(0.0, 0), (60.0, 900), (120.0, 1500), (180.0, 400), (200.0, 0), (205.0, 0)]
     assert drain_seconds(depths, load_stopped=120.0) == 80.0
     assert drain_seconds(depths[:4], load_stopped=120.0) is None  # not drained when sampling ended
+
+
+def test_the_drain_rate_is_the_fall_after_the_stop_and_long_series_are_thinned() -> None:
+    depths = [(0.0, 0), (60.0, 900), (120.0, 1500), (180.0, 900), (270.0, 0)]
+    assert drain_rate(depths, load_stopped=120.0) == pytest.approx(1500 / 150)
+    assert drain_rate(depths[:3], load_stopped=120.0) == 0.0
+    series = [(float(n), n) for n in range(100)]
+    thinned = thin(series, 10)
+    assert len(thinned) == 10 and thinned[0] == series[0] and thinned[-1] == series[-1]
+    assert thin(series[:5], 10) == series[:5]
