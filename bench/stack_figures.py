@@ -145,13 +145,12 @@ def drain_seconds(depths: Sequence[tuple[float, int]], load_stopped: float) -> f
 
 
 def drain_rate(depths: Sequence[tuple[float, int]], load_stopped: float) -> float:
-    """Messages/s the queue fell by from the last sample before ``load_stopped`` to the last
-    sample (0 when there are not two such samples)."""
-    before = [d for d in depths if d[0] <= load_stopped]
-    after = [d for d in depths if d[0] > load_stopped]
-    if not before or not after or after[-1][0] <= before[-1][0]:
+    """Messages/s the queue fell by from the first sample at or after ``load_stopped`` (the
+    last messages sent are still counted in) to the last sample; 0 without two such samples."""
+    after = [d for d in depths if d[0] >= load_stopped]
+    if len(after) < 2 or after[-1][0] <= after[0][0]:
         return 0.0
-    return (before[-1][1] - after[-1][1]) / (after[-1][0] - before[-1][0])
+    return (after[0][1] - after[-1][1]) / (after[-1][0] - after[0][0])
 
 
 def thin(depths: Sequence[tuple[float, int]], points: int) -> list[tuple[float, int]]:

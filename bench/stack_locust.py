@@ -108,6 +108,8 @@ class _Fhir(FastHttpUser):
             context["outcome"] = outcome
             if outcome == REFUSED:
                 context["detail"] = f"{status} {refusal_code(content)}"
+            elif not status:  # no answer: say why (reset, refused, timeout)
+                context["detail"] = f"no answer: {type(response.error).__name__}"
             if outcome == ERROR:
                 response.failure(f"{status}: {content[:200]!r}")
             else:

@@ -100,9 +100,9 @@ def test_the_drain_time_counts_from_the_load_stop_to_the_first_empty_sample() ->
 
 
 def test_the_drain_rate_is_the_fall_after_the_stop_and_long_series_are_thinned() -> None:
-    depths = [(0.0, 0), (60.0, 900), (120.0, 1500), (180.0, 900), (270.0, 0)]
+    depths = [(0.0, 0), (60.0, 900), (125.0, 1500), (185.0, 900), (275.0, 0)]
     assert drain_rate(depths, load_stopped=120.0) == pytest.approx(1500 / 150)
-    assert drain_rate(depths[:3], load_stopped=120.0) == 0.0
+    assert drain_rate(depths[:3], load_stopped=120.0) == 0.0  # one sample after the stop
     series = [(float(n), n) for n in range(100)]
     thinned = thin(series, 10)
     assert len(thinned) == 10 and thinned[0] == series[0] and thinned[-1] == series[-1]
