@@ -211,7 +211,7 @@ def run_users(
     env.events.user_error.add_listener(recorder.on_user_error)
     runner = env.create_local_runner()
     total = sum(getattr(c, "fixed_count", 0) for c in classes)
-    runner.start(total, spawn_rate=max(50.0, total / 5))
+    runner.start(total, spawn_rate=min(100.0, max(50.0, total / 5)))  # Locust warns above 100
     if runner.spawning_greenlet is not None:
         runner.spawning_greenlet.join()
     recorder.t0 = time.monotonic()
