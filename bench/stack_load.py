@@ -308,7 +308,9 @@ def setup(args: argparse.Namespace, layout: Layout, mix: Mix, env: dict[str, str
 def fresh_tokens(plan: users.Plan, env: dict[str, str]) -> None:
     """Practitioner and cashier tokens just before the timed phase (the stack's tokens live
     300 s)."""
-    wanted = [(f, "practitioner", None) for f in CLINICAL_FACILITIES]
+    wanted: list[tuple[str, str, str | None]] = [
+        (f, "practitioner", None) for f in CLINICAL_FACILITIES
+    ]
     wanted += [(f, "facility-system", "HPAYMT") for f in CLINICAL_FACILITIES]
     tokens = cli_tokens(env, wanted)
     n = len(CLINICAL_FACILITIES)

@@ -89,7 +89,7 @@ class _Fhir(FastHttpUser):
         """One request; ``judge(status, body)`` says ok, refused or error."""
         context: dict[str, str] = {}
         headers = {"Authorization": f"Bearer {self.token}"}
-        data = None
+        data: Any = None  # bytes: geventhttpclient sends them as they are
         if body is not None:
             headers["Content-Type"] = JSON
             data = orjson.dumps(body)
