@@ -98,15 +98,25 @@ def siu(p: dict[str, str], name: str, control: str, charset: str) -> str:
     )
 
 
-def feed(count: int, seed: int = 7, adt_only: bool = False) -> list[FeedMessage]:
+def feed(
+    count: int,
+    seed: int = 7,
+    adt_only: bool = False,
+    facilities: list[tuple[str, str]] | None = None,
+) -> list[FeedMessage]:
+    """``count`` messages from ``facilities`` (code, HL7 name) in turn, default the first four
+    hospitals; every fourth facility of the list sends GB 18030 (H004 in the default list).
+    MSH-10 is ``B<seed>-<n>``: give each feed of one run its own seed."""
+    senders = facilities or FACILITIES
+    gb18030 = {code for index, (code, _) in enumerate(senders) if index % 4 == 3}
     rng = random.Random(seed)
     random.seed(seed)
     people = [_person(rng, n) for n in range(max(10, count // 3))]
     out: list[FeedMessage] = []
     for number in range(count):
-        code, name = FACILITIES[number % len(FACILITIES)]
-        charset = "GB 18030-2000" if code == "H004" else "UNICODE UTF-8"
-        codec = "gb18030" if code == "H004" else "utf-8"
+        code, name = senders[number % len(senders)]
+        charset = "GB 18030-2000" if code in gb18030 else "UNICODE UTF-8"
+        codec = "gb18030" if code in gb18030 else "utf-8"
         person = people[rng.randrange(len(people))]
         control = f"B{seed}-{number}"
         roll = 0.0 if adt_only else rng.random()
