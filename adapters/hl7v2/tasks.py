@@ -5,12 +5,15 @@ Imported by :mod:`hub.wiring`, which also puts the sweeper on the beat schedule.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.exc import OperationalError
 
 from adapters.hl7v2.processing import drain_facility, facilities_due
 from hub.db import session_scope
 from hub.worker import celery_app
 
+log = logging.getLogger("adapters.hl7v2.tasks")
 PROCESS_FACILITY = "hub.hl7v2.process_facility"  # the stable name publishers send
 
 
@@ -22,8 +25,15 @@ PROCESS_FACILITY = "hub.hl7v2.process_facility"  # the stable name publishers se
     max_retries=10,
 )
 def process_facility_task(facility_code: str) -> int:
-    """Drain one facility's due messages, in order; returns how many were processed."""
-    return drain_facility(facility_code).processed
+    """Drain one facility's due messages, in order, for one turn; returns how many were
+    processed. With work left, the facility goes to the back of the queue, behind the others."""
+    progress = drain_facility(facility_code)
+    if progress.more:
+        try:
+            process_facility_task.apply_async(args=[facility_code], retry=False)
+        except Exception as exc:  # the broker is away: the sweeper finds the facility again
+            log.warning("could not queue %s's next turn (%s)", facility_code, type(exc).__name__)
+    return progress.processed
 
 
 @celery_app.task(name="hub.hl7v2.sweep_inbox")

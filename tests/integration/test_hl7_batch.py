@@ -17,12 +17,15 @@ from adapters.hl7v2 import processing
 from adapters.hl7v2.errors import Hl7ContentError
 from adapters.hl7v2.gateway import facilities_by_sending_name
 from adapters.hl7v2.inbox import commit_frames
+from adapters.hl7v2.inbox_queue import INBOX
 from adapters.hl7v2.intake import Intake, Sender
 from adapters.hl7v2.models import InboxAttemptRow, InboxRow, MessageStatus
 from hub.db import session_scope
 from hub.region.facilities import load_facilities
 from hub.security.fields import get_cipher
 from hub.settings import get_settings
+from hub.work_queues import install_dispatcher
+from tests.integration.hl7_harness import IdleDispatcher
 from tests.integration.test_hl7_gateway import FACILITY, adt, patients_by_mrn
 
 
@@ -106,3 +109,29 @@ def test_a_bad_message_fails_alone_and_its_neighbours_are_written_once(
     assert [p["meta"]["versionId"] for p in patients_by_mrn(before_mrn)] == ["1"]
     assert [p["meta"]["versionId"] for p in patients_by_mrn(after_mrn)] == ["1"]
     assert patients_by_mrn(bad_mrn) == []
+
+
+def test_a_facility_turn_ends_with_work_left_and_it_goes_again(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One turn (``max_seconds=0``: one batch) leaves the rest waiting and says so; the next
+    turn processes it, in order. The worker then queues the facility behind the others."""
+    previous = install_dispatcher(INBOX, IdleDispatcher())  # nothing drains behind the test
+    if previous is not None:
+        previous.close()
+    try:
+        monkeypatch.setattr(get_settings(), "inbox_batch_size", 1)
+        sender = "YC_H093"
+        texts = [adt("A04", name=f"冯^{n}", facility=sender)[0] for n in "一二三"]
+        ids = _queue(*texts)
+        turn = processing.drain_facility("H093", max_seconds=0)
+        assert (turn.processed, turn.more) == (1, True)
+        assert [status for status, _ in _outcomes(ids)] == [
+            MessageStatus.PROCESSED.value, MessageStatus.RECEIVED.value,
+            MessageStatus.RECEIVED.value,
+        ]  # fmt: skip
+        rest = processing.drain_facility("H093")
+        assert (rest.processed, rest.more) == (2, False)
+        assert _outcomes(ids) == [(MessageStatus.PROCESSED.value, 1)] * 3
+    finally:
+        install_dispatcher(INBOX, None)
