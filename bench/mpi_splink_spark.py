@@ -119,7 +119,7 @@ def run_duckdb(path: str, kind: str, n: int, *, threads: int, memory: str,
                     run, "load", lambda: api.register(pq.read_table(path), table_name="records")
                 )
                 link(run, records, kind, n,
-                     lambda t: con.execute(f"select unique_id, cluster_id from {t.physical_name}")
+                     lambda t: con.sql(f"select unique_id, cluster_id from {t.physical_name}")
                      .to_arrow_table(),
                      lambda t: int(con.execute(f"select count(*) from {t.physical_name}")
                                    .fetchall()[0][0]))  # fmt: skip
