@@ -155,8 +155,13 @@ def run_spark(path: str, kind: str, n: int, *, cores: int, driver_memory: str, p
           f"counted): {spark.sparkContext.master}, driver memory {driver_memory}, "
           f"{partitions} shuffle partitions", flush=True)  # fmt: skip
     api = SparkAPI(spark_session=spark, num_partitions_on_repartition=partitions)
+
+    def stop() -> None:  # cancelling alone lets Splink start its next job: stop the session too
+        spark.sparkContext.cancelAllJobs()
+        spark.stop()
+
     try:
-        with Deadline(max_seconds, spark.sparkContext.cancelAllJobs).running() as deadline:
+        with Deadline(max_seconds, stop).running() as deadline:
             try:
 
                 def load() -> Any:
