@@ -241,8 +241,15 @@ class PinyinFn:
 
 
 def chinese_set(
-    records: int, *, seed: int, splink: bool = True, keep_rows: Collection[int] = ()
+    records: int,
+    *,
+    seed: int,
+    splink: bool = True,
+    keep_rows: Collection[int] = (),
+    engine_features: bool = True,
 ) -> LinkageSet:
+    """The records with the engine's features (unless ``engine_features`` is off: a Splink-only
+    run needs only the columns) and, if ``splink``, the Splink columns."""
     features: list[MatchFeatures] = []
     columns: Columns = {c: [] for c in _CHINESE_COLUMNS}
     truth: list[int] = []
@@ -253,14 +260,15 @@ def chinese_set(
     clock = time.perf_counter
     kept: dict[int, dict[str, str]] = {}
     for position, record in enumerate(synthetic_records(records, seed=seed)):
-        start = clock()
-        row = record_row(record)
-        f, empty = _features(row)
-        feature_seconds += clock() - start
-        if position in keep_rows:
-            kept[position] = row
-        features.append(f)
-        refused += empty
+        if engine_features:
+            start = clock()
+            row = record_row(record)
+            f, empty = _features(row)
+            feature_seconds += clock() - start
+            if position in keep_rows:
+                kept[position] = row
+            features.append(f)
+            refused += empty
         truth.append(record.person_key)
         keys.append((record.facility_code, record.source_id))
         if splink:

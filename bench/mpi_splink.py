@@ -25,6 +25,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from mpi_data import LinkageSet
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 LINK_THRESHOLD = 0.99  # = hub.mpi.training.from_features.UPPER_THRESHOLD
 ALSO_THRESHOLD = 0.95
@@ -135,6 +136,41 @@ def recipe(kind: str) -> _Recipe:
     raise ValueError(f"no Splink recipe for {kind}")
 
 
+def splink_settings(kind: str, *, link_only: bool = False) -> SettingsCreator:
+    """The settings of a data set's recipe: the same for every backend (DuckDB, Spark), which
+    each turn them into their own SQL dialect."""
+    r = recipe(kind)
+    return SettingsCreator(
+        link_type="link_only" if link_only else "dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=r.comparisons,
+        blocking_rules_to_generate_predictions=r.predict_rules,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def train(linker: Linker, kind: str) -> None:
+    """The prior from deterministic rules, u from random sampling, then the EM passes."""
+    r = recipe(kind)
+    linker.training.estimate_probability_two_random_records_match(
+        r.prior_rules, recall=PRIOR_RECALL
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=1)
+    for rule in r.em_rules:
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+
+
+def predict(linker: Linker) -> SplinkDataFrame:
+    return linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+
+
+def cluster(linker: Linker, predictions: SplinkDataFrame) -> SplinkDataFrame:
+    return linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=LINK_THRESHOLD
+    )
+
+
 def _table(data: LinkageSet, rows: list[int]) -> pa.Table:
     columns: dict[str, Any] = {k: [v[i] for i in rows] for k, v in data.columns.items()}
     columns["unique_id"] = pa.array(rows, type=pa.int64())
@@ -167,31 +203,19 @@ def run_splink(
     else:
         tables = [api.register(_table(data, list(range(n))), table_name="records")]
     seconds["prepare"] = time.perf_counter() - start
-    r = recipe(data.kind)
-    settings = SettingsCreator(
-        link_type="link_only" if link_only else "dedupe_only",
-        unique_id_column_name="unique_id",
-        comparisons=r.comparisons,
-        blocking_rules_to_generate_predictions=r.predict_rules,
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
+    linker = Linker(
+        tables if link_only else tables[0],
+        splink_settings(data.kind, link_only=link_only),
+        log_level=logging.ERROR,
     )
     stage = time.perf_counter()
-    linker = Linker(tables if link_only else tables[0], settings, log_level=logging.ERROR)
-    linker.training.estimate_probability_two_random_records_match(
-        r.prior_rules, recall=PRIOR_RECALL
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=1)
-    for rule in r.em_rules:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    train(linker, data.kind)
     seconds["train"] = time.perf_counter() - stage
     stage = time.perf_counter()
-    predictions = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+    predictions = predict(linker)
     seconds["predict"] = time.perf_counter() - stage
     stage = time.perf_counter()
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=LINK_THRESHOLD
-    )
+    clustered = cluster(linker, predictions)
     labels = _labels(con, clustered.physical_name, n)
     seconds["cluster"] = time.perf_counter() - stage
     seconds["total"] = time.perf_counter() - start
@@ -225,10 +249,10 @@ def run_splink(
 
 def _labels(con: duckdb.DuckDBPyConnection, table: str, n: int) -> list[int]:
     rows = con.execute(f"select unique_id, cluster_id from {table}").fetchall()
-    return _labels_from([{"unique_id": u, "cluster_id": c} for u, c in rows], n)
+    return labels_from([{"unique_id": u, "cluster_id": c} for u, c in rows], n)
 
 
-def _labels_from(rows: list[dict[str, Any]], n: int) -> list[int]:
+def labels_from(rows: list[dict[str, Any]], n: int) -> list[int]:
     names: dict[str, int] = {}
     labels = [-1] * n
     for row in rows:
