@@ -75,6 +75,8 @@ def test_nginx_balances_both_replicas_over_tls_with_limits_and_failover() -> Non
     assert "proxy_next_upstream error timeout http_502 http_503;" in conf
     assert "proxy_set_header X-Request-ID $request_id;" in conf
     assert "access_log /srv/stack/logs/nginx-access.log hub;" in conf
+    # idle upstream connections dropped before uvicorn closes them (5 s): a POST is never resent
+    assert "keepalive_timeout 4s;" in conf
 
 
 def test_nginx_accepts_the_rendered_configuration(tmp_path: Path) -> None:
