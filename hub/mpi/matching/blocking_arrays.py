@@ -20,28 +20,30 @@ IntArray = NDArray[np.int64]
 
 
 def _incidences(records_keys: Sequence[Sequence[str]]) -> tuple[IntArray, IntArray]:
-    """(record, key code) for every distinct non-empty key of every record."""
-    codes: dict[str, int] = {}
-    records: list[int] = []
-    keys: list[int] = []
-    for record, record_keys in enumerate(records_keys):
-        for key in dict.fromkeys(filter(None, record_keys)):
-            records.append(record)
-            keys.append(codes.setdefault(key, len(codes)))
-    return np.asarray(records, dtype=np.int64), np.asarray(keys, dtype=np.int64)
+    """(record, key code) for every non-empty key of every record, sorted by key, then
+    record, each once."""
+    codes: dict[str, int] = {"": 0}  # the empty key: dropped below
+    keys = np.fromiter(
+        (codes.setdefault(key, len(codes)) for keys in records_keys for key in keys),
+        dtype=np.int64,
+    )
+    records = np.repeat(np.arange(len(records_keys)), [len(keys) for keys in records_keys])
+    order = np.argsort(keys, kind="stable")  # records stay ascending within a key
+    keys, records = keys[order], records[order]
+    again = np.r_[False, (keys[1:] == keys[:-1]) & (records[1:] == records[:-1])]
+    kept = (keys > 0) & ~again  # a key a record carries twice counts once
+    return records[kept], keys[kept]
 
 
 def _pairs_within_blocks(
-    records: IntArray, keys: IntArray, max_block: int
+    members: IntArray, block_of: IntArray, max_block: int
 ) -> tuple[IntArray, IntArray]:
     """(lower, higher) record of every pair sharing a block of 2 .. max_block records, once
-    per block they share."""
-    sizes = np.bincount(keys) if len(keys) else np.zeros(0, dtype=np.int64)
+    per block they share; ``members`` sorted by block, then record."""
+    sizes = np.bincount(block_of) if len(block_of) else np.zeros(0, dtype=np.int64)
     usable = (sizes >= 2) & (sizes <= max_block)
-    keep = usable[keys]
-    records, keys = records[keep], keys[keep]
-    order = np.argsort(keys, kind="stable")  # records stay ascending within a block
-    members, block_of = records[order], keys[order]
+    keep = usable[block_of]
+    members, block_of = members[keep], block_of[keep]
     if not len(members):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty

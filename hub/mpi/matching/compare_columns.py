@@ -84,9 +84,11 @@ def _birth_levels(c: RecordColumns, a: Codes, b: Codes) -> Levels:
     oa, ob = c.birth_ordinal[a], c.birth_ordinal[b]
     days = np.abs(oa - ob)
     same_year = c.birth_year[a] == c.birth_year[b]
-    swapped = same_year & (c.birth_month[a] == c.birth_day[b]) & (c.birth_day[a] == c.birth_month[b])
+    swapped = (
+        same_year & (c.birth_month[a] == c.birth_day[b]) & (c.birth_day[a] == c.birth_month[b])
+    )
     mistyped = np.zeros(len(a), dtype=np.int64)
-    for digit in c.birth_digits.T:
+    for digit in c.birth_digits:
         mistyped += digit[a] != digit[b]
     conditions = [(oa < 0) | (ob < 0), oa == ob, (days <= 1) | swapped, mistyped == 1, same_year,
                   (mistyped == 2) | (days <= 400)]  # fmt: skip
@@ -156,8 +158,9 @@ def compare_pairs(c: RecordColumns, a: Codes, b: Codes) -> Levels:
     levels[:, _AT["resident_id"]] = np.where(both_valid, np.where(ida == idb, 3, 0), MISSING)
     mistyped = np.flatnonzero(present & ~both_valid)
     _one_by_one(levels, _AT["resident_id"], mistyped, records, a, b, _resident_id)
-    levels[:, _AT["family_name"]] = _part_levels(c.family, c.strings, a, b)
-    levels[:, _AT["given_name"]] = _part_levels(c.given, c.strings, a, b)
+    name_a, name_b = c.name[a], c.name[b]
+    levels[:, _AT["family_name"]] = _part_levels(c.family, c.strings, name_a, name_b)
+    levels[:, _AT["given_name"]] = _part_levels(c.given, c.strings, name_a, name_b)
     levels[:, _AT["birth_date"]] = _birth_levels(c, a, b)
     levels[:, _AT["sex"]] = _same_value(c.sex, a, b)
     phones_a, phones_b = c.phones[a], c.phones[b]

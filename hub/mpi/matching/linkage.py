@@ -51,12 +51,22 @@ class BatchResult:
     reviews: list[tuple[int, int, float]] = field(default_factory=list)  # (i, j, probability)
 
 
+_NO_IDS: frozenset[str] = frozenset()
+
+
+def _id_set(ids: frozenset[str] | str | None) -> frozenset[str]:
+    if isinstance(ids, frozenset):
+        return ids
+    return frozenset((ids,)) if ids else _NO_IDS
+
+
 class _Clusters:
     def __init__(
         self, ids: Sequence[str | None], fixed: Sequence[int | None] | None = None
     ) -> None:
         self.parent = list(range(len(ids)))
-        self.ids: list[frozenset[str]] = [frozenset({i}) if i else frozenset() for i in ids]
+        # A record's ID, made a set when its cluster first meets another (most never do).
+        self.ids: list[frozenset[str] | str | None] = list(ids)
         self.frozen = [False] * len(ids)
         first: dict[int, int] = {}
         for index, group in enumerate(fixed or ()):
@@ -65,7 +75,7 @@ class _Clusters:
             if group in first:  # records a steward put together stay together
                 root = self.find(first[group])
                 self.parent[index] = root
-                self.ids[root] = self.ids[root] | self.ids[index]
+                self.ids[root] = _id_set(self.ids[root]) | _id_set(self.ids[index])
             else:
                 first[group] = index
             self.frozen[self.find(index)] = True
@@ -82,10 +92,11 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if self.frozen[ra] or self.frozen[rb] or conflicting_ids(self.ids[ra], self.ids[rb]):
+        ids_a, ids_b = _id_set(self.ids[ra]), _id_set(self.ids[rb])
+        if self.frozen[ra] or self.frozen[rb] or conflicting_ids(ids_a, ids_b):
             return False
         self.parent[rb] = ra
-        self.ids[ra] = self.ids[ra] | self.ids[rb]
+        self.ids[ra] = ids_a | ids_b
         return True
 
 
@@ -127,7 +138,9 @@ def link_batch_scalar(
             review += 1
             reviews.append((i, j, probability))
     ordered = sorted(scored, reverse=True)
-    clusters, vetoed = _cluster(records, fixed, [i for _, i, _ in ordered], [j for *_, j in ordered])
+    clusters, vetoed = _cluster(
+        records, fixed, [i for _, i, _ in ordered], [j for *_, j in ordered]
+    )
     return BatchResult(clusters, total, len(scored), review, vetoed, reviews)
 
 
@@ -151,8 +164,8 @@ def _decision_ranks(model: MatchModel, weights: NDArray[np.float64]) -> NDArray[
     bound = 1000.0  # = model._MAX_WEIGHT
     probability = 1.0 / (1.0 + np.power(2.0, -np.clip(weights, -bound, bound)))
     upper, lower = model.upper_threshold, model.lower_threshold
-    ranks = np.where(probability >= upper, LINK_RANK,
-                     np.where(probability >= lower, REVIEW_RANK, NEW_RANK)).astype(np.int8)  # fmt: skip
+    decided = np.where(probability >= lower, REVIEW_RANK, NEW_RANK)
+    ranks = np.where(probability >= upper, LINK_RANK, decided).astype(np.int8)
     near = (np.abs(probability - upper) <= _THRESHOLD_MARGIN) | (
         np.abs(probability - lower) <= _THRESHOLD_MARGIN
     )

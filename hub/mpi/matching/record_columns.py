@@ -9,7 +9,7 @@ kept for the few rules graded one pair at a time by :mod:`hub.mpi.matching.compa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -81,15 +81,17 @@ class PartColumns:
 class RecordColumns:
     records: Sequence[MatchFeatures]
     strings: CodeTable  # names' pinyin and every other string graded by similarity
+    name: Codes  # the record's distinct name: the row of ``family``, ``given``
     resident_id: Codes  # valid resident ID; -1 when none
     any_id: Flags  # a resident ID, valid or not
-    family: PartColumns
+    family: PartColumns  # per distinct name (``name``)
     given: PartColumns
+    hanzi_name: Flags  # the name is written in Hanzi (household.hanzi_names, per record)
     birth_ordinal: Codes  # -1 when no birth date
     birth_year: Codes
     birth_month: Codes
     birth_day: Codes
-    birth_digits: NDArray[np.int8]  # (n, 8): YYYYMMDD
+    birth_digits: NDArray[np.int8]  # (8, n): the digits of YYYYMMDD
     sex: Codes  # -1 when empty
     phones: Codes  # (n, width), -1 padding
     latin: Flags  # the address is read as a western one (compare._latin)
@@ -106,114 +108,121 @@ class RecordColumns:
     dwelling: Codes  # the flat of a Chinese address (addresses.chinese_dwelling); -1 none
     insurance: Codes  # -1 when empty
     has_local_ids: Flags
-    hanzi_name: Flags  # the name is written in Hanzi (household.hanzi_names, per record)
 
 
-def _part_rows(
-    keys: NameKeys, family: bool, strings: CodeTable, tuples: CodeTable, plain: CodeTable
-) -> tuple[int, ...]:
-    text = keys.family if family else keys.given
-    pinyin = keys.family_pinyin if family else keys.given_pinyin
-    other = keys.given_pinyin if family else keys.family_pinyin
-    phonetic = keys.family_phonetic if family else keys.given_phonetic
-    syllables = keys.family_syllables if family else keys.given_syllables
-    return (
-        plain.code(text or None),
-        strings.code(pinyin or None),
-        strings.code(other or None),
-        strings.code(pinyin.replace("v", "u")),
-        "v" in pinyin,
-        plain.code(phonetic or None),
-        tuples.code(syllables),
-        len(syllables),
-        plain.code(tuple(s[:1] for s in syllables)),
+def _code_column(values: Sequence[Hashable], table: CodeTable | None = None) -> Codes:
+    """Codes of ``values`` (None -> -1), in ``table`` or in a table of their own."""
+    if table is not None:
+        return _array(map(table.code, values))
+    seen: dict[Hashable, int] = {}
+    codes = np.fromiter(
+        (seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values)
     )
+    if None in seen:
+        codes[codes == seen[None]] = -1
+    return codes
 
 
-def _part_columns(
-    rows: list[tuple[int, ...]],
-    syllables: list[tuple[str, ...]],
-    tuples: CodeTable,
-    words: CodeTable,
-) -> PartColumns:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
-    deletions = [
-        [tuples.codes.get(s[:k] + s[k + 1 :], NOT_FOUND) for k in range(len(s))]
-        if len(s) > 1 else [] for s in syllables
-    ]  # fmt: skip
-    return PartColumns(
-        text=_array(columns[0]), pinyin=_array(columns[1]), other_pinyin=_array(columns[2]),
-        pinyin_u=_array(columns[3]), has_v=np.array(columns[4], dtype=bool),
-        phonetic=_array(columns[5]), syllables=_array(columns[6]),
-        deletions=_padded(deletions, NOT_FOUND), length=_array(columns[7]),
-        initials=_array(columns[8]),
-        syllable_codes=_padded([[words.code(s) for s in t] for t in syllables], -1),
-    )  # fmt: skip
+def _flags(values: Sequence[object]) -> Flags:
+    return np.fromiter(map(bool, values), dtype=bool, count=len(values))
 
 
-def _digits(d: date) -> tuple[int, ...]:
-    return tuple(int(c) for c in f"{d.year:04d}{d.month:02d}{d.day:02d}")
+class _Names:
+    """Per distinct name: its parts' rows (family, given) and whether it is written in Hanzi."""
+
+    def __init__(self) -> None:
+        self.strings, self.plain, self.tuples, self.words = (
+            CodeTable(), CodeTable(), CodeTable(), CodeTable()
+        )  # fmt: skip
+        self.ids: dict[tuple[str, str, str], int] = {}
+        self.family: list[tuple[object, ...]] = []
+        self.given: list[tuple[object, ...]] = []
+        self.hanzi: list[bool] = []
+
+    def id_of(self, f: MatchFeatures) -> int:
+        key = (f.full_name, f.family, f.given)
+        found = self.ids.get(key)
+        if found is None:
+            found = self.ids[key] = len(self.hanzi)
+            keys = f.name
+            self.family.append(self._part(keys, family=True))
+            self.given.append(self._part(keys, family=False))
+            self.hanzi.append(is_chinese_address(f.full_name or f"{f.family}{f.given}"))
+        return found
+
+    def _part(self, keys: NameKeys, *, family: bool) -> tuple[object, ...]:
+        text = keys.family if family else keys.given
+        pinyin = keys.family_pinyin if family else keys.given_pinyin
+        other = keys.given_pinyin if family else keys.family_pinyin
+        phonetic = keys.family_phonetic if family else keys.given_phonetic
+        syllables = keys.family_syllables if family else keys.given_syllables
+        tuples, plain, strings = self.tuples, self.plain, self.strings
+        # The tuple less one syllable (one_missing), interned beside the real ones: a code
+        # equal to another record's syllables means exactly that tuple.
+        deletions = [tuples.code(syllables[:k] + syllables[k + 1 :]) for k in range(len(syllables))]
+        return (
+            plain.code(text or None), strings.code(pinyin or None), strings.code(other or None),
+            strings.code(pinyin.replace("v", "u")), "v" in pinyin, plain.code(phonetic or None),
+            tuples.code(syllables), len(syllables), plain.code(tuple(s[:1] for s in syllables)),
+            deletions if len(syllables) > 1 else [], [self.words.code(s) for s in syllables],
+        )  # fmt: skip
+
+    def columns(self, rows: list[tuple[object, ...]]) -> PartColumns:
+        c = list(zip(*rows, strict=True)) if rows else [()] * 11
+        return PartColumns(
+            text=_array(c[0]), pinyin=_array(c[1]), other_pinyin=_array(c[2]),
+            pinyin_u=_array(c[3]), has_v=np.array(c[4], dtype=bool),
+            phonetic=_array(c[5]), syllables=_array(c[6]),
+            deletions=_padded(c[9], NOT_FOUND), length=_array(c[7]),
+            initials=_array(c[8]), syllable_codes=_padded(c[10], -1),
+        )  # fmt: skip
+
+
+def _digit(values: Codes, power: int) -> NDArray[np.int8]:
+    digit: NDArray[np.int8] = (values // power % 10).astype(np.int8)
+    return digit
 
 
 def record_columns(records: Sequence[MatchFeatures]) -> RecordColumns:
-    strings, plain, tuples, words = CodeTable(), CodeTable(), CodeTable(), CodeTable()
-    by_name: dict[tuple[str, str, str], tuple[tuple[int, ...], tuple[int, ...], bool]] = {}
-    family_rows, given_rows = [], []
-    family_syllables, given_syllables = [], []
-    for f in records:
-        name_key = (f.full_name, f.family, f.given)
-        found = by_name.get(name_key)
-        keys = f.name
-        if found is None:
-            found = by_name[name_key] = (
-                _part_rows(keys, True, strings, tuples, plain),
-                _part_rows(keys, False, strings, tuples, plain),
-                is_chinese_address(f.full_name or f"{f.family}{f.given}"),
-            )
-        family_rows.append(found[0])
-        given_rows.append(found[1])
-        family_syllables.append(keys.family_syllables)
-        given_syllables.append(keys.given_syllables)
+    names = _Names()
+    name_id = _array(map(names.id_of, records))
     dates = [f.birth_date for f in records]
     no_date = date(1, 1, 1)
-
-    def column(read: Callable[[MatchFeatures], Hashable], table: CodeTable = plain) -> Codes:
-        return _array(table.code(read(f)) for f in records)
-
-    def is_set(read: Callable[[MatchFeatures], object]) -> Flags:
-        return np.fromiter((bool(read(f)) for f in records), dtype=bool, count=len(records))
-
+    year = _array((d or no_date).year for d in dates)
+    month = _array((d or no_date).month for d in dates)
+    day = _array((d or no_date).day for d in dates)
+    yyyymmdd = year * 10_000 + month * 100 + day
+    lines = [f.line for f in records]
+    districts, townships = [f.district for f in records], [f.township for f in records]
+    villages, postcodes = [f.village for f in records], [f.postal_code for f in records]
     return RecordColumns(
         records=records,
-        strings=strings,
-        resident_id=column(lambda f: f.resident_id or None),
-        any_id=is_set(lambda f: f.resident_id or f.resident_id_raw),
-        family=_part_columns(family_rows, family_syllables, tuples, words),
-        given=_part_columns(given_rows, given_syllables, tuples, words),
+        strings=names.strings,
+        name=name_id,
+        resident_id=_code_column([f.resident_id or None for f in records]),
+        any_id=_flags([f.resident_id or f.resident_id_raw for f in records]),
+        family=names.columns(names.family),
+        given=names.columns(names.given),
+        hanzi_name=np.array(names.hanzi, dtype=bool)[name_id],
         birth_ordinal=_array(d.toordinal() if d else -1 for d in dates),
-        birth_year=_array((d or no_date).year for d in dates),
-        birth_month=_array((d or no_date).month for d in dates),
-        birth_day=_array((d or no_date).day for d in dates),
-        birth_digits=np.array([_digits(d or no_date) for d in dates], dtype=np.int8).reshape(
-            len(records), 8
-        ),
-        sex=column(lambda f: f.sex or None),
-        phones=_padded([[plain.code(p) for p in f.phones] for f in records], -1),
-        latin=is_set(_latin),
-        district=column(lambda f: f.district),
-        district_set=is_set(lambda f: f.district),
-        township=column(lambda f: f.township),
-        township_set=is_set(lambda f: f.township),
-        village=column(lambda f: f.village),
-        village_set=is_set(lambda f: f.village),
-        line=column(lambda f: f.line, strings),
-        line_set=is_set(lambda f: f.line),
-        postal_code=column(lambda f: f.postal_code),
-        postal_code_set=is_set(lambda f: f.postal_code),
-        dwelling=column(lambda f: chinese_dwelling(f.line)),
-        insurance=column(lambda f: f.insurance_number or None),
-        has_local_ids=is_set(lambda f: f.local_ids),
-        hanzi_name=np.array(
-            [by_name[(f.full_name, f.family, f.given)][2] for f in records], dtype=bool
-        ),
+        birth_year=year,
+        birth_month=month,
+        birth_day=day,
+        birth_digits=np.stack([_digit(yyyymmdd, 10**k) for k in range(7, -1, -1)]),
+        sex=_code_column([f.sex or None for f in records]),
+        phones=_padded([[names.plain.code(p) for p in f.phones] for f in records], -1),
+        latin=_flags([_latin(f) for f in records]),
+        district=_code_column(districts),
+        district_set=_flags(districts),
+        township=_code_column(townships),
+        township_set=_flags(townships),
+        village=_code_column(villages),
+        village_set=_flags(villages),
+        line=_code_column(lines, names.strings),
+        line_set=_flags(lines),
+        postal_code=_code_column(postcodes),
+        postal_code_set=_flags(postcodes),
+        dwelling=_code_column([chinese_dwelling(line) for line in lines]),
+        insurance=_code_column([f.insurance_number or None for f in records]),
+        has_local_ids=_flags([f.local_ids for f in records]),
     )
