@@ -20,14 +20,20 @@ from hypothesis import strategies as st
 from hub.demo.mpi_training_data import synthetic_features
 from hub.mpi.matching.blocking import BlockingIndex, candidate_pairs
 from hub.mpi.matching.blocking_arrays import blocked_pair_arrays
-from hub.mpi.matching.compare import SPECS, compare
+from hub.mpi.matching.compare import SPECS, compare, tf_values
 from hub.mpi.matching.compare_columns import compare_pairs
 from hub.mpi.matching.features import MatchFeatures, features_from_row
 from hub.mpi.matching.household import _RANK, ceiling, ceilings
 from hub.mpi.matching.identifiers import make_resident_id
-from hub.mpi.matching.linkage import link_batch, link_batch_scalar
+from hub.mpi.matching.linkage import blocked_pairs, link_batch, link_batch_scalar
 from hub.mpi.matching.record_columns import record_columns
-from hub.mpi.training.from_features import train_on_features
+from hub.mpi.training.em import train
+from hub.mpi.training.from_features import (
+    LOWER_THRESHOLD,
+    UPPER_THRESHOLD,
+    apply_domain_constraints,
+    train_on_features,
+)
 from hub.mpi.training.registry import packaged_model
 from tests.corpus import SHARED
 
@@ -190,3 +196,14 @@ def test_match_weights_are_the_same_floats_as_match_weight(
     owners = np.arange(len(rows), dtype=np.int64)
     weights = model.match_weights(vectors, tfs, owners).tolist()
     assert weights == [model.match_weight(v, tf) for (v, _, _), tf in zip(rows, tfs, strict=True)]
+
+
+def test_train_on_features_gives_the_model_of_the_pair_by_pair_comparison() -> None:
+    records = _population(1_500, seed=4)
+    pairs = blocked_pairs(records, max_block=2_000, candidates_per_record=50)
+    scalar = train(list(records), compare, list(SPECS), pairs, tf_values=tf_values,
+                   thresholds=(UPPER_THRESHOLD, LOWER_THRESHOLD), seed=4, version="v")  # fmt: skip
+    expected = apply_domain_constraints(scalar).to_dict()
+    got = train_on_features(records, seed=4, version="v").to_dict()
+    expected.pop("trained_at"), got.pop("trained_at")
+    assert got == expected  # m, u, prior and TF tables to the last bit
