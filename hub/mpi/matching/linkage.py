@@ -189,7 +189,8 @@ def link_batch(
                                       limit=candidates_per_record)  # fmt: skip
     columns = record_columns(records)
     levels = compare_pairs(columns, left, right)
-    weights = model.match_weights(levels, [tf_values(r) for r in records], left)
+    # TF values are the name's: looked up once per distinct name.
+    weights = model.match_weights(levels, columns.name_tf_values, columns.name[left])
     hanzi = columns.hanzi_name[left] | columns.hanzi_name[right]
     decided = np.minimum(_decision_ranks(model, weights), ceilings(levels, hanzi))
     in_review = np.flatnonzero(decided == REVIEW_RANK)

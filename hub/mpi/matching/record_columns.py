@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hub.mpi.matching.addresses import chinese_dwelling, is_chinese_address
-from hub.mpi.matching.compare import _latin
+from hub.mpi.matching.compare import _latin, tf_values
 from hub.mpi.matching.features import MatchFeatures
 from hub.mpi.matching.names import NameKeys
 
@@ -41,6 +41,20 @@ class CodeTable:
             found = self.codes[value] = len(self.values)
             self.values.append(value)
         return found
+
+    def code_many(self, values: Iterable[Hashable]) -> Codes:
+        """:meth:`code` of each value (one loop, no call per value)."""
+        codes, known, out = self.codes, self.values, []
+        for value in values:
+            if value is None:
+                out.append(-1)
+                continue
+            found = codes.get(value)
+            if found is None:
+                found = codes[value] = len(known)
+                known.append(value)
+            out.append(found)
+        return np.asarray(out, dtype=np.int64)
 
     def strings(self, codes: Codes) -> list[str]:
         """The values of ``codes`` (all of them codes of strings)."""
@@ -87,6 +101,7 @@ class RecordColumns:
     family: PartColumns  # per distinct name (``name``)
     given: PartColumns
     hanzi_name: Flags  # the name is written in Hanzi (household.hanzi_names, per record)
+    name_tf_values: list[tuple[str | None, ...]]  # compare.tf_values per distinct name
     birth_ordinal: Codes  # -1 when no birth date
     birth_year: Codes
     birth_month: Codes
@@ -113,7 +128,7 @@ class RecordColumns:
 def _code_column(values: Sequence[Hashable], table: CodeTable | None = None) -> Codes:
     """Codes of ``values`` (None -> -1), in ``table`` or in a table of their own."""
     if table is not None:
-        return _array(map(table.code, values))
+        return table.code_many(values)
     seen: dict[Hashable, int] = {}
     codes = np.fromiter(
         (seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values)
@@ -121,6 +136,27 @@ def _code_column(values: Sequence[Hashable], table: CodeTable | None = None) -> 
     if None in seen:
         codes[codes == seen[None]] = -1
     return codes
+
+
+def _padded_codes(rows: Sequence[Sequence[Hashable]]) -> Codes:
+    """(n, width) codes of each row's values in a table of their own, -1 padding."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    codes = _code_column([value for row in rows for value in row])
+    out = np.full((len(rows), max(int(lengths.max(initial=0)), 1)), -1, dtype=np.int64)
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out[np.repeat(np.arange(len(rows)), lengths), np.arange(len(codes)) - first] = codes
+    return out
+
+
+def _dwellings(lines: Codes, strings: CodeTable) -> Codes:
+    """Codes of ``chinese_dwelling`` of each line (its code in ``strings``), read once per
+    distinct line."""
+    distinct = np.unique(lines[lines >= 0])
+    by_line = np.full(len(strings.values), -1, dtype=np.int64)
+    texts = [str(strings.values[c]) for c in distinct.tolist()]
+    by_line[distinct] = _code_column([chinese_dwelling(text) for text in texts])
+    found: Codes = np.where(lines >= 0, by_line[lines], -1)
+    return found
 
 
 def _flags(values: Sequence[object]) -> Flags:
@@ -138,6 +174,7 @@ class _Names:
         self.family: list[tuple[object, ...]] = []
         self.given: list[tuple[object, ...]] = []
         self.hanzi: list[bool] = []
+        self.tf_values: list[tuple[str | None, ...]] = []
 
     def id_of(self, f: MatchFeatures) -> int:
         key = (f.full_name, f.family, f.given)
@@ -148,6 +185,7 @@ class _Names:
             self.family.append(self._part(keys, family=True))
             self.given.append(self._part(keys, family=False))
             self.hanzi.append(is_chinese_address(f.full_name or f"{f.family}{f.given}"))
+            self.tf_values.append(tf_values(f))
         return found
 
     def _part(self, keys: NameKeys, *, family: bool) -> tuple[object, ...]:
@@ -193,6 +231,7 @@ def record_columns(records: Sequence[MatchFeatures]) -> RecordColumns:
     day = _array((d or no_date).day for d in dates)
     yyyymmdd = year * 10_000 + month * 100 + day
     lines = [f.line for f in records]
+    line_codes = names.strings.code_many(lines)
     districts, townships = [f.district for f in records], [f.township for f in records]
     villages, postcodes = [f.village for f in records], [f.postal_code for f in records]
     return RecordColumns(
@@ -204,13 +243,14 @@ def record_columns(records: Sequence[MatchFeatures]) -> RecordColumns:
         family=names.columns(names.family),
         given=names.columns(names.given),
         hanzi_name=np.array(names.hanzi, dtype=bool)[name_id],
+        name_tf_values=names.tf_values,
         birth_ordinal=_array(d.toordinal() if d else -1 for d in dates),
         birth_year=year,
         birth_month=month,
         birth_day=day,
         birth_digits=np.stack([_digit(yyyymmdd, 10**k) for k in range(7, -1, -1)]),
         sex=_code_column([f.sex or None for f in records]),
-        phones=_padded([[names.plain.code(p) for p in f.phones] for f in records], -1),
+        phones=_padded_codes([f.phones for f in records]),
         latin=_flags([_latin(f) for f in records]),
         district=_code_column(districts),
         district_set=_flags(districts),
@@ -218,11 +258,11 @@ def record_columns(records: Sequence[MatchFeatures]) -> RecordColumns:
         township_set=_flags(townships),
         village=_code_column(villages),
         village_set=_flags(villages),
-        line=_code_column(lines, names.strings),
+        line=line_codes,
         line_set=_flags(lines),
         postal_code=_code_column(postcodes),
         postal_code_set=_flags(postcodes),
-        dwelling=_code_column([chinese_dwelling(line) for line in lines]),
+        dwelling=_dwellings(line_codes, names.strings),
         insurance=_code_column([f.insurance_number or None for f in records]),
         has_local_ids=_flags([f.local_ids for f in records]),
     )
