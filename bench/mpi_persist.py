@@ -354,7 +354,7 @@ def database(backend: str, admin_url: str) -> Iterator[str]:
         return
     import psycopg
 
-    name = f"bench_mpi_{uuid.uuid4().hex[:8]}"
+    name = f"bench_mpi_{os.environ.get('BENCH_DB_TAG', '')}{uuid.uuid4().hex[:8]}"  # tag: whose
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

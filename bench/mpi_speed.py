@@ -3,6 +3,7 @@
     .venv/bin/python bench/mpi_speed.py [--records 1000000] [--queries 10000]
         [--registrations 5000] [--workers 1,2,4] [--backends sqlite,postgresql]
         [--splink-queries 50] [--no-splink] [--seed 11] [--profile DIR] [--cache-ab]
+        [--link-baseline]
 
 One synthetic Chinese population (hub.demo.registrations) of N + H records; H records, drawn at
 random, are held out as new registrations (many are people already indexed), the N others are
@@ -10,6 +11,9 @@ the index. Stages, each timed and printed:
 
 1. Batch linkage of the N records: ``train_on_features`` + ``link_batch`` (the model trained
    here is used everywhere below), against Splink (bench/mpi_splink.py) on the same records.
+   With ``--link-baseline`` the pair-by-pair reference ``link_batch_scalar`` (the code before
+   link_batch was made column-wise) runs first on the same records, and its result must equal
+   link_batch's.
 2. Decision latency, in process: a :class:`BlockingIndex` over the N records, then for each of
    ``--queries`` held-out records: features, blocking lookup (``query_keys``, at most
    ``MAX_CANDIDATES`` candidates as the service fetches), compare + score of every candidate,
@@ -70,7 +74,7 @@ from hub.mpi.matching.blocking import BlockingIndex
 from hub.mpi.matching.clustering import pairwise_metrics
 from hub.mpi.matching.compare import compare, query_keys, record_keys, tf_values
 from hub.mpi.matching.features import features_from_row
-from hub.mpi.matching.linkage import link_batch
+from hub.mpi.matching.linkage import link_batch, link_batch_scalar
 from hub.mpi.matching.model import MatchModel
 from hub.mpi.training.from_features import train_on_features
 
@@ -108,7 +112,8 @@ def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     print(f"# {name} ...", flush=True)
     yield
     timings[name] = time.perf_counter() - start
-    print(f"# {name}: {timings[name]:.1f} s (RSS {rss_mb():,.0f} MB)", flush=True)
+    print(f"# {name}: {timings[name]:.1f} s (RSS {rss_mb():,.0f} MB; load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})", flush=True)  # fmt: skip
 
 
 # --- 2. decision latency -------------------------------------------------------------------
@@ -240,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="one more batch run under pyinstrument, its report written to DIR",
     )
+    parser.add_argument("--link-baseline", action="store_true",
+                        help="stage 1: link_batch_scalar first, on the same records")  # fmt: skip
     parser.add_argument("--cache-ab", action="store_true",
                         help="batch runs, the feature cache on and off in turn")  # fmt: skip
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL",
@@ -254,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     held_count = max(args.queries, args.registrations * configurations)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    print(f"# MPI speed: {n:,} records indexed, {os.cpu_count()} CPUs, seed {args.seed}")
+    print(f"# MPI speed: {n:,} records indexed, {os.cpu_count()} CPUs, seed {args.seed}; "
+          f"load average {os.getloadavg()}")  # fmt: skip
     rng = random.Random(args.seed)
     held = rng.sample(range(n + held_count), held_count)
     with stage("generate + features (+ Splink columns)", timings):
@@ -272,9 +280,21 @@ def main(argv: list[str] | None = None) -> int:
     with stage("engine: train_on_features", timings):
         model = train_on_features(indexed.features, seed=args.seed)
     cache.append(name_cache_misses())
+    scalar_batch = None
+    if args.link_baseline:
+        with stage("engine: link_batch_scalar (pair by pair)", timings):
+            scalar_batch = link_batch_scalar(indexed.features, model)
     with stage("engine: link_batch", timings):
         batch = link_batch(indexed.features, model)
     cache.append(name_cache_misses())
+    if scalar_batch is not None:
+        SHARED["link_baseline"] = (
+            f"link_batch_scalar (pair by pair, same records, just before) "
+            f"{timings['engine: link_batch_scalar (pair by pair)']:.1f} s vs link_batch "
+            f"{timings['engine: link_batch']:.1f} s; the same clusters, pairs, decisions and "
+            f"reviews: {'yes' if scalar_batch == batch else 'NO'}"
+        )
+        del scalar_batch
     engine_metrics = pairwise_metrics(batch.clusters, indexed.truth)
     persons = batch.clusters
     peak_engine = peak_mb()
@@ -340,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             peak_all)  # fmt: skip
     if args.profile:
         _write_profiles(args.profile, backend_results)
-    print(f"\n# total {time.perf_counter() - started:.0f} s")
+    print(f"\n# total {time.perf_counter() - started:.0f} s; load average {os.getloadavg()}")
     return 0
 
 
@@ -377,6 +397,8 @@ def _report(
           f"{link_s:.1f} s = {feature_seconds + train_s + link_s:.1f} s; {batch.scored_pairs:,} "
           f"pairs scored; P {engine_metrics.precision:.4f} R {engine_metrics.recall:.4f} "
           f"F1 {engine_metrics.f1:.4f}; peak RSS so far {peak_engine:,.0f} MB")  # fmt: skip
+    if "link_baseline" in SHARED:
+        print(f"  {SHARED['link_baseline']}")
     if splink_run is not None:
         s = splink_run.seconds
         m = pairwise_metrics(splink_run.clusters, indexed.truth)

@@ -90,6 +90,12 @@ def _date_digits(d: date) -> str:
     return f"{d.year:04d}{d.month:02d}{d.day:02d}"
 
 
+@lru_cache(maxsize=65_536)
+def _day_key(d: date) -> str:
+    """The birth date in a blocking key (strftime: kept as the stored keys were made)."""
+    return d.strftime("%Y%m%d")
+
+
 def _latin(f: MatchFeatures) -> LatinAddress | None:
     """The record's address read as a western one, unless a Chinese district, township or
     village was found in it (its last line may then be just "3-2-301")."""
@@ -205,7 +211,7 @@ def record_keys(f: MatchFeatures) -> tuple[str, ...]:
         for key in name_blocking_keys(name):
             if key.startswith(("fp:", "ss:")):
                 keys.append(f"{key}|{year}")
-        day = f.birth_date.strftime("%Y%m%d")
+        day = _day_key(f.birth_date)
         if name.given_pinyin:
             keys.append(f"gd:{name.given_pinyin}|{day}")
         if name.family_pinyin:
@@ -233,7 +239,7 @@ def _western_keys(f: MatchFeatures) -> list[str]:
     if address is None and not f.name.phonetic:
         return []
     keys: list[str] = []
-    day = f.birth_date.strftime("%Y%m%d") if f.birth_date else None
+    day = _day_key(f.birth_date) if f.birth_date else None
     parts = _name_parts(f)
     if len(parts) == 2:
         keys.append("nn:" + "|".join(sorted(parts)))  # any birth date, either order

@@ -30,6 +30,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from hub.mpi.matching.addresses import is_chinese_address
 from hub.mpi.matching.compare import SPECS
 from hub.mpi.matching.features import MatchFeatures
@@ -119,6 +122,49 @@ def ceiling(levels: Sequence[int], *, hanzi: bool = True) -> Decision:
         ):
             return Decision.REVIEW
     return Decision.LINK
+
+
+def ceilings(levels: NDArray[np.int8], hanzi: NDArray[np.bool_]) -> NDArray[np.int8]:
+    """:func:`ceiling` of every row of ``levels`` (m, k), as ranks (0 NEW, 1 REVIEW, 2 LINK):
+    the same rules in the same order, each deciding the rows no earlier rule decided."""
+    new, review, link = _RANK[Decision.NEW], _RANK[Decision.REVIEW], _RANK[Decision.LINK]
+    cap = np.full(len(levels), link, dtype=np.int8)
+    open_rows = np.ones(len(levels), dtype=bool)
+
+    def decide(rows: NDArray[np.bool_], rank: int) -> None:
+        chosen = open_rows & rows
+        cap[chosen] = rank
+        open_rows[chosen] = False
+
+    def level(name: str) -> NDArray[np.int8]:
+        return levels[:, _AT[name]]
+
+    resident_id, family, given = level("resident_id"), level("family_name"), level("given_name")
+    birth, address, shared_phone = level("birth_date"), level("address"), level("phone") == SAME
+    decide(resident_id == ID_DIFFERENT_VALID, new)
+    parent_id = (resident_id == ID_EXACT) & (birth == BIRTH_DIFFERENT)
+    decide(parent_id & hanzi & (given >= NAME_DIFFERENT) & (given < NAME_HOMOPHONE), new)
+    decide(parent_id, review)
+    agreed_id = (resident_id == ID_EXACT) | (level("insurance_number") == SAME)
+    decide(agreed_id | (level("other_id") == OTHER_ID_EXACT), link)
+    other_given = hanzi & (given == NAME_DIFFERENT)
+    decide(other_given & (birth == MISSING), review)
+    decide(other_given & (birth < BIRTH_NEAR), new)
+    near_given = hanzi & ((given == NAME_SIMILAR) | (given == NAME_PARTIAL))
+    near_given &= (birth >= 0) & (birth < BIRTH_NEAR)
+    decide(near_given & (birth == BIRTH_DIFFERENT), new)
+    decide(near_given, review)
+    same_family, same_given = family >= NAME_HOMOPHONE, given >= NAME_HOMOPHONE
+    household = hanzi & same_family & (birth >= BIRTH_NEAR)
+    decide(household & (given == NAME_DIFFERENT), new)
+    decide(household & (given == NAME_SIMILAR) & (shared_phone | (address >= ADDRESS_VILLAGE)),
+           review)  # fmt: skip
+    namesake = same_family & same_given
+    decide(namesake & (address >= ADDRESS_VILLAGE) & (birth >= 0) & (birth < BIRTH_NEAR), review)
+    no_address = ((address >= 0) & (address < ADDRESS_TOWNSHIP)) | (hanzi & (address == MISSING))
+    decide(namesake & (birth >= BIRTH_NEAR) & (level("sex") != 0) & ~shared_phone & no_address
+           & (resident_id < ID_NEAR), review)  # fmt: skip
+    return cap
 
 
 class Capped(Protocol):

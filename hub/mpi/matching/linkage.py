@@ -5,6 +5,12 @@ ceilings of ``hub.mpi.matching.household``). Clustering is greedy by match weigh
 records whose resident IDs are both valid and different never end up in one person, not even
 through a chain of records without an ID (the transitivity trap twins fall into with plain
 connected components). The online path applies the same veto per candidate person.
+
+:func:`link_batch` does the per-pair work column-wise (numpy): the candidate pairs
+(:mod:`hub.mpi.matching.blocking_arrays`), their comparison vectors
+(:mod:`hub.mpi.matching.compare_columns`), weights, decisions and ceilings as arrays.
+:func:`link_batch_scalar` is the same linkage pair by pair through ``compare``, ``match_weight``
+and ``ceiling``, kept as the reference the tests hold the column-wise one to.
 """
 
 from __future__ import annotations
@@ -12,11 +18,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from hub.mpi.matching.blocking import BlockingIndex, candidate_pairs
+from hub.mpi.matching.blocking_arrays import blocked_pair_arrays
 from hub.mpi.matching.compare import compare, record_keys, tf_values
+from hub.mpi.matching.compare_columns import compare_pairs
 from hub.mpi.matching.features import MatchFeatures
-from hub.mpi.matching.household import capped, ceiling, hanzi_names
+from hub.mpi.matching.household import capped, ceiling, ceilings, hanzi_names
 from hub.mpi.matching.model import Decision, MatchModel
+from hub.mpi.matching.record_columns import record_columns
+
+NEW_RANK, REVIEW_RANK, LINK_RANK = 0, 1, 2  # = household._RANK
+# A probability this close to a threshold is decided by the scalar function, whose pow may
+# differ from numpy's in the last bit.
+_THRESHOLD_MARGIN = 1e-9
 
 
 def conflicting_ids(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -34,12 +51,22 @@ class BatchResult:
     reviews: list[tuple[int, int, float]] = field(default_factory=list)  # (i, j, probability)
 
 
+_NO_IDS: frozenset[str] = frozenset()
+
+
+def _id_set(ids: frozenset[str] | str | None) -> frozenset[str]:
+    if isinstance(ids, frozenset):
+        return ids
+    return frozenset((ids,)) if ids else _NO_IDS
+
+
 class _Clusters:
     def __init__(
         self, ids: Sequence[str | None], fixed: Sequence[int | None] | None = None
     ) -> None:
         self.parent = list(range(len(ids)))
-        self.ids: list[frozenset[str]] = [frozenset({i}) if i else frozenset() for i in ids]
+        # A record's ID, made a set when its cluster first meets another (most never do).
+        self.ids: list[frozenset[str] | str | None] = list(ids)
         self.frozen = [False] * len(ids)
         first: dict[int, int] = {}
         for index, group in enumerate(fixed or ()):
@@ -48,7 +75,7 @@ class _Clusters:
             if group in first:  # records a steward put together stay together
                 root = self.find(first[group])
                 self.parent[index] = root
-                self.ids[root] = self.ids[root] | self.ids[index]
+                self.ids[root] = _id_set(self.ids[root]) | _id_set(self.ids[index])
             else:
                 first[group] = index
             self.frozen[self.find(index)] = True
@@ -65,10 +92,11 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if self.frozen[ra] or self.frozen[rb] or conflicting_ids(self.ids[ra], self.ids[rb]):
+        ids_a, ids_b = _id_set(self.ids[ra]), _id_set(self.ids[rb])
+        if self.frozen[ra] or self.frozen[rb] or conflicting_ids(ids_a, ids_b):
             return False
         self.parent[rb] = ra
-        self.ids[ra] = self.ids[ra] | self.ids[rb]
+        self.ids[ra] = ids_a | ids_b
         return True
 
 
@@ -83,7 +111,7 @@ def blocked_pairs(
     return candidate_pairs(index, keys, limit=candidates_per_record)
 
 
-def link_batch(
+def link_batch_scalar(
     records: Sequence[MatchFeatures],
     model: MatchModel,
     *,
@@ -91,8 +119,7 @@ def link_batch(
     candidates_per_record: int = 50,
     fixed: Sequence[int | None] | None = None,
 ) -> BatchResult:
-    """Cluster ``records``; ``fixed[i]`` names a group a steward decided (records of one group
-    stay together, and no other record joins it), None for a record the model decides."""
+    """:func:`link_batch`, one pair at a time (the reference)."""
     tfs = [tf_values(r) for r in records]
     reviews: list[tuple[int, int, float]] = []
     scored: list[tuple[float, int, int]] = []
@@ -110,10 +137,69 @@ def link_batch(
         elif decision is Decision.REVIEW:
             review += 1
             reviews.append((i, j, probability))
+    ordered = sorted(scored, reverse=True)
+    clusters, vetoed = _cluster(
+        records, fixed, [i for _, i, _ in ordered], [j for *_, j in ordered]
+    )
+    return BatchResult(clusters, total, len(scored), review, vetoed, reviews)
+
+
+def _cluster(
+    records: Sequence[MatchFeatures],
+    fixed: Sequence[int | None] | None,
+    left: Sequence[int],
+    right: Sequence[int],
+) -> tuple[list[int], int]:
+    """Cluster ids per record after merging the linked pairs in order; and the vetoed merges."""
     clusters = _Clusters([r.resident_id for r in records], fixed)
     vetoed = 0
-    for _, i, j in sorted(scored, reverse=True):
+    for i, j in zip(left, right, strict=True):
         if not clusters.union(i, j):
             vetoed += 1
-    return BatchResult([clusters.find(i) for i in range(len(records))], total, len(scored),
-                       review, vetoed, reviews)  # fmt: skip
+    return [clusters.find(i) for i in range(len(records))], vetoed
+
+
+def _decision_ranks(model: MatchModel, weights: NDArray[np.float64]) -> NDArray[np.int8]:
+    """``model.decide(model.match_probability(w))`` of every weight, as ranks."""
+    bound = 1000.0  # = model._MAX_WEIGHT
+    probability = 1.0 / (1.0 + np.power(2.0, -np.clip(weights, -bound, bound)))
+    upper, lower = model.upper_threshold, model.lower_threshold
+    decided = np.where(probability >= lower, REVIEW_RANK, NEW_RANK)
+    ranks = np.where(probability >= upper, LINK_RANK, decided).astype(np.int8)
+    near = (np.abs(probability - upper) <= _THRESHOLD_MARGIN) | (
+        np.abs(probability - lower) <= _THRESHOLD_MARGIN
+    )
+    rank = {Decision.NEW: NEW_RANK, Decision.REVIEW: REVIEW_RANK, Decision.LINK: LINK_RANK}
+    for k in np.flatnonzero(near).tolist():
+        ranks[k] = rank[model.decide(model.match_probability(float(weights[k])))]
+    return ranks
+
+
+def link_batch(
+    records: Sequence[MatchFeatures],
+    model: MatchModel,
+    *,
+    max_block: int = 2_000,
+    candidates_per_record: int = 50,
+    fixed: Sequence[int | None] | None = None,
+) -> BatchResult:
+    """Cluster ``records``; ``fixed[i]`` names a group a steward decided (records of one group
+    stay together, and no other record joins it), None for a record the model decides."""
+    left, right = blocked_pair_arrays([record_keys(r) for r in records], max_block=max_block,
+                                      limit=candidates_per_record)  # fmt: skip
+    columns = record_columns(records)
+    levels = compare_pairs(columns, left, right)
+    # TF values are the name's: looked up once per distinct name.
+    weights = model.match_weights(levels, columns.name_tf_values, columns.name[left])
+    hanzi = columns.hanzi_name[left] | columns.hanzi_name[right]
+    decided = np.minimum(_decision_ranks(model, weights), ceilings(levels, hanzi))
+    in_review = np.flatnonzero(decided == REVIEW_RANK)
+    reviews = [
+        (i, j, model.match_probability(w))
+        for i, j, w in zip(left[in_review].tolist(), right[in_review].tolist(),
+                           weights[in_review].tolist(), strict=True)
+    ]  # fmt: skip
+    linked = np.flatnonzero(decided == LINK_RANK)
+    order = linked[np.lexsort((right[linked], left[linked], weights[linked]))[::-1]]
+    clusters, vetoed = _cluster(records, fixed, left[order].tolist(), right[order].tolist())
+    return BatchResult(clusters, len(left), len(linked), len(in_review), vetoed, reviews)

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeGuard
 
+import numpy as np
+from numpy.typing import NDArray
+
 FORMAT_VERSION = 1
 _MAX_WEIGHT = 1000.0  # 2**1000 is still a finite float
 
@@ -118,6 +121,32 @@ class MatchModel:
                     value = tf_values[slot.index]
                     if value:
                         total += slot.adjust.get(value, slot.default)
+        return total
+
+    def match_weights(
+        self,
+        vectors: NDArray[np.int8],
+        tf_values: Sequence[Sequence[str | None]] | None = None,
+        owners: NDArray[np.int64] | None = None,
+    ) -> NDArray[np.float64]:
+        """:meth:`match_weight` of every row of ``vectors`` (m, k), with the TF values
+        ``tf_values[owners[row]]``: the same sums in the same order, so the same floats."""
+        tables = self._weights
+        if vectors.ndim != 2 or vectors.shape[1] != len(tables):
+            raise ModelError(f"vectors have {vectors.shape[-1]} comparisons, model has "
+                             f"{len(tables)}")  # fmt: skip
+        total = np.full(len(vectors), self._prior_weight)
+        for index, table in enumerate(tables):
+            total += np.asarray((*table, 0.0))[vectors[:, index]]  # level -1 (missing): + 0.0
+        if tf_values is None or owners is None:
+            return total
+        for slot in self._tf_slots:
+            adjust, default, at = slot.adjust, slot.default, slot.index
+            per_record = np.fromiter(
+                (adjust.get(v, default) if (v := values[at]) else 0.0 for values in tf_values),
+                dtype=np.float64, count=len(tf_values),
+            )  # fmt: skip
+            total += np.where(vectors[:, at] == slot.level, per_record[owners], 0.0)
         return total
 
     def bayes_factors(

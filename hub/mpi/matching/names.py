@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from pypinyin import Style, lazy_pinyin
@@ -276,6 +277,7 @@ def family_key(keys: NameKeys) -> str:
     return keys.family_pinyin
 
 
+@lru_cache(maxsize=65_536)  # per distinct name: a batch asks for the same names again
 def blocking_keys(keys: NameKeys) -> tuple[str, ...]:
     """Blocking keys, each tagged by kind so that kinds never collide.
 

@@ -110,21 +110,25 @@ def train(
     tol: float = 1e-6,
     fix_u: bool = True,
     version: str = "1",
+    compare_many: Callable[[Sequence[tuple[int, int]]], list[Vector]] | None = None,
 ) -> MatchModel:
     """Estimate a whole model: u on random pairs, m and λ by EM over all pairs (module doc).
-    ``candidate_pairs`` should hold each pair once."""
+    ``candidate_pairs`` should hold each pair once. ``compare_many``, when given, returns the
+    vectors ``compare`` gives for a list of pairs, in their order (a column-wise comparison)."""
     n, n_levels = len(records), [len(s.levels) for s in specs]
     if min(n_levels, default=0) < 2:
         raise ValueError("every comparison needs at least two levels")
     sample = random_pairs(n, u_pairs, seed)
-    sampled = [tuple(compare(records[i], records[j])) for i, j in sample]
+    pairs = [(i, j) for i, j in candidate_pairs if i != j]
+    vectors: Iterable[Vector]
+    if compare_many is None:
+        sampled = [tuple(compare(records[i], records[j])) for i, j in sample]
+        vectors = (tuple(compare(records[i], records[j])) for i, j in pairs)
+    else:
+        sampled, vectors = compare_many(sample), compare_many(pairs)
     u = u_from(Counter(sampled), n_levels)
-    candidates: Counter[Vector] = Counter()
-    codes = array("q")  # pair i < j as i * n + j, 8 bytes each
-    for i, j in candidate_pairs:
-        if i != j:
-            candidates[tuple(compare(records[i], records[j]))] += 1
-            codes.append(min(i, j) * n + max(i, j))
+    candidates: Counter[Vector] = Counter(vectors)
+    codes = array("q", (min(i, j) * n + max(i, j) for i, j in pairs))  # 8 bytes a pair
     if not codes:
         raise ValueError("no candidate pairs to train on")
     candidate_codes = np.unique(np.frombuffer(codes, dtype=np.int64))

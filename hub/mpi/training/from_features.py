@@ -6,11 +6,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from hub.mpi.matching.compare import SPECS, compare, tf_values
+import numpy as np
+
+from hub.mpi.matching.blocking_arrays import blocked_pair_arrays
+from hub.mpi.matching.compare import SPECS, compare, record_keys, tf_values
+from hub.mpi.matching.compare_columns import compare_pairs
 from hub.mpi.matching.features import MatchFeatures
-from hub.mpi.matching.linkage import blocked_pairs
 from hub.mpi.matching.model import MatchModel
-from hub.mpi.training.em import train
+from hub.mpi.matching.record_columns import record_columns
+from hub.mpi.training.em import Vector, train
 
 # Fixed in advance, not tuned on any truth: link at 99% posterior, review from 50%.
 UPPER_THRESHOLD = 0.99
@@ -25,12 +29,22 @@ def train_on_features(
     max_block: int = 2_000,
     candidates_per_record: int = 50,
 ) -> MatchModel:
-    pairs = blocked_pairs(records, max_block=max_block, candidates_per_record=candidates_per_record)
+    """EM on the blocked pairs of ``records`` (``link_batch``'s pairs), their vectors compared
+    column-wise (``compare_pairs``: the vectors ``compare`` gives, in the same order)."""
+    low, high = blocked_pair_arrays([record_keys(r) for r in records], max_block=max_block,
+                                    limit=candidates_per_record)  # fmt: skip
+    columns = record_columns(records)
+
+    def compare_many(pairs: Sequence[tuple[int, int]]) -> list[Vector]:
+        left = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+        right = np.fromiter((j for _, j in pairs), dtype=np.int64, count=len(pairs))
+        return list(map(tuple, compare_pairs(columns, left, right).tolist()))
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     model = train(
-        list(records), compare, list(SPECS), pairs, tf_values=tf_values,
-        thresholds=(UPPER_THRESHOLD, LOWER_THRESHOLD), seed=seed,
-        version=version or f"fs-{stamp}",
+        list(records), compare, list(SPECS), zip(low.tolist(), high.tolist(), strict=True),
+        tf_values=tf_values, thresholds=(UPPER_THRESHOLD, LOWER_THRESHOLD), seed=seed,
+        version=version or f"fs-{stamp}", compare_many=compare_many,
     )  # fmt: skip
     return apply_domain_constraints(model)
 
