@@ -86,6 +86,7 @@ WRITE_HOOKS: tuple[tuple[str, WriteHook], ...] = (
     ("ServiceRequest", producers.referral_changed),  # REF/RRI for referrals
     ("Task", producers.referral_task_changed),  # RRI when a referral's Task changes
     ("Subscription", producers.subscription_changed),  # the subscriber's endpoint is checked
+    ("Endpoint", producers.endpoint_changed),  # the subscriptions it carries are read again
     ("ExplanationOfBenefit", claims_audit_queue.settlement_written),  # a settlement: its audit
     ("MedicationDispense", claims_audit_queue.late_record_written),  # a late dispense: again
     ("MedicationRequest", claims_audit_queue.late_record_written),  # a late prescription: again

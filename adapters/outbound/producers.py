@@ -204,5 +204,11 @@ def subscription_changed(
         check_subscriber(store.session, store.cipher, store.actor.facility, subscription)
 
 
+def endpoint_changed(
+    store: FhirStore, kind: WriteKind, resource_type: str, endpoint: dict[str, Any]
+) -> None:
+    forget_subscriptions(store.session)  # a subscription is usable only under an active Endpoint
+
+
 # The types whose writes reach ``notify_subscribers`` (registered in ``hub.wiring``).
 SUBSCRIBABLE_TYPES = tuple(t for t in SUPPORTED_TYPES if t not in NOT_SUBSCRIBABLE)

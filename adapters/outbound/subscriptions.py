@@ -19,18 +19,24 @@ resourceType, id and versionId) or ``empty``. Each notification is decided by co
 receiving facility (``consent.enforcement.disclosed``: withheld, or redacted). Limits: ``end`` is
 honoured but ``error`` status handling and handshakes/heartbeats are not implemented.
 
-The active subscriptions are read once per transaction (cached on the session, dropped at its
-end and whenever a Subscription is written in it).
+The active subscriptions are kept per process and database (:class:`SharedSubscriptions`), so a
+write does not read them again: a Subscription or Endpoint written in this process drops them at
+once and again at its commit, and another process's change is seen within
+``REFRESH_SECONDS`` (HAPI FHIR's subscription registry refreshes every 60 s). ``end`` is
+checked at each write, and the endpoint again before each delivery.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from adapters.outbound.criteria import Criteria, CriteriaError, matches, parse_criteria
@@ -44,7 +50,9 @@ from hub.fhir.system_reads import StoreSystemReads
 from hub.security.fields import FieldCipher
 
 log = logging.getLogger("hub.outbound.subscriptions")
-CACHE = "outbound.subscriptions"
+WRITING = "outbound.subscriptions.writing"  # session.info: this transaction changed them
+CACHE = "outbound.subscriptions"  # session.info: that transaction's own view
+REFRESH_SECONDS = 5.0  # how soon another process's Subscription or Endpoint change applies
 PAYLOAD_CONTENT_URL = (
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content"
 )
@@ -59,6 +67,10 @@ class ActiveSubscription:
     headers: tuple[str, ...]
     mime_type: str  # channel.payload; '' = no body
     content: str  # empty | id-only | full-resource
+    end: datetime | None = None  # no notification at or after it
+
+    def ended(self, now: datetime) -> bool:
+        return self.end is not None and self.end <= now
 
 
 def _payload_content(channel: dict[str, Any]) -> str:
@@ -77,12 +89,9 @@ def _active(
 ) -> ActiveSubscription | None:
     sid = str(subscription.get("id"))
     channel = subscription.get("channel") or {}
-    end = str(subscription.get("end") or "")
-    try:
-        if end and datetime.fromisoformat(end) <= datetime.now(UTC):
-            return None
-    except (ValueError, TypeError):
-        pass  # an unreadable or date-only end: keep notifying until it is fixed
+    end = _end(subscription)
+    if end is not None and end <= datetime.now(UTC):
+        return None
     try:
         criteria = parse_criteria(str(subscription.get("criteria") or ""))
     except CriteriaError as exc:
@@ -102,26 +111,78 @@ def _active(
     headers = tuple(str(h) for h in channel.get("header") or [] if isinstance(h, str))
     return ActiveSubscription(
         sid, criteria, endpoint, url, headers, str(channel.get("payload") or ""),
-        _payload_content(channel),
+        _payload_content(channel), end,
     )  # fmt: skip
+
+
+def _end(subscription: dict[str, Any]) -> datetime | None:
+    try:
+        end = datetime.fromisoformat(str(subscription.get("end") or ""))
+    except (ValueError, TypeError):
+        return None  # none, or unreadable: keep notifying until it is fixed
+    return end if end.tzinfo is not None else None  # a date-only end: as unreadable
+
+
+ByType = dict[str, list[ActiveSubscription]]
+
+
+class SharedSubscriptions:
+    """The usable active rest-hook subscriptions of each database, kept by this process.
+
+    A change made here bumps ``generation`` when written and again when committed, so no
+    transaction keeps a list read before another's commit; a list read while a change was in
+    flight is stamped with the generation it started from and so is read again next time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+        self._kept: dict[str, tuple[int, float, ByType]] = {}
+
+    def changed(self) -> None:
+        with self._lock:
+            self.generation += 1
+
+    def get(self, session: Session, cipher: FieldCipher) -> ByType:
+        if session.info.get(WRITING):
+            # This transaction changed them: its own view, kept for it alone (never shared
+            # before its commit, which a rollback would make untrue).
+            if CACHE not in session.info:
+                session.info[CACHE] = _load(session, cipher)
+            return dict(session.info[CACHE])
+        key = str(session.get_bind().engine.url)
+        with self._lock:
+            generation, kept = self.generation, self._kept.get(key)
+        if kept is not None and kept[0] == generation and time.monotonic() < kept[1]:
+            return kept[2]
+        by_type = _load(session, cipher)
+        with self._lock:
+            self._kept[key] = (generation, time.monotonic() + REFRESH_SECONDS, by_type)
+        return by_type
+
+
+SHARED = SharedSubscriptions()
+
+
+def _load(session: Session, cipher: FieldCipher) -> ByType:
+    by_type: ByType = {}
+    rest_hooks = StoreSystemReads(session, cipher).with_tokens(
+        "Subscription", {"status": "active", "type": "rest-hook"}
+    )
+    for subscription in rest_hooks:
+        found = _active(session, cipher, subscription)
+        if found is not None:
+            by_type.setdefault(found.criteria.resource_type, []).append(found)
+    return by_type
 
 
 def active_subscriptions(
     session: Session, cipher: FieldCipher, resource_type: str
 ) -> list[ActiveSubscription]:
     """The usable active rest-hook subscriptions whose criteria name ``resource_type``."""
-    cached: dict[str, list[ActiveSubscription]] | None = session.info.get(CACHE)
-    if cached is None:
-        cached = {}
-        rest_hooks = StoreSystemReads(session, cipher).with_tokens(
-            "Subscription", {"status": "active", "type": "rest-hook"}
-        )
-        for subscription in rest_hooks:
-            found = _active(session, cipher, subscription)
-            if found is not None:
-                cached.setdefault(found.criteria.resource_type, []).append(found)
-        session.info[CACHE] = cached
-    return cached.get(resource_type, [])
+    now = datetime.now(UTC)
+    found = SHARED.get(session, cipher).get(resource_type, [])
+    return [s for s in found if not s.ended(now)]
 
 
 def check_subscriber(
@@ -142,7 +203,19 @@ def check_subscriber(
 
 
 def forget_subscriptions(session: Session) -> None:
+    """A Subscription or Endpoint is being written in ``session``: every transaction of this
+    process reads the subscriptions again, now and once it commits."""
+    SHARED.changed()
     session.info.pop(CACHE, None)
+    if not session.info.get(WRITING):
+        session.info[WRITING] = True
+        event.listen(session, "after_commit", _changed_on_commit, once=True)
+
+
+def _changed_on_commit(session: Session) -> None:
+    session.info.pop(WRITING, None)
+    session.info.pop(CACHE, None)
+    SHARED.changed()
 
 
 def notifications(
