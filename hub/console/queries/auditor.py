@@ -10,7 +10,6 @@ role and record what they change. Nothing here writes around them.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,6 +18,7 @@ from hub.fhir.store import FhirStore
 from hub.region.facilities import load_facilities
 from insurance.claims_audit.codes import RULE_SYSTEM, RuleCode
 from insurance.claims_audit.detected_issue import OPEN, STATUS_OF, Outcome, Review
+from insurance.claims_audit.finding_tallies import finding_groups
 from insurance.claims_audit.report_charts import report_charts
 from insurance.claims_audit.report_figures import (
     FindingFacts,
@@ -34,7 +34,6 @@ from insurance.claims_audit.service import review_finding
 from insurance.money import to_fen
 
 PAGE = 50
-SEARCH_PAGE = 1000
 STATUS_OF_STATE = {
     ReviewState.OPEN: OPEN,
     ReviewState.CONFIRMED: STATUS_OF[Outcome.CONFIRMED],
@@ -112,23 +111,13 @@ class FindingsPage:
     pages: int
 
 
-def _issues(store: FhirStore, query: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
-    offset = 0
-    while True:
-        page = [*query, ("_count", str(SEARCH_PAGE)), ("_offset", str(offset))]
-        result = store.search("DetectedIssue", page)
-        yield from (match.as_dict() for match in result.matches)
-        if not result.more:
-            return
-        offset += SEARCH_PAGE
-
-
 def findings_summary(store: FhirStore, chosen: FindingFilter) -> FindingsSummary:
-    """Counts and amounts of the filtered findings, by rule (every rule) and by facility."""
-    facts = [f for issue in _issues(store, chosen.query()) if (f := finding_facts(issue))]
+    """Counts and amounts of the filtered findings, by rule (every rule) and by facility,
+    summed by the database (one grouped statement, not every finding loaded)."""
+    facts = finding_groups(store, chosen.query(), chosen.month.first_day)
     return FindingsSummary(
         chosen,
-        len(facts),
+        sum(f.count for f in facts),
         sum(f.at_risk_fen for f in facts),
         by_rule(facts),
         group_findings(facts, lambda f: f.facility, _facility_label),
