@@ -36,6 +36,7 @@ from insurance.claims_audit.report_figures import (
     trailing_months,
 )
 from insurance.claims_audit.report_service import drug_codes, monthly_report
+from insurance.claims_audit.rule_counts import findings_by_rule
 from insurance.claims_audit.service import CLAIMS_AUDIT_ACTOR, record_findings, review_finding
 from referral.figures import TAKEN, referral_days
 from referral.rules import PROCESS_REQUEST, TASK_CODE_SYSTEM
@@ -210,3 +211,15 @@ def _migrate(engine: sa.Engine, revision: str) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def test_findings_by_rule_are_each_rules_search_count(findings: dict[str, Any]) -> None:
+    since = _today() - timedelta(days=1)
+    with as_actor(OPERATOR) as store:
+        counts = findings_by_rule(store, since)
+        searched = {
+            rule: store.search("DetectedIssue", [("code", f"{RULE_SYSTEM}|{rule.value}"),
+                               ("identified", f"ge{since}"), ("_summary", "count")]).total
+            for rule in counts
+        }  # fmt: skip
+    assert counts == searched and sum(counts.values()) >= 18
