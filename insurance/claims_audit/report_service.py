@@ -49,11 +49,22 @@ def drug_codes() -> frozenset[str]:
 
 
 def monthly_report(store: FhirStore, month: Month, facility: str | None = None) -> MonthlyReport:
+    record_report_read(store, facility)
+    return count_report(store, month, facility)
+
+
+def record_report_read(store: FhirStore, facility: str | None = None) -> None:
+    """Refuse a caller who may not read the report, audit one who may: on every view, also of
+    figures counted earlier (the console keeps them a few minutes)."""
     require_report_reader(store.actor)
     asked = "month,facility" if facility else "month"
     record_access(
         store.session, AuditEntry(store.actor, "operation", "DetectedIssue", query_params=asked)
     )
+
+
+def count_report(store: FhirStore, month: Month, facility: str | None = None) -> MonthlyReport:
+    """The report's figures (after :func:`record_report_read`)."""
     months = trailing_months(month)
     # Identified since the trend's first month (a finding is identified after its service).
     query = [("identified", f"ge{months[0].first_day.isoformat()}")]

@@ -7,6 +7,7 @@ counts its own findings only, as its search does; a role without the scope is re
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy import func, select
 
+from hub.audit.models import AuditRecord
 from hub.auth.actor import SYSTEM_ACTOR, Actor
 from hub.auth.roles import DEFAULT_SCOPES, Role
 from hub.console.queries import auditor
+from hub.db import session_scope
 from hub.errors import Forbidden
 from hub.fhir.search.dates import REGION_TZ
 from hub.fhir.store import FhirStore
@@ -223,3 +227,28 @@ def test_findings_by_rule_are_each_rules_search_count(findings: dict[str, Any]) 
             for rule in counts
         }  # fmt: skip
     assert counts == searched and sum(counts.values()) >= 18
+
+
+def _report_reads(client_id: str) -> int:
+    with session_scope() as session:
+        return int(session.execute(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.client_id == client_id, AuditRecord.interaction == "operation",
+            AuditRecord.resource_type == "DetectedIssue")).scalar_one())  # fmt: skip
+
+
+def test_kept_monthly_figures_are_still_checked_and_audited_on_each_view(
+    findings: dict[str, Any],
+) -> None:
+    month = Month.of(_today())
+    before = _report_reads(AUDITOR.client_id)
+    with as_actor(AUDITOR) as store:
+        first = auditor.monthly_charts(store, month, "H003")
+    with as_actor(AUDITOR) as store:
+        again = auditor.monthly_charts(store, month, "H003")
+    assert again.counted == first.counted and again.images == first.images  # kept
+    assert _report_reads(AUDITOR.client_id) == before + 2
+    with pytest.raises(Forbidden), as_actor(DOCTOR) as store:
+        auditor.monthly_charts(store, month, "H003")
+    other = replace(AUDITOR, client_id="console:fund-other")
+    with as_actor(other) as store:
+        assert auditor.monthly_charts(store, month, "H003").counted > first.counted

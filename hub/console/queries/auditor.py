@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from hub.console.queries.charts import recent
 from hub.fhir.store import FhirStore
 from hub.region.facilities import load_facilities
 from insurance.claims_audit.codes import RULE_SYSTEM, RuleCode
@@ -29,7 +31,7 @@ from insurance.claims_audit.report_figures import (
     finding_facts,
     group_findings,
 )
-from insurance.claims_audit.report_service import monthly_report
+from insurance.claims_audit.report_service import count_report, record_report_read
 from insurance.claims_audit.service import review_finding
 from insurance.money import to_fen
 
@@ -181,10 +183,21 @@ class ChartImage:
     data_uri: str  # the SVG as an image: its own styles apply, the page needs no inline style
 
 
-def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) -> list[ChartImage]:
-    """The claims audit's monthly report's charts (matplotlib SVG, drawn by the hub)."""
-    report = monthly_report(store, month, facility)
-    return [
+@dataclass(frozen=True)
+class MonthlyCharts:
+    images: list[ChartImage]
+    counted: datetime  # when the figures were counted (kept ``FIGURES_KEPT``)
+
+
+def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) -> MonthlyCharts:
+    """The claims audit's monthly report's charts (matplotlib SVG, drawn by the hub). The
+    figures are kept a few minutes for this user (``charts.recent``), each view audited."""
+    record_report_read(store, facility)
+    actor = store.actor
+    key = ("monthly-report", actor.client_id, actor.role, actor.facility, actor.purpose_of_use,
+           month, facility)  # fmt: skip
+    report, counted = recent(key, lambda: count_report(store, month, facility))
+    images = [
         ChartImage(
             c.name,
             c.title,
@@ -192,3 +205,4 @@ def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) 
         )
         for c in report_charts(report)
     ]
+    return MonthlyCharts(images, counted)
