@@ -204,10 +204,12 @@ def test_migration_0021_indexes_the_stored_findings(database: str, tmp_path: Pat
         with engine.connect() as conn:
             dates = conn.execute(sa.text("SELECT param, low FROM search_date")).all()
             amounts = conn.execute(sa.text("SELECT param, value FROM search_quantity")).all()
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("fhir_resource")}
     finally:
         engine.dispose()
     assert [(p, str(low)[:16]) for p, low in dates] == [("service-day", "2026-03-01 16:00")]
     assert sorted(amounts) == [("amount-at-risk", 123.45), ("recover-amount", 20.0)]
+    assert "ix_fhir_resource_live" in indexes
 
 
 def _migrate(engine: sa.Engine, revision: str) -> None:

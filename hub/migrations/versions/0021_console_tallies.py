@@ -6,6 +6,9 @@ The console's figures are now counted and summed by the database (``FhirStore.co
 - the new DetectedIssue search parameters (``service-day``, ``amount-at-risk``,
   ``recover-amount``: ``hub.fhir.search.hub_params``) indexed for the findings already
   stored, as the store indexes them on each write from now on;
+- an index of each type's live rows by ``rid`` (``ix_fhir_resource_live``): a search joins its
+  index lookups to the resource rows, and PostgreSQL scanned every row of every type for
+  them (the findings summary 0.4 s, 0.2 s with the index, at 100,000 findings);
 - on PostgreSQL, extended statistics on the index tables' lookup columns: the type, the
   parameter and the value are far from independent (every referral Task has the one code),
   and without them the planner guessed 1,886 rows for 100,000 and probed them one by one
@@ -71,6 +74,13 @@ def upgrade() -> None:
             bind.execute(quantities.insert(), found_quantities)
         indexed += len(rows)
     log.info("indexed %d claims-audit findings' service day and amounts", indexed)
+    op.create_index(
+        "ix_fhir_resource_live",
+        "fhir_resource",
+        ["resource_type", "rid"],
+        postgresql_where=sa.text("NOT deleted"),
+        sqlite_where=sa.text("NOT deleted"),
+    )
     if bind.dialect.name == "postgresql":
         for name, columns in STATISTICS.items():
             op.execute(f"CREATE STATISTICS IF NOT EXISTS {name} (dependencies, mcv) ON {columns}")
@@ -78,6 +88,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_fhir_resource_live", table_name="fhir_resource")
     if op.get_bind().dialect.name == "postgresql":
         for name in STATISTICS:
             op.execute(f"DROP STATISTICS IF EXISTS {name}")
