@@ -7,7 +7,8 @@ compartment, facility and consent conditions, ``engine.search_conditions``) with
 ``count(*) FILTER (WHERE ...)`` per figure, each figure's criteria compiled as a search's. So
 each figure is the count the search ``query + each[key]`` would give the same caller: the
 consent condition only narrows rows, and what it keeps of the broader rows is what it keeps of
-each figure's. The whole is audited as one search of the type.
+each figure's. ``tally`` groups the same WHERE by the values of index rows (a LEFT JOIN per
+parameter). Either is audited as one search of the type.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def count_each(
     """For each key, how many resources match ``request`` and ``each[key]``'s criteria."""
     resource_type = request.resource_type
     access.require(store.actor, resource_type, Interaction.search)
+    if not each:
+        return {}
     conds = search_conditions(store, request)
     ctx = query_context(store)
     # Each distinct criterion once, as a column of the matching rows (OFFSET 0 keeps the
