@@ -25,7 +25,10 @@ def history(
     count: int,
     offset: int = 0,
     since: datetime | None = None,
+    total_up_to: int | None = None,
 ) -> tuple[list[HistoryEntry], int]:
+    """One page of the history and its total (counted up to ``total_up_to`` when given: a
+    caller that only asks whether there are more than so many need not count them all)."""
     definition = store.definition(resource_type)
     access.require(store.actor, resource_type, Interaction.read)
     conds = [ResourceVersionRow.resource_type == resource_type]
@@ -51,9 +54,10 @@ def history(
             )
     if since is not None:
         conds.append(ResourceVersionRow.last_updated >= since)
-    total = store.session.execute(
-        select(func.count()).select_from(ResourceVersionRow).where(*conds)
-    ).scalar_one()
+    counted = select(ResourceVersionRow.rid).where(*conds)
+    if total_up_to is not None:
+        counted = counted.limit(total_up_to)
+    total = store.session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
     rows = (
         store.session.execute(
             select(ResourceVersionRow)

@@ -169,16 +169,6 @@ def load_settled(
     return claims, encounters
 
 
-def findings_since(
-    store: FhirRepository, identified: date, facility: str | None = None
-) -> Iterator[dict[str, Any]]:
-    """The DetectedIssues identified since ``identified`` (of ``facility``)."""
-    query = [("identified", f"ge{identified.isoformat()}")]
-    if facility:
-        query.append(("facility", f"Organization/{facility}"))
-    return _all(store, "DetectedIssue", query)
-
-
 def _prescriptions(
     store: FhirRepository, claims: tuple[Claim, ...], dispenses: Iterable[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:

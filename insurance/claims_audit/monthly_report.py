@@ -71,9 +71,12 @@ def build_report(
     facilities: Mapping[str, FacilityFacts],
     generated: datetime,
     facility: str | None = None,
+    trend: list[MonthFigures] | None = None,
 ) -> MonthlyReport:
-    """``findings`` of the trend's months (others are ignored); ``claims`` of every facility in
-    the month (the peers), their encounters and the same persons' earlier stays."""
+    """``findings`` of the trend's months (others are ignored; single findings or groups of
+    them, ``FindingFacts.count``); ``claims`` of every facility in the month (the peers), their
+    encounters and the same persons' earlier stays. ``trend``: the months' figures when counted
+    elsewhere (the database's tally, ``report_service``), ``findings`` then the month's only."""
     months = trailing_months(month)
     window = [
         f
@@ -97,7 +100,7 @@ def build_report(
         by_district=group_findings(
             of_month, lambda f: facts(f.facility).district_code, district_names(facilities)
         ),
-        trend=by_month(window, months),
+        trend=by_month(window, months) if trend is None else trend,
         metrics=[m for m in metrics if facility in (None, m.facility)],
         peers=[p for p in peers if facility in (None, p.facility.code)],
         facilities=facilities,

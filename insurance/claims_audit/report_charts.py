@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import matplotlib
 from matplotlib import font_manager
@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from insurance.claims_audit.monthly_report import MonthlyReport
 from insurance.claims_audit.peer_figures import METRIC_LABEL, Flag, Metric, PeerPosition
-from insurance.claims_audit.report_figures import GroupFigures
+from insurance.claims_audit.report_figures import GroupFigures, MonthFigures
 
 matplotlib.use("svg")  # no GUI toolkit, whatever the machine has
 CJK_FONT = "Noto Sans CJK SC"
@@ -33,6 +33,7 @@ MAX_PEER_ROWS = 40  # facilities in a peer chart: the flagged first, then the hi
 WIDTH = 9.0  # inches
 COLOURS = {"at_risk": "#4472c4", "recover": "#c00000", "dismissed": "#a5a5a5", "open": "#ffc000"}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+KEPT_DRAWINGS = 32  # reports' chart sets kept (a month and facility each, about 1 MB of SVG)
 _lock = threading.Lock()
 
 
@@ -150,15 +151,15 @@ def _review_states(name: str, title: str, groups: Sequence[GroupFigures]) -> Cha
     return Chart(name, title, _svg(figure, name))
 
 
-def _trend(report: MonthlyReport) -> Chart:
+def _trend(trend: Sequence[MonthFigures]) -> Chart:
     name, title = "by-month", "近12个月趋势 Findings by month (service day)"
     figure, axes = _figure(8)
-    months = [str(m.month) for m in report.trend]
-    axes.bar(months, [m.count for m in report.trend], color=COLOURS["at_risk"])
+    months = [str(m.month) for m in trend]
+    axes.bar(months, [m.count for m in trend], color=COLOURS["at_risk"])
     axes.set_ylabel(chart_text("发现数 Findings"))
     axes.tick_params(axis="x", labelrotation=45, labelsize=8)
     amounts = axes.twinx()
-    amounts.plot(months, [_yuan(m.at_risk_fen) for m in report.trend], color=COLOURS["recover"],
+    amounts.plot(months, [_yuan(m.at_risk_fen) for m in trend], color=COLOURS["recover"],
                  marker="o")  # fmt: skip
     amounts.set_ylabel(chart_text("风险金额 Amount at risk (CNY)"))
     amounts.set_ylim(bottom=0)
@@ -205,25 +206,45 @@ def _peers(metric: Metric, positions: Sequence[PeerPosition]) -> Chart:
     return Chart(name, title, _svg(figure, name))
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    """What the charts draw of a report (its figures, not when it was generated): the key of
+    the drawings kept."""
+
+    by_rule: tuple[GroupFigures, ...]
+    by_facility: tuple[GroupFigures, ...]
+    by_district: tuple[GroupFigures, ...]
+    trend: tuple[MonthFigures, ...]
+    peers: tuple[PeerPosition, ...]
+
+
 def report_charts(report: MonthlyReport) -> list[Chart]:
-    """Every chart of the report, in the page's order."""
+    """Every chart of the report, in the page's order; drawn again only when its figures
+    changed (matplotlib takes seconds for the ten, the figures a fraction of that)."""
+    drawn = _Drawn(tuple(report.by_rule), tuple(report.by_facility), tuple(report.by_district),
+                   tuple(report.trend), tuple(report.peers))  # fmt: skip
+    return list(_draw(drawn, cjk_font_available()))
 
-    def label(g: GroupFigures) -> str:  # a rule's English name, else the facility's code
-        return chart_text(g.label, g.key)
 
+def _label(g: GroupFigures) -> str:  # a rule's English name, else the facility's code
+    return chart_text(g.label, g.key)
+
+
+@lru_cache(maxsize=KEPT_DRAWINGS)
+def _draw(report: _Drawn, cjk: bool) -> tuple[Chart, ...]:
     # a per-glyph fallback list: Chinese from Noto, the rest from either (none asked for that
     # is missing: matplotlib would log a warning for every label)
-    fonts = [CJK_FONT, LATIN_FONT] if cjk_font_available() else [LATIN_FONT]
+    fonts = [CJK_FONT, LATIN_FONT] if cjk else [LATIN_FONT]
     with _lock, matplotlib.rc_context({"font.family": fonts, "svg.fonttype": "path"}):
-        return [
-            _bars("by-rule", "按规则 Findings by rule", report.by_rule, label),
-            _bars("by-facility", "按机构 Findings by facility", report.by_facility, label),
-            _bars("by-district", "按区县 Findings by district", report.by_district, label),
-            _trend(report),
-            _amounts("amounts-by-rule", "按规则金额 Amounts by rule", report.by_rule, label),
+        return (
+            _bars("by-rule", "按规则 Findings by rule", report.by_rule, _label),
+            _bars("by-facility", "按机构 Findings by facility", report.by_facility, _label),
+            _bars("by-district", "按区县 Findings by district", report.by_district, _label),
+            _trend(report.trend),
+            _amounts("amounts-by-rule", "按规则金额 Amounts by rule", report.by_rule, _label),
             _amounts(
-                "amounts-by-facility", "按机构金额 Amounts by facility", report.by_facility, label
+                "amounts-by-facility", "按机构金额 Amounts by facility", report.by_facility, _label
             ),
             _review_states("review-by-rule", "审核状态 Review state by rule", report.by_rule),
             *(_peers(metric, report.peers) for metric in Metric),
-        ]
+        )

@@ -86,14 +86,16 @@ class ReviewState(StrEnum):
     DISMISSED = "dismissed"
 
 
-_STATE_OF_STATUS = {OPEN: ReviewState.OPEN} | {
+STATE_OF_STATUS = {OPEN: ReviewState.OPEN} | {
     status: ReviewState(outcome) for outcome, status in STATUS_OF.items()
 }
 
 
 @dataclass(frozen=True)
 class FindingFacts:
-    """What the report needs of one finding (a DetectedIssue)."""
+    """What the report needs of one finding (a DetectedIssue), or of ``count`` findings of one
+    rule, facility, service day (or month) and state, their amounts summed (the database's
+    tally, ``finding_tallies``)."""
 
     id: str
     rule: str
@@ -102,6 +104,7 @@ class FindingFacts:
     at_risk_fen: int
     state: ReviewState
     recover_fen: int = 0  # confirmed: what the auditor set to recover
+    count: int = 1
 
 
 def _review_recover_fen(issue: Mapping[str, Any]) -> int:
@@ -116,7 +119,7 @@ def _review_recover_fen(issue: Mapping[str, Any]) -> int:
 def finding_facts(issue: Mapping[str, Any]) -> FindingFacts | None:
     """The finding's facts, or None for a DetectedIssue that is not a claims-audit finding
     (no service day) or has a status the review does not give (entered-in-error)."""
-    state = _STATE_OF_STATUS.get(str(issue.get("status")))
+    state = STATE_OF_STATUS.get(str(issue.get("status")))
     day = next(
         (
             e.get("valueDate")
@@ -181,17 +184,19 @@ def group_findings(
 
 
 def _figures(key: str, label: str, found: list[FindingFacts]) -> GroupFigures:
-    states = [f.state for f in found]
+    states: dict[ReviewState, int] = defaultdict(int)
+    for f in found:
+        states[f.state] += f.count
     return GroupFigures(
         key=key,
         label=label,
-        count=len(found),
+        count=sum(states.values()),
         at_risk_fen=sum(f.at_risk_fen for f in found),
         recover_fen=sum(f.recover_fen for f in found),
         dismissed_fen=sum(f.at_risk_fen for f in found if f.state is ReviewState.DISMISSED),
-        open=states.count(ReviewState.OPEN),
-        confirmed=states.count(ReviewState.CONFIRMED),
-        dismissed=states.count(ReviewState.DISMISSED),
+        open=states[ReviewState.OPEN],
+        confirmed=states[ReviewState.CONFIRMED],
+        dismissed=states[ReviewState.DISMISSED],
     )
 
 
@@ -216,7 +221,7 @@ def by_month(findings: Iterable[FindingFacts], months: Iterable[Month]) -> list[
     amounts: dict[Month, int] = defaultdict(int)
     for finding in findings:
         month = Month.of(finding.day)
-        counts[month] += 1
+        counts[month] += finding.count
         amounts[month] += finding.at_risk_fen
     return [MonthFigures(m, counts[m], amounts[m]) for m in months]
 

@@ -157,6 +157,6 @@ def test_reconciliation_rerun_answers_the_days_totals(
 
 def test_monthly_charts_are_svg_images(planted: dict[str, Any]) -> None:
     with as_actor(AUDITOR) as store:
-        charts = auditor.monthly_charts(store, Month(2026, 3), "H001")
+        charts = auditor.monthly_charts(store, Month(2026, 3), "H001").images
     assert len(charts) == 10
     assert all(c.data_uri.startswith("data:image/svg+xml;base64,") for c in charts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -108,3 +109,12 @@ def test_without_a_cjk_font_labels_fall_back_to_latin_or_codes(
     assert chart_text("西陵区") == "?"
     monkeypatch.setattr(report_charts, "cjk_font_available", lambda: True)
     assert chart_text("宜昌市中心人民医院", "H001") == "宜昌市中心人民医院"
+
+
+def test_charts_are_drawn_again_only_when_their_figures_change() -> None:
+    first = report_charts.report_charts(_report())
+    again = report_charts.report_charts(replace(_report(), generated=datetime.now(UTC)))
+    assert all(a is b for a, b in zip(first, again, strict=True))  # kept, not drawn again
+    trend = [replace(m, count=m.count + 1) for m in _report().trend]
+    changed = report_charts.report_charts(replace(_report(), trend=trend))
+    assert [c.svg == f.svg for c, f in zip(changed, first, strict=True)].count(False) == 1

@@ -406,3 +406,20 @@ def test_id_and_last_updated_are_not_indexed(cipher: FieldCipher) -> None:
     rows = index(patient(meta={"lastUpdated": "2024-01-01T00:00:00Z"}), cipher)
     assert not [r for r in rows.tokens if r[0] == "_id"]
     assert not [r for r in rows.dates if r[0] == "_lastUpdated"]
+
+
+def test_a_filter_value_may_hold_dots(cipher: FieldCipher) -> None:
+    """An extension's URL names it (``extension[url=https://...].valueMoney``): the dots in the
+    URL are not steps. The claims-audit findings' service day and amounts index this way."""
+    url = "https://hub.example.cn/fhir/StructureDefinition/claims-audit"
+    issue = {"resourceType": "DetectedIssue", "status": "preliminary", "extension": [
+        {"url": f"{url}-amount-at-risk", "valueMoney": {"value": 123.45, "currency": "CNY"}},
+        {"url": f"{url}-service-day", "valueDate": "2026-03-02"},
+        {"url": f"{url}-review", "extension": [
+            {"url": "outcome", "valueCode": "confirmed"},
+            {"url": "recover", "valueMoney": {"value": 20.0, "currency": "CNY"}}]},
+    ]}  # fmt: skip
+    rows = extract_index(issue, RESOURCE_DEFS["DetectedIssue"], cipher)
+    assert sorted((p, v) for p, v, _, _ in rows.quantities) == [
+        ("amount-at-risk", 123.45), ("recover-amount", 20.0)]  # fmt: skip
+    assert [(p, low) for p, low, _ in rows.dates] == [("service-day", date_range("2026-03-02")[0])]

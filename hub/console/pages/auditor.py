@@ -24,6 +24,7 @@ from hub.console.rendering import render
 from hub.console.staff import StaffMember, StaffRole
 from hub.deps import unit_of_work
 from hub.errors import InvalidRequest, NotFound
+from hub.fhir.search.dates import REGION_TZ
 from insurance.claims_audit.report_figures import Month, ReviewState, rule_label
 from insurance.money import yuan
 
@@ -143,8 +144,10 @@ def rerun(posted: AuditorForm) -> Response:
 def charts(request: Request, staff: Auditor, month: str = "", facility: str = "") -> Response:
     chosen = _filter(month, "", facility, "")
     with unit_of_work(staff.actor) as store:
-        images = queries.monthly_charts(store, chosen.month, chosen.facility)
-    return render(request, "auditor/charts.html", staff=staff, charts=images, chosen=chosen)
+        drawn = queries.monthly_charts(store, chosen.month, chosen.facility)
+    counted = drawn.counted.astimezone(REGION_TZ).strftime("%H:%M")
+    return render(request, "auditor/charts.html", staff=staff, charts=drawn.images,
+                  chosen=chosen, counted=counted)  # fmt: skip
 
 
 def _flash(request: Request) -> str:
@@ -226,6 +229,10 @@ register_messages(
         "auditor.col.setl": ("结算号", "Settlement"),
         "auditor.col.difference": ("差异", "Difference"),
         "auditor.charts": ("月度图表", "Monthly charts"),
+        "auditor.charts-counted": (
+            "{at} 统计（数字保留五分钟）",
+            "As counted at {at} (kept five minutes)",
+        ),
         "auditor.chart-month": ("服务月份", "Service month"),
     }
 )

@@ -10,15 +10,17 @@ role and record what they change. Nothing here writes around them.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from hub.console.queries.charts import recent
 from hub.fhir.store import FhirStore
 from hub.region.facilities import load_facilities
 from insurance.claims_audit.codes import RULE_SYSTEM, RuleCode
 from insurance.claims_audit.detected_issue import OPEN, STATUS_OF, Outcome, Review
+from insurance.claims_audit.finding_tallies import finding_groups
 from insurance.claims_audit.report_charts import report_charts
 from insurance.claims_audit.report_figures import (
     FindingFacts,
@@ -29,12 +31,11 @@ from insurance.claims_audit.report_figures import (
     finding_facts,
     group_findings,
 )
-from insurance.claims_audit.report_service import monthly_report
+from insurance.claims_audit.report_service import count_report, record_report_read
 from insurance.claims_audit.service import review_finding
 from insurance.money import to_fen
 
 PAGE = 50
-SEARCH_PAGE = 1000
 STATUS_OF_STATE = {
     ReviewState.OPEN: OPEN,
     ReviewState.CONFIRMED: STATUS_OF[Outcome.CONFIRMED],
@@ -112,23 +113,13 @@ class FindingsPage:
     pages: int
 
 
-def _issues(store: FhirStore, query: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
-    offset = 0
-    while True:
-        page = [*query, ("_count", str(SEARCH_PAGE)), ("_offset", str(offset))]
-        result = store.search("DetectedIssue", page)
-        yield from (match.as_dict() for match in result.matches)
-        if not result.more:
-            return
-        offset += SEARCH_PAGE
-
-
 def findings_summary(store: FhirStore, chosen: FindingFilter) -> FindingsSummary:
-    """Counts and amounts of the filtered findings, by rule (every rule) and by facility."""
-    facts = [f for issue in _issues(store, chosen.query()) if (f := finding_facts(issue))]
+    """Counts and amounts of the filtered findings, by rule (every rule) and by facility,
+    summed by the database (one grouped statement, not every finding loaded)."""
+    facts = finding_groups(store, chosen.query(), chosen.month.first_day)
     return FindingsSummary(
         chosen,
-        len(facts),
+        sum(f.count for f in facts),
         sum(f.at_risk_fen for f in facts),
         by_rule(facts),
         group_findings(facts, lambda f: f.facility, _facility_label),
@@ -192,10 +183,21 @@ class ChartImage:
     data_uri: str  # the SVG as an image: its own styles apply, the page needs no inline style
 
 
-def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) -> list[ChartImage]:
-    """The claims audit's monthly report's charts (matplotlib SVG, drawn by the hub)."""
-    report = monthly_report(store, month, facility)
-    return [
+@dataclass(frozen=True)
+class MonthlyCharts:
+    images: list[ChartImage]
+    counted: datetime  # when the figures were counted (kept ``FIGURES_KEPT``)
+
+
+def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) -> MonthlyCharts:
+    """The claims audit's monthly report's charts (matplotlib SVG, drawn by the hub). The
+    figures are kept a few minutes for this user (``charts.recent``), each view audited."""
+    record_report_read(store, facility)
+    actor = store.actor
+    key = ("monthly-report", actor.client_id, actor.role, actor.facility, actor.purpose_of_use,
+           month, facility)  # fmt: skip
+    report, counted = recent(key, lambda: count_report(store, month, facility))
+    images = [
         ChartImage(
             c.name,
             c.title,
@@ -203,3 +205,4 @@ def monthly_charts(store: FhirStore, month: Month, facility: str | None = None) 
         )
         for c in report_charts(report)
     ]
+    return MonthlyCharts(images, counted)

@@ -23,10 +23,16 @@ from hub.fhir.repository import SearchResult, StoredResource
 MAX_INCLUDED = 1000
 
 
-def _conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
+def query_context(store: FhirStore) -> QueryContext:
+    return QueryContext(RESOURCE_DEFS, store.cipher, store.base_url, chained_visibility(store))
+
+
+def search_conditions(store: FhirStore, request: SearchRequest) -> list[Any]:
+    """The WHERE of ``request`` as the store's caller may run it: its criteria, the type, not
+    deleted, and what the caller may see (compartment, facility, consent)."""
     resource_type = request.resource_type
     definition = store.definition(resource_type)
-    ctx = QueryContext(RESOURCE_DEFS, store.cipher, store.base_url, chained_visibility(store))
+    ctx = query_context(store)
     conds: list[Any] = [
         ResourceRow.resource_type == resource_type,
         ResourceRow.deleted == false(),
@@ -73,7 +79,7 @@ def run_search(store: FhirStore, request: SearchRequest, query_names: str = "") 
     resource_type = request.resource_type
     definition = store.definition(resource_type)
     access.require(store.actor, resource_type, Interaction.search)
-    conds = _conditions(store, request)
+    conds = search_conditions(store, request)
     result = SearchResult()
     page_end: int | None = None  # offset + matches, when this page holds the last match
     if not request.summary_count and request.count > 0:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from consent.pdp import origin_facility
 from consent.sensitivity import classify
@@ -35,6 +35,7 @@ _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # ASCII and the CJK Unified Ideographs (and Extension A): unchanged by NFKD, never combining.
 _NFKD_STABLE = re.compile(r"[\x00-\x7f\u3400-\u4dbf\u4e00-\u9fff]*")
+_DOTS = re.compile(r"\.(?![^\[]*\])")  # the dots between steps, not those in a filter's value
 _STEP = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<key>\w+)=(?P<value>[^\]]+)\])?$")
 
 
@@ -60,7 +61,7 @@ def normalise_string(value: str) -> str:
 @lru_cache(maxsize=4096)
 def _parse_path(path: str) -> tuple[tuple[str, str | None, str | None], ...]:
     steps = []
-    for part in path.split("."):
+    for part in _DOTS.split(path):
         match = _STEP.match(part)
         if not match:
             raise ValueError(f"bad search path step {part!r} in {path!r}")
@@ -209,6 +210,19 @@ def _extract_param(
                     rows.quantities.append((param.name, value, q_system, q_code))
     if param.absent is not None and len(rows.tokens) == tokens_before:
         rows.tokens.append((param.name, None, param.absent))
+
+
+def extract_values(
+    resource: dict[str, Any], params: Iterable[SearchParam], base_url: str = ""
+) -> IndexRows:
+    """The index rows of ``params`` alone (no token: those may need the cipher), for a
+    migration that indexes a parameter added to resources already stored."""
+    rows = IndexRows()
+    for param in params:
+        if param.type in (ParamType.TOKEN, ParamType.URI):
+            raise ValueError(f"{param.name}: a token needs extract_index (the cipher)")
+        _extract_param(rows, resource, param, cast(FieldCipher, None), base_url)
+    return rows
 
 
 def extract_index(

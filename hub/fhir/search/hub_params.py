@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from hub.fhir.registry import ParamType, SearchParam
 
+_CLAIMS_AUDIT = "https://hub.example.cn/fhir/StructureDefinition/claims-audit"
+
 HAND_WRITTEN: dict[str, tuple[SearchParam, ...]] = {
     "AuditEvent": (
         # Not in R4 (added in R5 as AuditEvent.purpose); kept for the consent audit views.
@@ -76,6 +78,28 @@ HAND_WRITTEN: dict[str, tuple[SearchParam, ...]] = {
             ("evidence.detail",),
             targets=("Organization",),
             description="The facility whose records are the evidence",
+        ),
+        # Not in R4: a claims-audit finding's service day, amount at risk and, once confirmed,
+        # the amount to recover (the claims audit's extensions, ``insurance.claims_audit.
+        # detected_issue``), so the auditor's figures are summed by the database
+        # (``FhirStore.tally``) rather than from every finding loaded.
+        SearchParam(
+            "service-day",
+            ParamType.DATE,
+            (f"extension[url={_CLAIMS_AUDIT}-service-day].valueDate",),
+            description="The day of the service a claims-audit finding is about",
+        ),
+        SearchParam(
+            "amount-at-risk",
+            ParamType.QUANTITY,
+            (f"extension[url={_CLAIMS_AUDIT}-amount-at-risk].valueMoney",),
+            description="The amount a claims-audit finding puts at risk (yuan)",
+        ),
+        SearchParam(
+            "recover-amount",
+            ParamType.QUANTITY,
+            (f"extension[url={_CLAIMS_AUDIT}-review].extension[url=recover].valueMoney",),
+            description="The amount a confirmed claims-audit finding is to recover (yuan)",
         ),
     ),
     "DiagnosticReport": (

@@ -62,7 +62,7 @@ def _in_index(
     )
 
 
-_TABLES: dict[ParamType, Any] = {
+TABLES: dict[ParamType, Any] = {
     ParamType.TOKEN: TokenIndex,
     ParamType.URI: TokenIndex,
     ParamType.STRING: StringIndex,
@@ -81,7 +81,7 @@ def criterion_condition(
     if name in ("_id", "_lastUpdated"):
         return _resource_column_condition(criterion)
     if criterion.modifier == "missing":
-        present = _in_index(_TABLES[param.type], resource_type, name)
+        present = _in_index(TABLES[param.type], resource_type, name)
         return not_(present) if _wants_missing(criterion) else present
     if param.type in (ParamType.TOKEN, ParamType.URI):
         below = criterion.modifier == "below"
@@ -330,7 +330,7 @@ def sort_expression(resource_type: str, definition: ResourceDef, name: str, desc
         column = ResourceRow.last_updated
     else:
         param = definition.params[name]
-        table = _TABLES[param.type]
+        table = TABLES[param.type]
         value_col = {
             StringIndex: StringIndex.value_norm,
             TokenIndex: TokenIndex.code,
