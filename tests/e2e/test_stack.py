@@ -66,7 +66,7 @@ class Stack:
     run_dir: Path
     started: float
 
-    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         return subprocess.run([STACK, *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=False)  # fmt: skip
 
@@ -88,7 +88,7 @@ def stack() -> Iterator[Stack]:
     try:
         yield stack
     finally:
-        stack.run("down", timeout=60)
+        stack.run("down", timeout=120)
         for name in (database, f"{database}_restored"):
             drop_database(ADMIN_URL, name)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -175,7 +175,7 @@ def test_up_serves_fhir_over_tls_then_status_backup_restore_and_down(stack: Stac
     assert re.search(r"audit chain intact up to record [1-9]", verify.stdout + verify.stderr)
 
     processes = [Running.from_json(p) for p in _state(stack)["processes"]]  # type: ignore[attr-defined]
-    down = stack.run("down", timeout=60)
+    down = stack.run("down", timeout=120)
     assert down.returncode == 0, down.stderr
     assert not any(process.alive() for process in processes)
     assert not (stack.run_dir / "stack.json").exists()
