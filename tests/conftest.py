@@ -63,8 +63,8 @@ def _configure_environment() -> None:
             "HUB_AUDIT_CHECKPOINT_KEY": new_checkpoint_key(),  # both required in production
             "HUB_MAX_BODY_BYTES": str(2 * 1024 * 1024),
             "HUB_MAX_BUNDLE_ENTRIES": "200",
-            # session-wide clients hold one token for the whole run, which can outlast 5 min (and, on a
-            # loaded machine, an hour: a CI run at 66 min failed on expired tokens)
+            # session-wide clients hold one token for the whole run, which can outlast 5 min
+            # (and on a loaded machine an hour: a CI run of 66 min failed on expired tokens)
             "HUB_TOKEN_TTL_SECONDS": "14400",
             # the static bearer secret a Prometheus scraper would hold (GET /metrics)
             "HUB_METRICS_TOKEN": METRICS_TOKEN,
