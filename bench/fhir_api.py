@@ -446,7 +446,7 @@ def explain_searches(samples: list[Sample]) -> list[str]:
     from hub.auth.actor import SYSTEM_ACTOR
     from hub.db import session_scope
     from hub.fhir.models import ResourceRow
-    from hub.fhir.search.engine import _conditions
+    from hub.fhir.search.engine import search_conditions
     from hub.fhir.search.params import parse_search
     from hub.fhir.search_parameters import RESOURCE_DEFS
     from hub.fhir.store import FhirStore
@@ -468,7 +468,7 @@ def explain_searches(samples: list[Sample]) -> list[str]:
             )
             stmt = (
                 select(ResourceRow.rid)
-                .where(*_conditions(store, request))
+                .where(*search_conditions(store, request))
                 .order_by(ResourceRow.rid)
                 .limit(request.count + 1)
             )
