@@ -210,6 +210,13 @@ def forget_subscriptions(session: Session) -> None:
     if not session.info.get(WRITING):
         session.info[WRITING] = True
         event.listen(session, "after_commit", _changed_on_commit, once=True)
+        # A savepoint rolled back (a batch Bundle's failed entry) may take the change with it:
+        # the transaction's own view is read again after any of its savepoints ends.
+        event.listen(session, "after_transaction_end", _drop_own_view)
+
+
+def _drop_own_view(session: Session, _transaction: object) -> None:
+    session.info.pop(CACHE, None)
 
 
 def _changed_on_commit(session: Session) -> None:

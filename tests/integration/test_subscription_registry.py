@@ -96,6 +96,22 @@ def test_a_rolled_back_subscription_never_notifies() -> None:
     assert rows(code) == []
 
 
+def test_a_savepoint_rolled_back_takes_its_subscription_with_it() -> None:
+    _, (code, subscription) = _code(), _subscriber()
+    with session_scope() as session:
+        store = FhirStore(session, _actor(code), get_cipher(), get_settings().fhir_base_url)
+        savepoint = session.begin_nested()  # as a batch Bundle runs each entry
+        created = store.create("Subscription", subscription).resource_id
+
+        def listed() -> set[str]:
+            kept = subscriptions.active_subscriptions(session, get_cipher(), "Appointment")
+            return {s.subscription_id for s in kept}
+
+        assert created in listed()
+        savepoint.rollback()  # the entry failed
+        assert created not in listed()
+
+
 def test_another_process_subscription_applies_within_the_refresh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
