@@ -138,12 +138,28 @@ def make_token(live_hub: LiveHub) -> TokenFactory:
     return token_factory(get_issuer)
 
 
+class FreshToken(httpx.Auth):
+    """A bearer token minted again when it is half way to expiry: a session-wide client can
+    outlive one token (on a slow machine a pass of the suite took over an hour)."""
+
+    def __init__(self, mint: Callable[[], str], max_age: float = 1800.0) -> None:
+        self._mint, self._max_age = mint, max_age
+        self._token, self._minted = mint(), time.monotonic()
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if time.monotonic() - self._minted > self._max_age:
+            self._token, self._minted = self._mint(), time.monotonic()
+        request.headers.setdefault("Authorization", f"Bearer {self._token}")  # a test's own wins
+        yield request
+
+
 @pytest.fixture(scope="session")
 def api(live_hub: LiveHub, make_token: TokenFactory) -> Iterator[httpx.Client]:
     """An HTTP client acting as a facility system with full system scopes."""
-    headers = {"Authorization": f"Bearer {make_token()}", "Content-Type": "application/fhir+json"}
-    with httpx.Client(base_url=live_hub.fhir_url, headers=headers, timeout=30) as client:
-        yield client
+    headers = {"Content-Type": "application/fhir+json"}
+    auth = FreshToken(lambda: make_token())
+    with httpx.Client(base_url=live_hub.fhir_url, headers=headers, auth=auth, timeout=30) as c:
+        yield c
 
 
 @pytest.fixture
